@@ -220,3 +220,23 @@ func PermuteServer(storageIndex, seed []byte) []byte {
 	h.Write(seed)
 	return h.Sum(nil)
 }
+
+// HMAC is Tahoe's own keyed MAC used by directory entries: SHA-256 over
+// the key XOR 0x5c followed by SHA-256 over the key XOR 0x36 and data. Unlike
+// RFC 2104 HMAC the key is not padded to the block size, so crypto/hmac
+// gives different bytes and cannot be used here.
+func HMAC(key, data []byte) []byte {
+	ikey := make([]byte, len(key))
+	okey := make([]byte, len(key))
+	for i, c := range key {
+		ikey[i] = c ^ 0x36
+		okey[i] = c ^ 0x5c
+	}
+	h1 := sha256.New()
+	h1.Write(ikey)
+	h1.Write(data)
+	h2 := sha256.New()
+	h2.Write(okey)
+	h2.Write(h1.Sum(nil))
+	return h2.Sum(nil)
+}

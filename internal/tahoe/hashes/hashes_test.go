@@ -43,3 +43,12 @@ func TestConvergenceTagRejectsBadEncoding(t *testing.T) {
 		t.Fatalf("tag %q, %v", tag, err)
 	}
 }
+
+func TestHMACIsUnpaddedConstruction(t *testing.T) {
+	key := []byte{0x00, 0xff}
+	inner := sha256.Sum256([]byte{0x36, 0xc9, 'd'})
+	outer := sha256.Sum256(append([]byte{0x5c, 0xa3}, inner[:]...))
+	if got := HMAC(key, []byte("d")); string(got) != string(outer[:]) {
+		t.Fatalf("HMAC = %x, want %x", got, outer)
+	}
+}
