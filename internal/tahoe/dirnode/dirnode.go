@@ -1,0 +1,154 @@
+// Package dirnode reads and writes the contents of a Tahoe-LAFS directory:
+// the plaintext held in a directory's mutable file (SDMF or MDMF) or, for
+// an immutable directory, in its CHK or LIT file.
+//
+// The contents are a concatenation of netstrings, one per child, sorted by
+// name. Each child's netstring holds four netstrings: the child's name
+// (UTF-8, NFC), its read-only cap, its read-write cap sealed under the
+// directory's writekey (salt, AES-CTR ciphertext, MAC; empty when the
+// packer had no writekey), and its metadata as a JSON object. An empty
+// directory is empty. See docs/specifications/dirnodes.rst in Tahoe-LAFS.
+//
+// Caps are kept as opaque strings, so caps of kinds this program does not
+// know (including Tahoe's "ro." and "imm." prefixed unknown caps) pass
+// through untouched, and metadata is kept as the exact JSON bytes stored.
+package dirnode
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
+)
+
+// Prefixes Tahoe puts on caps of unknown kinds to say what they allegedly
+// grant (see allmydata/uri.py). They are part of the cap string.
+const (
+	ReadOnlyPrefix  = "ro."
+	ImmutablePrefix = "imm."
+)
+
+// Entry is one child of a directory.
+type Entry struct {
+	// Name is the child's name, normalized to Unicode NFC.
+	Name string
+	// ROCap is the child's read-only cap, or "" if it has none.
+	ROCap string
+	// RWCap is the child's read-write cap, or "" if it has none or if
+	// the directory was read without its writekey.
+	RWCap string
+	// Metadata is the child's metadata, a JSON object, byte for byte as
+	// stored so that unknown fields survive a round trip. Nil means {}.
+	Metadata json.RawMessage
+}
+
+// Parse decodes the contents of a mutable directory. With the directory's
+// 16-byte writekey it also decrypts each child's read-write cap and checks
+// its MAC; with a nil writekey (read-only access) the sealed caps are
+// skipped and every RWCap is "".
+//
+// Like Tahoe, Parse normalizes names to NFC, strips trailing spaces from
+// caps, ignores bytes after an entry's fourth netstring, and lets a later
+// entry replace an earlier one of the same name. Everything else that is
+// malformed is an errkind.Corrupt error.
+func Parse(contents, writekey []byte) ([]Entry, error) {
+	const op = "dirnode.Parse"
+	if writekey != nil && len(writekey) != hashes.KeyLen {
+		return nil, errkind.E(op, errkind.Invalid, "writekey is %d bytes, want %d", len(writekey), hashes.KeyLen)
+	}
+	return parse(op, contents, writekey, false)
+}
+
+// ParseImmutable decodes the contents of an immutable directory
+// (DIR2-CHK or DIR2-LIT). Such a directory holds no write caps, so a
+// non-empty sealed-cap field is corrupt, as Tahoe treats it. Whether each
+// child's cap is itself immutable is left to the caller, who knows caps.
+func ParseImmutable(contents []byte) ([]Entry, error) {
+	return parse("dirnode.ParseImmutable", contents, nil, true)
+}
+
+func parse(op string, contents, writekey []byte, immutable bool) ([]Entry, error) {
+	var entries []Entry
+	index := map[string]int{}
+	for pos := 0; pos < len(contents); {
+		raw, next, err := readNetstring(contents, pos)
+		if err != nil {
+			return nil, errkind.E(op, errkind.Corrupt, "entry at byte %d: %w", pos, err)
+		}
+		e, err := parseEntry(raw, writekey, immutable)
+		if err != nil {
+			return nil, errkind.E(op, errkind.Corrupt, "entry at byte %d: %w", pos, err)
+		}
+		if i, ok := index[e.Name]; ok {
+			entries[i] = e
+		} else {
+			index[e.Name] = len(entries)
+			entries = append(entries, e)
+		}
+		pos = next
+	}
+	return entries, nil
+}
+
+// entryError describes what is wrong inside one entry.
+type entryError struct {
+	field string
+	msg   string
+	err   error
+}
+
+func (e *entryError) Error() string {
+	if e.err != nil {
+		return e.field + ": " + e.err.Error()
+	}
+	return e.field + ": " + e.msg
+}
+
+func (e *entryError) Unwrap() error { return e.err }
+
+func parseEntry(raw, writekey []byte, immutable bool) (Entry, error) {
+	f, err := readNetstrings(raw, 4)
+	if err != nil {
+		return Entry{}, err
+	}
+	name, ro, sealed, md := f[0], f[1], f[2], f[3]
+	if !utf8.Valid(name) {
+		return Entry{}, &entryError{field: "name", msg: "not valid UTF-8"}
+	}
+	e := Entry{
+		Name:  norm.NFC.String(string(name)),
+		ROCap: string(bytes.TrimRight(ro, " ")),
+	}
+	if immutable && len(sealed) > 0 {
+		return Entry{}, &entryError{field: e.Name, msg: "immutable directory holds a sealed write cap"}
+	}
+	if writekey != nil {
+		rw, err := decryptRWCap(writekey, sealed)
+		if err != nil {
+			return Entry{}, &entryError{field: e.Name, err: err}
+		}
+		e.RWCap = strings.TrimRight(rw, " ")
+	}
+	if err := checkMetadata(md); err != nil {
+		return Entry{}, &entryError{field: e.Name, err: err}
+	}
+	e.Metadata = json.RawMessage(slices.Clone(md))
+	return e, nil
+}
+
+// Find returns the entry called name (compared after NFC normalization).
+func Find(entries []Entry, name string) (Entry, bool) {
+	name = norm.NFC.String(name)
+	for _, e := range entries {
+		if norm.NFC.String(e.Name) == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
