@@ -1,0 +1,129 @@
+package dirnode
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
+)
+
+// gridDir is one directory of testdata/grid/objects.json.
+type gridDir struct {
+	Name     string
+	Cap      string
+	Children map[string]struct {
+		ROURI *string `json:"ro_uri"`
+		RWURI *string `json:"rw_uri"`
+	}
+}
+
+func loadGridDir(t testing.TB, name string) (dir gridDir, writekey, contents []byte) {
+	t.Helper()
+	var objs struct{ Objects []gridDir }
+	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs.Objects {
+		if o.Name != name {
+			continue
+		}
+		// URI:DIR2:<writekey>:<fingerprint>
+		f := strings.Split(o.Cap, ":")
+		wk, err := base32.DecodeLen(f[2], 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o, wk, testutil.ReadTestdata(t, "dirnode", name+".plaintext")
+	}
+	t.Fatalf("no object %q in objects.json", name)
+	return
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestGridSDMF decodes a directory Tahoe-LAFS 1.20 wrote and checks it
+// against Tahoe's own listing of it, then checks that packing the entries
+// again reproduces Tahoe's bytes exactly.
+func TestGridSDMF(t *testing.T) {
+	dir, wk, contents := loadGridDir(t, "dir-sdmf")
+	entries, err := Parse(contents, wk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(dir.Children) {
+		t.Fatalf("got %d entries, Tahoe listed %d", len(entries), len(dir.Children))
+	}
+	for name, want := range dir.Children {
+		e, ok := Find(entries, name)
+		if !ok {
+			t.Errorf("child %q missing", name)
+			continue
+		}
+		if e.ROCap != deref(want.ROURI) || e.RWCap != deref(want.RWURI) {
+			t.Errorf("child %q: caps %q, %q; Tahoe listed %q, %q", name, e.ROCap, e.RWCap, deref(want.ROURI), deref(want.RWURI))
+		}
+		cr, mo, ok := LinkTimes(e.Metadata)
+		if !ok || cr.Year() < 2020 || !cr.Equal(mo) {
+			t.Errorf("child %q: link times %v %v %v from %s", name, cr, mo, ok, e.Metadata)
+		}
+	}
+	packed, err := Pack(entries, wk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(packed, contents) {
+		t.Errorf("Pack does not reproduce Tahoe's bytes:\n got %q\nwant %q", packed, contents)
+	}
+}
+
+// TestGridSDMFReadOnly reads the same directory as a read-only holder.
+func TestGridSDMFReadOnly(t *testing.T) {
+	dir, _, contents := loadGridDir(t, "dir-sdmf")
+	entries, err := Parse(contents, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range dir.Children {
+		e, ok := Find(entries, name)
+		if !ok || e.ROCap != deref(want.ROURI) || e.RWCap != "" {
+			t.Errorf("child %q: %+v (ok %v)", name, e, ok)
+		}
+	}
+}
+
+// TestGridSDMFWrongKey: another directory's writekey fails the MAC.
+func TestGridSDMFWrongKey(t *testing.T) {
+	_, wk, contents := loadGridDir(t, "dir-sdmf")
+	wk[0] ^= 1
+	if _, err := Parse(contents, wk); err == nil || !strings.Contains(err.Error(), "MAC") {
+		t.Fatalf("wrong writekey: err = %v", err)
+	}
+}
+
+// TestNewMetadataLikeTahoe: Tahoe's metadata in the grid directory is
+// byte for byte what NewMetadata writes for the same instant.
+func TestNewMetadataLikeTahoe(t *testing.T) {
+	_, wk, contents := loadGridDir(t, "dir-sdmf")
+	entries, err := Parse(contents, wk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		cr, _, _ := LinkTimes(e.Metadata)
+		if got := NewMetadata(cr); !bytes.Equal(got, e.Metadata) {
+			t.Errorf("NewMetadata(%v) = %s, Tahoe wrote %s", cr, got, e.Metadata)
+		}
+	}
+	if got := string(NewMetadata(time.Unix(1700000000, 0))); got != `{"tahoe": {"linkcrtime": 1700000000.0, "linkmotime": 1700000000.0}}` {
+		t.Errorf("NewMetadata whole second = %s", got)
+	}
+}
