@@ -15,6 +15,7 @@ import (
 // parse back to the same entries (modulo the prefixes Pack drops).
 func FuzzParse(f *testing.F) {
 	grid := testutil.ReadTestdata(f, "dirnode", "dir-sdmf.plaintext")
+	f.Add(testutil.ReadTestdata(f, "dirnode", "dir-mdmf.plaintext"), true)
 	f.Add(grid, false)
 	f.Add(grid, true)
 	f.Add([]byte(entry("a", capLIT, "", "{}")+entry("cafe\u0301", capSSKR, string(sealedSSK), `{"x": [1]}`)), true)
