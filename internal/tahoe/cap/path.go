@@ -39,10 +39,10 @@ func SplitPath(arg string) (capString string, path []string, err error) {
 	if !hasPath {
 		return capString, nil, nil
 	}
-	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" {
 		return capString, nil, nil
 	}
+	rest = strings.TrimSuffix(rest, "/")
 	if !utf8.ValidString(rest) {
 		return "", nil, errkind.E(op, errkind.Usage, "path is not valid UTF-8")
 	}
