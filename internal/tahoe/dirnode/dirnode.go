@@ -51,7 +51,10 @@ type Entry struct {
 // Parse decodes the contents of a mutable directory. With the directory's
 // 16-byte writekey it also decrypts each child's read-write cap and checks
 // its MAC; with a nil writekey (read-only access) the sealed caps are
-// skipped and every RWCap is "".
+// skipped and every RWCap is "". Tahoe's own readers stopped checking the
+// MAC in 1.3.0 but every writer still sets it, so a mismatch means a wrong
+// writekey or a damaged entry and is reported rather than decrypted to
+// garbage. An empty sealed field is read as no write cap.
 //
 // Like Tahoe, Parse normalizes names to NFC, strips trailing spaces from
 // caps, ignores bytes after an entry's fourth netstring, and lets a later
