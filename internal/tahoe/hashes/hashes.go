@@ -207,7 +207,7 @@ func DirnodeChildWritecapKey(salt, writekey []byte) []byte {
 }
 
 // DirnodeChildSalt derives the deterministic salt Tahoe uses when
-// encrypting a child write cap (hash of the cap under the dir writekey).
+// encrypting a child write cap: a tagged hash of the write cap alone.
 func DirnodeChildSalt(data []byte) []byte {
 	return Tagged(TagDirnodeChildSalt, data, IVLen)
 }
