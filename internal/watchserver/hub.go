@@ -1,0 +1,253 @@
+package watchserver
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
+)
+
+// Options are a Hub's limits; zero values take the documented defaults.
+type Options struct {
+	MaxSubsPerConn    int           // subscriptions on one connection (10,000)
+	MaxSubsTotal      int           // subscriptions on the server (100,000)
+	MaxMessageSize    int64         // bytes in one client message (1 MiB)
+	MaxSubsPerMessage int           // entries in one subscribe (1,000)
+	SubscribeRate     float64       // subscriptions per second per connection (2,000)
+	SubscribeBurst    int           // token bucket size (2,000)
+	MaxPending        int           // undelivered notices per connection (4,096)
+	KeepAlive         time.Duration // ping interval (30 s); <0 disables
+	Logger            *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxSubsPerConn, 10_000)
+	def(&o.MaxSubsTotal, 100_000)
+	def(&o.MaxSubsPerMessage, watchproto.DefaultMaxSubsPerMessage)
+	def(&o.SubscribeBurst, 2_000)
+	def(&o.MaxPending, 4_096)
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = watchproto.DefaultMaxRequestSize
+	}
+	if o.SubscribeRate <= 0 {
+		o.SubscribeRate = 2_000
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = watchproto.DefaultKeepAlive
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+type siKey [watchproto.SILen]byte
+
+type shareKey struct {
+	si    siKey
+	shnum int
+}
+
+// version is what a subscription last told its client about one share.
+type version struct {
+	seq  uint64
+	root [32]byte
+}
+
+// sub is one connection's subscription to one storage index.
+type sub struct {
+	known map[int]version
+}
+
+// Hub keeps every connection's subscriptions and turns Notify calls into
+// notices. It is safe for concurrent use.
+type Hub struct {
+	src  ShareSource
+	opts Options
+
+	// stripes serialise reading a storage index's shares with registering
+	// or notifying its subscriptions, so nothing changes unseen between
+	// a subscriber's read and its registration.
+	stripes [256]sync.Mutex
+
+	mu    sync.Mutex // guards bySI, total and every session's subs
+	bySI  map[siKey]map[*session]*sub
+	total int
+	conns int
+}
+
+// NewHub returns a Hub reading shares from src.
+func NewHub(src ShareSource, opts Options) *Hub {
+	return &Hub{src: src, opts: opts.withDefaults(), bySI: map[siKey]map[*session]*sub{}}
+}
+
+// Stats reports the number of open connections and subscriptions.
+func (h *Hub) Stats() (conns, subs int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conns, h.total
+}
+
+// Notify tells the hub that a write to share shnum of storage index si is
+// durable (or that the share was deleted). It re-reads the index's shares
+// and queues a notice for every subscription whose view of a share is now
+// out of date. It costs one map lookup when nobody watches si.
+func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
+	if len(si) != watchproto.SILen {
+		return
+	}
+	k := siKey(si)
+	stripe := &h.stripes[k[0]]
+	stripe.Lock()
+	defer stripe.Unlock()
+	h.mu.Lock()
+	n := len(h.bySI[k])
+	h.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	states, err := h.src.MutableShares(ctx, si)
+	if err != nil {
+		h.opts.Logger.Warn("watch: cannot read shares to notify", "si", k, "shnum", shnum, "err", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s, sb := range h.bySI[k] {
+		for _, n := range sb.diff(k, states) {
+			s.queueNotice(n)
+		}
+	}
+}
+
+// diff updates what sb knows to states and returns the notices that says.
+func (sb *sub) diff(k siKey, states []ShareState) []*watchproto.Notice {
+	var out []*watchproto.Notice
+	seen := make(map[int]bool, len(states))
+	for _, st := range states {
+		seen[st.Shnum] = true
+		v := version{st.Seqnum, st.Root}
+		if old, ok := sb.known[st.Shnum]; ok && old == v {
+			continue
+		}
+		sb.known[st.Shnum] = v
+		out = append(out, &watchproto.Notice{SI: k[:], Shnum: uint64(st.Shnum), Seqnum: v.seq, Root: bytes.Clone(v.root[:])})
+	}
+	for shnum := range sb.known {
+		if !seen[shnum] {
+			delete(sb.known, shnum)
+			out = append(out, &watchproto.Notice{SI: k[:], Shnum: uint64(shnum), Deleted: true})
+		}
+	}
+	return out
+}
+
+// subscribe registers one subscription for s and returns its result.
+func (h *Hub) subscribe(ctx context.Context, s *session, req watchproto.Sub) watchproto.Result {
+	res := watchproto.Result{SI: req.SI}
+	if len(req.SI) != watchproto.SILen || len(req.Fingerprint) != watchproto.FPLen {
+		res.Refused = watchproto.Malformed
+		return res
+	}
+	k := siKey(req.SI)
+	stripe := &h.stripes[k[0]]
+	stripe.Lock()
+	defer stripe.Unlock()
+	states, err := h.src.MutableShares(ctx, req.SI)
+	switch {
+	case err != nil:
+		h.opts.Logger.Warn("watch: cannot read shares to subscribe", "si", k, "err", err)
+		res.Refused = watchproto.Unavailable
+		return res
+	case len(states) == 0:
+		res.Refused = watchproto.NoShare
+		return res
+	case !fingerprintMatches(states, req.Fingerprint):
+		res.Refused = watchproto.FingerprintMismatch
+		return res
+	}
+	sb := &sub{known: make(map[int]version, len(states))}
+	for _, st := range states {
+		sb.known[st.Shnum] = version{st.Seqnum, st.Root}
+		res.Newer = res.Newer || st.Seqnum > req.Seqnum
+		res.Shares = append(res.Shares, watchproto.ShareState{Shnum: uint64(st.Shnum), Seqnum: st.Seqnum, Root: bytes.Clone(st.Root[:])})
+	}
+	if !h.register(s, k, sb) {
+		return watchproto.Result{SI: req.SI, Refused: watchproto.OverLimit}
+	}
+	return res
+}
+
+func fingerprintMatches(states []ShareState, fp []byte) bool {
+	for _, st := range states {
+		if bytes.Equal(st.Fingerprint[:], fp) {
+			return true
+		}
+	}
+	return false
+}
+
+// register adds or replaces s's subscription to k, within the limits.
+func (h *Hub) register(s *session, k siKey, sb *sub) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	subs := h.bySI[k]
+	if _, replacing := subs[s]; !replacing {
+		if len(s.sis) >= h.opts.MaxSubsPerConn || h.total >= h.opts.MaxSubsTotal {
+			return false
+		}
+		s.sis[k] = struct{}{}
+		h.total++
+	}
+	if subs == nil {
+		subs = map[*session]*sub{}
+		h.bySI[k] = subs
+	}
+	subs[s] = sb
+	s.dropNotices(k)
+	return true
+}
+
+// unsubscribe removes s's subscription to si, if any.
+func (h *Hub) unsubscribe(s *session, si []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(s, siKey(si))
+}
+
+func (h *Hub) removeLocked(s *session, k siKey) {
+	subs := h.bySI[k]
+	if _, ok := subs[s]; !ok {
+		return
+	}
+	delete(subs, s)
+	if len(subs) == 0 {
+		delete(h.bySI, k)
+	}
+	delete(s.sis, k)
+	h.total--
+}
+
+// open and close account for a connection's life.
+func (h *Hub) open(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conns++
+}
+
+func (h *Hub) close(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conns--
+	for k := range s.sis {
+		h.removeLocked(s, k)
+	}
+}
