@@ -42,6 +42,9 @@ func (d *Decoder) Segment(seg int, salt []byte, blocks map[int][]byte) ([]byte, 
 	if seg < 0 || seg >= d.h.NumSegments() {
 		return nil, errkind.E(op, errkind.Invalid, "no segment %d (file has %d)", seg, d.h.NumSegments())
 	}
+	if len(salt) != SaltLen {
+		return nil, errkind.E(op, errkind.Invalid, "segment %d: salt is %d bytes, want %d", seg, len(salt), SaltLen)
+	}
 	if len(blocks) < d.h.K {
 		return nil, errkind.E(op, errkind.Unrecoverable, "segment %d: have %d blocks, need %d", seg, len(blocks), d.h.K)
 	}

@@ -202,7 +202,8 @@ func TestLayoutMatchesTahoe(t *testing.T) {
 	for _, c := range []struct {
 		si string
 		v  Version
-	}{{"dqrkoatek6jcaq4mqnlomig4wq", SDMF}, {"kv6sea4n2wbyw7fv6ze6rddfwm", MDMF}} {
+	}{{"dqrkoatek6jcaq4mqnlomig4wq", SDMF}, {"hdodmqggaiqtbivm2sbmfo7hna", SDMF},
+		{"kv6sea4n2wbyw7fv6ze6rddfwm", MDMF}, {"grbb2jtevrxzai2gyo2ppiotfu", MDMF}} {
 		tahoe, err := ParseHeader(gridShares(t, c.si)[0])
 		if err != nil {
 			t.Fatal(err)
