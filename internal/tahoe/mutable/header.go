@@ -34,6 +34,7 @@ const (
 	MDMF Version = 1 // many segments, a salt stored with each block
 )
 
+// String names the format as Tahoe does ("SDMF", "MDMF").
 func (v Version) String() string {
 	switch v {
 	case SDMF:
