@@ -177,7 +177,7 @@ func peek(b []byte) (string, error) {
 
 func (s *Subscribed) check() error {
 	for _, r := range s.Results {
-		if len(r.SI) != SILen {
+		if len(r.SI) != SILen && r.Refused != Malformed {
 			return fmt.Errorf("result storage index of %d bytes", len(r.SI))
 		}
 		if (r.Refused == "") == (len(r.Shares) == 0) {

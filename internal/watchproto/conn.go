@@ -296,7 +296,7 @@ func (c *Conn) keepAlive(ctx context.Context, every time.Duration) {
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			c.fail(errkind.E("watchproto.Conn", errkind.Unreachable, "keepalive: %v", err))
-			c.ws.Close(CloseKeepalive, "keepalive")
+			c.ws.CloseNow() // the server is presumed dead; do not wait for its handshake
 			return
 		}
 	}

@@ -195,8 +195,10 @@ func (c *conn) keepAlive(ctx context.Context, every time.Duration) {
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
+				// The peer is presumed dead: a close handshake would only
+				// wait for it, so drop the connection.
 				c.hub.opts.Logger.Debug("watch: client stopped answering pings", "err", err)
-				c.ws.Close(watchproto.CloseKeepalive, "keepalive")
+				c.ws.CloseNow()
 			}
 			return
 		}
