@@ -21,6 +21,16 @@ type Options struct {
 	MaxPending        int           // undelivered notices per connection (4,096)
 	KeepAlive         time.Duration // ping interval (30 s); <0 disables
 	Logger            *slog.Logger
+	// Watcher, if set, is told when a storage index gains its first
+	// subscriber (before its shares are read) and loses its last one.
+	Watcher Watcher
+}
+
+// Watcher starts and stops watching a storage index for changes, for
+// sources (like the notifier sidecar) that must ask to be told.
+type Watcher interface {
+	Watch(si []byte) error
+	Unwatch(si []byte)
 }
 
 func (o Options) withDefaults() Options {
@@ -161,6 +171,11 @@ func (h *Hub) subscribe(ctx context.Context, s *session, req watchproto.Sub) wat
 	stripe := &h.stripes[k[0]]
 	stripe.Lock()
 	defer stripe.Unlock()
+	if !h.watch(k) {
+		res.Refused = watchproto.Unavailable
+		return res
+	}
+	defer h.unwatchIfIdle(k)
 	states, err := h.src.MutableShares(ctx, req.SI)
 	switch {
 	case err != nil:
@@ -216,11 +231,54 @@ func (h *Hub) register(s *session, k siKey, sb *sub) bool {
 	return true
 }
 
+// watch makes sure the Watcher watches k; the caller holds k's stripe.
+func (h *Hub) watch(k siKey) bool {
+	w := h.opts.Watcher
+	if w == nil {
+		return true
+	}
+	h.mu.Lock()
+	n := len(h.bySI[k])
+	h.mu.Unlock()
+	if n > 0 {
+		return true
+	}
+	if err := w.Watch(k[:]); err != nil {
+		h.opts.Logger.Warn("watch: cannot watch storage index", "si", k, "err", err)
+		return false
+	}
+	return true
+}
+
+// unwatchIfIdle stops watching k when nobody subscribes to it; the caller
+// holds k's stripe.
+func (h *Hub) unwatchIfIdle(k siKey) {
+	if h.opts.Watcher == nil {
+		return
+	}
+	h.mu.Lock()
+	n := len(h.bySI[k])
+	h.mu.Unlock()
+	if n == 0 {
+		h.opts.Watcher.Unwatch(k[:])
+	}
+}
+
 // unsubscribe removes s's subscription to si, if any.
 func (h *Hub) unsubscribe(s *session, si []byte) {
+	h.remove(s, siKey(si))
+}
+
+// remove removes s's subscription to k under k's stripe, so that the
+// Watcher's state changes in step with subscriptions.
+func (h *Hub) remove(s *session, k siKey) {
+	stripe := &h.stripes[k[0]]
+	stripe.Lock()
+	defer stripe.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removeLocked(s, siKey(si))
+	h.removeLocked(s, k)
+	h.mu.Unlock()
+	h.unwatchIfIdle(k)
 }
 
 func (h *Hub) removeLocked(s *session, k siKey) {
@@ -245,9 +303,13 @@ func (h *Hub) open(s *session) {
 
 func (h *Hub) close(s *session) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.conns--
+	sis := make([]siKey, 0, len(s.sis))
 	for k := range s.sis {
-		h.removeLocked(s, k)
+		sis = append(sis, k)
+	}
+	h.mu.Unlock()
+	for _, k := range sis {
+		h.remove(s, k)
 	}
 }

@@ -1,0 +1,22 @@
+package watchserver
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/storage"
+	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
+)
+
+// AttachToStorage serves the watch endpoint on a storage server: it
+// mounts the handler at watchproto.Path and feeds every durable mutable
+// write the server's backend reports to a new Hub, which reads share
+// states from the backend's directory. Call it before srv.Serve.
+func AttachToStorage(srv *storage.Server, opts Options) *Hub {
+	hub := NewHub(DiskSource{Dir: filepath.Join(srv.Backend().Dir(), "shares")}, opts)
+	srv.Backend().OnMutableChange(func(si []byte, shnum int) {
+		hub.Notify(context.Background(), si, shnum)
+	})
+	srv.Handle(watchproto.Path, NewHandler(hub, srv.Identity().Swissnum))
+	return hub
+}
