@@ -26,6 +26,9 @@ const cborType = "application/cbor"
 // (read-test-write data) is far smaller.
 const maxCBORBody = 16 << 20
 
+// maxErrorBody bounds what we read of an error response.
+const maxErrorBody = 4096
+
 // Options tune a Client. The zero value is usable.
 type Options struct {
 	Name    string        // how messages name the server; default: the redacted NURL
@@ -235,11 +238,17 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 	if max <= 0 {
 		max = maxCBORBody
 	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if !ok {
+		max = maxErrorBody // only the start of an error body is reported
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return nil, transportError(k.op, c.name, err)
 	}
-	if int64(len(b)) > max {
+	if !ok && int64(len(b)) > max {
+		b = b[:max]
+	} else if int64(len(b)) > max {
 		return nil, errkind.E(k.op, errkind.Invalid, "server %s sent more than %d bytes for %s %s", c.name, max, k.method, k.path)
 	}
 	return &reply{code: resp.StatusCode, header: resp.Header, body: b}, nil

@@ -314,3 +314,23 @@ func TestReadRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestHangingHandler: a server that completes TLS and reads the request
+// but never answers must not hold a request past its deadline either.
+func TestHangingHandler(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	_, n := startTLS(t, newCert(t), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	c := New(n, nil)
+	defer c.Close()
+	start := time.Now()
+	_, err := c.ListShares(ctxTimeout(t, 300*time.Millisecond), Mutable, make([]byte, 16))
+	if !errkind.Is(err, errkind.Unreachable) || time.Since(start) > 2*time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
