@@ -89,6 +89,7 @@ WebSocket instead of clients polling.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		newVersionCommand(s),
+		newServeCommand(s),
 	)
 	wrapArgs(root)
 	return root

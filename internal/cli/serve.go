@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/storage"
+)
+
+// serveOptions are the flags of "tahoe-watch serve".
+type serveOptions struct {
+	baseDir  string
+	listen   string
+	nickname string
+	logger   *slog.Logger
+}
+
+func newServeCommand(s Streams) *cobra.Command {
+	opts := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve --base-dir DIR [--listen HOST:PORT] [--nickname NAME]",
+		Short: "Run a Tahoe-LAFS storage server (HTTP storage protocol) on a node directory",
+		Long: `serve runs a storage server speaking Tahoe-LAFS's HTTP storage protocol
+("Great Black Swamp") over TLS, keeping shares exactly where and how a
+Tahoe-LAFS 1.20 storage node does: DIR/storage/shares/<prefix>/<storage index>/<share>.
+
+DIR may be a real Tahoe node directory: its private/node.pem (TLS key and
+certificate) and the swissnum in private/storage.furl are used as they are,
+so clients that know the node's NURL keep working. In a fresh DIR both are
+created.
+
+Once listening, serve writes its NURL to DIR/nurl and logs it on stderr.
+It stops gracefully on SIGINT or SIGTERM.`,
+		Example: `  tahoe-watch serve --base-dir ~/.tahoe-storage
+  tahoe-watch serve --base-dir ./node --listen 127.0.0.1:3457 --nickname alpha`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.logger = slog.New(slog.NewTextHandler(s.Err, nil))
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.baseDir, "base-dir", "", "node directory (required); created if missing")
+	f.StringVar(&opts.listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free port (see DIR/nurl)")
+	f.StringVar(&opts.nickname, "nickname", "", "nickname for logs")
+	return cmd
+}
+
+// serveRun starts the server and serves until ctx is cancelled.
+func serveRun(ctx context.Context, opts *serveOptions) error {
+	const op = "serve"
+	if opts.baseDir == "" {
+		return errkind.E(op, errkind.Usage, "--base-dir is required (see --help)")
+	}
+	if err := os.MkdirAll(opts.baseDir, 0o700); err != nil {
+		return errkind.E(op, errkind.Usage, "cannot create base directory: %v", err)
+	}
+	srv, err := storage.NewServer(storage.Config{BaseDir: opts.baseDir, Nickname: opts.nickname, Logger: opts.logger})
+	if err != nil {
+		return errkind.E(op, errkind.KindOf(err), err)
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return errkind.E(op, errkind.Usage, "cannot listen on %s: %v", opts.listen, err)
+	}
+	n := srv.NURLFor(ln.Addr().String())
+	if err := writeFileAtomic(filepath.Join(opts.baseDir, "nurl"), []byte(n.String()+"\n")); err != nil {
+		ln.Close()
+		return errkind.E(op, errkind.Other, "writing nurl: %v", err)
+	}
+	opts.logger.Info("serving", "nurl", n.String(), "nickname", opts.nickname, "base_dir", opts.baseDir)
+	err = srv.Serve(ctx, ln)
+	opts.logger.Info("stopped", "nickname", opts.nickname)
+	return err
+}
+
+// writeFileAtomic replaces path with data so readers see old or new, whole.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".nurl-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
