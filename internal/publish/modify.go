@@ -1,0 +1,92 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
+)
+
+// ErrUnchanged, returned by a Modify function, ends Modify without
+// writing.
+var ErrUnchanged = errors.New("unchanged")
+
+// Settle is how long Modify waits, in total, for a newer version that is
+// not yet recoverable (a publish in progress) before building on the
+// newest recoverable one instead.
+var Settle = 3 * time.Second
+
+// MaxAttempts bounds Modify's read-modify-write rounds.
+const MaxAttempts = 200
+
+// Get maps c's slot and reads its newest recoverable version.
+func (p *Publisher) Get(ctx context.Context, c *cap.Mutable) ([]byte, *Map, mutable.VersionID, error) {
+	m, err := p.Map(ctx, c)
+	if err != nil {
+		return nil, nil, mutable.VersionID{}, err
+	}
+	best, err := m.best("publish.Get")
+	if err != nil {
+		return nil, m, best, err
+	}
+	b, err := p.Read(ctx, m, best)
+	return b, m, best, err
+}
+
+// Modify is a read-modify-write of the mutable file c: it reads the
+// newest version, calls f with its plaintext, and publishes what f
+// returns as the next version. When another writer gets in first it
+// starts over with a fresh read, so f sees every successful write and
+// must be safe to call more than once. It waits (up to Settle) while a
+// newer version is still being written, so as not to build on the one
+// before it.
+func (p *Publisher) Modify(ctx context.Context, c *cap.Mutable, f func(old []byte) ([]byte, error)) (*Result, error) {
+	const op = "publish.Modify"
+	var waited time.Duration
+	var lastErr error
+	for attempt := range MaxAttempts {
+		if attempt > 0 {
+			d := backoff(attempt)
+			select {
+			case <-ctx.Done():
+				return nil, errkind.E(op, errkind.Other, ctx.Err())
+			case <-time.After(d):
+			}
+			waited += d
+		}
+		old, m, best, err := p.Get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if best.Seqnum < m.MaxSeqnum && waited < Settle {
+			lastErr = errkind.E(op, errkind.Conflict, "version %d of %s is still being written", m.MaxSeqnum, cap.Abbrev(c))
+			continue
+		}
+		waited = 0
+		data, err := f(old)
+		if errors.Is(err, ErrUnchanged) {
+			return &Result{Cap: c, Seqnum: best.Seqnum}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		res, err := p.Update(ctx, m, data)
+		if errkind.Is(err, errkind.Conflict) {
+			lastErr = err
+			continue
+		}
+		return res, err
+	}
+	return nil, errkind.E(op, errkind.Conflict, "gave up after %d attempts: %w", MaxAttempts, lastErr)
+}
+
+// backoff is a jittered, growing delay: up to 5ms·2^attempt, capped at
+// 250ms.
+func backoff(attempt int) time.Duration {
+	limit := 5 * time.Millisecond << min(attempt, 6)
+	return min(time.Duration(rand.Int64N(int64(limit)))+time.Millisecond, 250*time.Millisecond)
+}

@@ -1,0 +1,312 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
+)
+
+// maxRetests bounds how often one server's write is retried after its
+// shares turned out to hold an older version than expected.
+const maxRetests = 4
+
+// errLeadConflict marks a test failure on the lead server: nothing was
+// written anywhere.
+var errLeadConflict = errors.New("lead conflict")
+
+// writer carries out one publish.
+type writer struct {
+	p      *Publisher
+	c      *cap.Mutable
+	enc    *mutable.Encoded
+	seqnum uint64
+	plan   []*placement
+	spare  []*grid.ServerInfo                      // where homeless shares may go
+	held   func(s *grid.ServerInfo, n int) []byte // what a spare server holds; nil: nothing
+
+	master     []byte
+	mu         sync.Mutex
+	placed     map[*grid.ServerInfo][]int
+	failed     map[*grid.ServerInfo]error
+	homeless   []int
+	superseded bool
+	conflict   error
+}
+
+func (w *writer) run(ctx context.Context, op string) (*Result, error) {
+	w.master = w.p.leaseSecret()
+	w.placed = map[*grid.ServerInfo][]int{}
+	w.failed = map[*grid.ServerInfo]error{}
+	rest, err := w.lead(ctx)
+	if err != nil {
+		if errors.Is(err, errLeadConflict) {
+			return nil, errkind.E(op, errkind.Conflict, "%s changed since it was read (another writer won); nothing was written", cap.Abbrev(w.c))
+		}
+		return nil, errkind.E(op, errkind.KindOf(err), err)
+	}
+	w.fanOut(ctx, rest)
+	if len(w.homeless) > 0 {
+		w.fanOut(ctx, w.rehome())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	if w.conflict != nil {
+		return nil, errkind.E(op, errkind.Conflict, "uncoordinated write to %s: %v; run the write again to settle the file", cap.Abbrev(w.c), w.conflict)
+	}
+	res := &Result{Cap: w.c, Seqnum: w.seqnum, Placed: map[string][]int{}, Superseded: w.superseded}
+	for s, nums := range w.placed {
+		sort.Ints(nums)
+		res.Placed[s.Name()] = nums
+	}
+	res.Happiness = Happiness(w.placed)
+	if res.Happiness < w.p.happy() && !w.superseded {
+		return res, errkind.E(op, errkind.Unreachable, "version %d reached only %d servers with distinct shares, shares.happy is %d%s",
+			w.seqnum, res.Happiness, w.p.happy(), w.failures())
+	}
+	return res, nil
+}
+
+// failures lists the servers that failed, for an error message.
+func (w *writer) failures() string {
+	if len(w.failed) == 0 {
+		return " (not enough servers)"
+	}
+	var parts []string
+	for s, err := range w.failed {
+		parts = append(parts, s.Name()+": "+err.Error())
+	}
+	sort.Strings(parts)
+	return "; failed: " + strings.Join(parts, "; ")
+}
+
+// lead writes the first placement that answers, and returns the others.
+// A test failure there means another writer got in first.
+func (w *writer) lead(ctx context.Context) ([]*placement, error) {
+	for i, pl := range w.plan {
+		if len(pl.shares) == 0 {
+			continue
+		}
+		err := w.writeServer(ctx, pl, true)
+		if errors.Is(err, errLeadConflict) {
+			return nil, err
+		}
+		if err == nil {
+			return w.plan[i+1:], nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return nil, errkind.E("", errkind.Unreachable, "no server accepted version %d%s", w.seqnum, w.failures())
+}
+
+// fanOut writes the placements concurrently.
+func (w *writer) fanOut(ctx context.Context, plan []*placement) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.p.parallel())
+	for _, pl := range plan {
+		if len(pl.shares) > 0 {
+			g.Go(func() error { w.writeServer(gctx, pl, false); return nil })
+		}
+	}
+	g.Wait()
+}
+
+// rehome places the shares of failed servers on servers that took ours,
+// fewest shares first, never on one that already has that share.
+func (w *writer) rehome() []*placement {
+	var live []*grid.ServerInfo
+	for _, s := range w.spare {
+		if _, bad := w.failed[s]; !bad {
+			live = append(live, s)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	count := map[*grid.ServerInfo]int{}
+	has := map[*grid.ServerInfo]map[int]bool{}
+	for _, s := range live {
+		count[s] = len(w.placed[s])
+		has[s] = map[int]bool{}
+		for _, n := range w.placed[s] {
+			has[s][n] = true
+		}
+	}
+	byServer := map[*grid.ServerInfo]*placement{}
+	var plan []*placement
+	homeless := w.homeless
+	w.homeless = nil
+	for _, n := range homeless {
+		var best *grid.ServerInfo
+		for _, s := range live {
+			if !has[s][n] && (best == nil || count[s] < count[best]) {
+				best = s
+			}
+		}
+		if best == nil {
+			w.homeless = append(w.homeless, n)
+			continue
+		}
+		count[best]++
+		has[best][n] = true
+		pl := byServer[best]
+		if pl == nil {
+			pl = &placement{server: best, shares: map[int][]byte{}}
+			byServer[best] = pl
+			plan = append(plan, pl)
+		}
+		var exp []byte
+		if w.held != nil {
+			exp = w.held(best, n)
+		}
+		pl.shares[n] = exp
+	}
+	return plan
+}
+
+// writeServer writes pl's shares in one read-test-write. When a share's
+// test fails on a server other than the lead, it looks at what the share
+// holds: an older version than ours is retested and replaced, a newer one
+// (a later writer's) is left alone, an equal seqnum with another root hash
+// is an uncoordinated write.
+func (w *writer) writeServer(ctx context.Context, pl *placement, lead bool) error {
+	si := w.c.StorageIndex()
+	err := func() error {
+		st, err := w.p.Dial(pl.server)
+		if err != nil {
+			return err
+		}
+		sec, err := secrets(w.c, w.master, pl.server)
+		if err != nil {
+			return err
+		}
+		expect := pl.shares
+		for range maxRetests {
+			tw := map[uint64]grid.TestWrite{}
+			for n, cs := range expect {
+				data := w.enc.Shares[n]
+				size := uint64(len(data))
+				tw[uint64(n)] = grid.TestWrite{Test: []grid.TestVector{testVector(cs)},
+					Write: []grid.WriteVector{{Offset: 0, Data: data}}, NewLength: &size}
+			}
+			res, err := st.ReadTestWrite(ctx, si, sec, tw, []grid.ReadVector{{Offset: 0, Size: sdmfCheckLen}})
+			if err != nil {
+				return err
+			}
+			if res.Success {
+				w.mu.Lock()
+				w.placed[pl.server] = append(w.placed[pl.server], sortedKeys(expect)...)
+				w.mu.Unlock()
+				return nil
+			}
+			if lead {
+				return errLeadConflict
+			}
+			if expect, err = w.retest(expect, res.Data); err != nil {
+				w.mu.Lock()
+				w.conflict = fmt.Errorf("%s: %w", pl.server.Name(), err)
+				w.mu.Unlock()
+				return nil
+			}
+			if len(expect) == 0 {
+				return nil
+			}
+		}
+		w.mu.Lock()
+		w.conflict = fmt.Errorf("%s: shares kept changing under us", pl.server.Name())
+		w.mu.Unlock()
+		return nil
+	}()
+	if err != nil && !errors.Is(err, errLeadConflict) {
+		w.mu.Lock()
+		w.failed[pl.server] = err
+		w.homeless = append(w.homeless, sortedKeys(pl.shares)...)
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// retest works out the next expectations after a failed test from the
+// checkstrings the server returned.
+func (w *writer) retest(expect map[int][]byte, data map[uint64][][]byte) (map[int][]byte, error) {
+	next := map[int][]byte{}
+	for n, cs := range expect {
+		var got []byte
+		if v := data[uint64(n)]; len(v) > 0 && len(v[0]) > 0 {
+			var err error
+			if got, err = checkstring(v[0]); err != nil {
+				return nil, fmt.Errorf("share %d: %v", n, err)
+			}
+		}
+		switch {
+		case bytes.Equal(got, cs):
+			next[n] = cs
+		case got == nil:
+			next[n] = nil
+		case seqnumOf(got) < w.seqnum:
+			next[n] = got
+		case seqnumOf(got) > w.seqnum:
+			w.mu.Lock()
+			w.superseded = true
+			w.mu.Unlock()
+		default:
+			return nil, fmt.Errorf("share %d already holds another version %d", n, w.seqnum)
+		}
+	}
+	return next, nil
+}
+
+func seqnumOf(cs []byte) uint64 { return binary.BigEndian.Uint64(cs[1:9]) }
+
+// testVector says a share holds checkstring cs, or nothing when cs is nil.
+func testVector(cs []byte) grid.TestVector {
+	if cs == nil {
+		return grid.TestVector{Offset: 0, Size: 1, Specimen: []byte{}}
+	}
+	return grid.TestVector{Offset: 0, Size: uint64(len(cs)), Specimen: cs}
+}
+
+// Happiness is the number of servers that can each be matched with a
+// distinct share they hold: the size of a maximum bipartite matching
+// between servers and share numbers (Tahoe's servers-of-happiness).
+func Happiness[S comparable](placed map[S][]int) int {
+	owner := map[int]S{}
+	matched := 0
+	for s := range placed {
+		seen := map[int]bool{}
+		if augment(s, placed, owner, seen) {
+			matched++
+		}
+	}
+	return matched
+}
+
+// augment looks for an augmenting path from server s (Kuhn's algorithm).
+func augment[S comparable](s S, placed map[S][]int, owner map[int]S, seen map[int]bool) bool {
+	for _, n := range placed[s] {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		o, taken := owner[n]
+		if !taken || augment(o, placed, owner, seen) {
+			owner[n] = s
+			return true
+		}
+	}
+	return false
+}
