@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -70,8 +71,9 @@ func (s *ServerInfo) Name() string {
 	return s.Nickname + " (" + short + ")"
 }
 
-// Client returns a client for the server's first NURL (whose other
-// location hints are dialed as fallbacks), or an Unreachable error.
+// Client returns a client for the server's first NURL, dialing as
+// fallbacks its other location hints and those of any further NURL with
+// the same key and swissnum; or an Unreachable error.
 func (s *ServerInfo) Client(o *Options) (*Client, error) {
 	if s.Unreachable != "" || len(s.NURLs) == 0 {
 		return nil, errkind.E("grid.Client", errkind.Unreachable, "server %s: %s", s.Name(), s.Unreachable)
@@ -83,7 +85,25 @@ func (s *ServerInfo) Client(o *Options) (*Client, error) {
 	if opts.Name == "" {
 		opts.Name = s.Name()
 	}
-	return New(s.NURLs[0], &opts), nil
+	return New(mergeHints(s.NURLs), &opts), nil
+}
+
+// mergeHints returns the first NURL with the location hints of every
+// other NURL that names the same key and swissnum appended.
+func mergeHints(ns []*nurl.NURL) *nurl.NURL {
+	first := *ns[0]
+	first.Hints = append([]string{}, first.Hints...)
+	for _, n := range ns[1:] {
+		if n.SPKIHash != first.SPKIHash || n.Swissnum != first.Swissnum {
+			continue
+		}
+		for _, h := range n.Hints {
+			if !slices.Contains(first.Hints, h) {
+				first.Hints = append(first.Hints, h)
+			}
+		}
+	}
+	return &first
 }
 
 // FromAnnouncement builds the ServerInfo of server id from its

@@ -78,3 +78,13 @@ func TestWebSocketWithSamePin(t *testing.T) {
 		t.Fatalf("%q, %v", msg, err)
 	}
 }
+
+func TestMergeHints(t *testing.T) {
+	a, _ := nurl.Parse(storage1NURL)
+	b, _ := nurl.Parse(strings.Replace(storage1NURL, "127.0.0.1:20101", "[::1]:20101,127.0.0.1:20101", 1))
+	other, _ := nurl.Parse(strings.Replace(storage1NURL, "ybfiv", "zzzzz", 1))
+	m := mergeHints([]*nurl.NURL{a, other, b})
+	if strings.Join(m.Hints, ",") != "127.0.0.1:20101,[::1]:20101" || len(a.Hints) != 1 {
+		t.Fatalf("merged hints %v (first NURL now %v)", m.Hints, a.Hints)
+	}
+}
