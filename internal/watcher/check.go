@@ -1,0 +1,262 @@
+package watcher
+
+import (
+	"context"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
+)
+
+// outcome is what one verification of an entry found.
+type outcome struct {
+	m        *Map
+	prev     *Version
+	baseline bool
+	changed  bool
+	via      events.Via
+	server   string
+	hintAt   time.Time
+	initDone func()
+}
+
+// check re-maps e and reports a change if a newer version is recoverable.
+func (w *Watcher) check(ctx context.Context, e *entry) {
+	m, err := w.opts.Mapper.Map(ctx, e.cap)
+	if ctx.Err() != nil {
+		return
+	}
+	o, ok := w.record(e, m, err)
+	if !ok {
+		if o.initDone != nil {
+			o.initDone() // start must not wait for an unreachable grid
+		}
+		return
+	}
+	switch {
+	case o.baseline:
+		if e.cap.Dir && w.opts.Recursive {
+			w.dirEvents(ctx, e, o)
+		}
+		if o.initDone != nil {
+			o.initDone()
+		}
+	case o.changed && e.cap.Dir && w.opts.Recursive:
+		w.emitAll(ctx, w.dirEvents(ctx, e, o))
+	case o.changed:
+		ev := w.event(e, events.Changed, o)
+		if w.opts.Contents && !e.cap.Dir {
+			ev.Contents = w.contents(ctx, e, o.m)
+		}
+		w.send(ctx, ev)
+	default:
+		w.warnings(ctx, e, o)
+	}
+}
+
+// record stores what a map found in e and decides whether it is a change.
+func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e.removed {
+		return outcome{}, false
+	}
+	e.checked = w.opts.Clock.Now()
+	if e.lastErr = err; err != nil {
+		w.log.Warn("could not map", "cap", e.label(), "err", err)
+		return outcome{initDone: e.initDone}, false
+	}
+	e.holders = m.Holders
+	o := outcome{m: m, prev: e.known, baseline: e.baseline, via: e.hintVia, server: e.hintServer, hintAt: e.hintAt}
+	switch {
+	case e.baseline:
+		e.known, e.baseline = m.Best, false
+		o.initDone, e.initDone = e.initDone, nil
+		e.hintAt = time.Time{}
+	case m.Best != nil && (e.known == nil || m.Best.Seqnum > e.known.Seqnum):
+		e.known = m.Best
+		o.changed = true
+		e.hintAt = time.Time{}
+	case m.Stuck == nil:
+		// Nothing newer anywhere: the hint was stale or false.
+		e.hintAt = time.Time{}
+	}
+	return o, true
+}
+
+// warnings reports uncoordinated writes and versions stuck below k. A
+// stuck version is only reported by a refresh, since every publish passes
+// through that state.
+func (w *Watcher) warnings(ctx context.Context, e *entry, o outcome) {
+	switch {
+	case o.m.Uncoordinated:
+		ev := w.event(e, events.Warning, o)
+		ev.Message = "uncoordinated write: two versions share the newest seqnum"
+		w.send(ctx, ev)
+	case o.m.Stuck != nil && o.via == events.ViaRefresh:
+		ev := w.event(e, events.Warning, o)
+		ev.Seqnum = o.m.Stuck.Seqnum
+		ev.Message = "a newer version has fewer than k shares and cannot be read"
+		w.send(ctx, ev)
+	}
+}
+
+// event builds an event about e from a verification's outcome.
+func (w *Watcher) event(e *entry, t events.Type, o outcome) events.Event {
+	now := w.opts.Clock.Now()
+	ev := events.Event{Type: t, Time: now, Cap: e.str, Path: e.path, Root: e.root,
+		Via: o.via, Server: o.server, Size: -1}
+	if ev.Via == "" {
+		ev.Via = events.ViaRefresh
+	}
+	if !o.hintAt.IsZero() {
+		ev.LatencyMS = float64(now.Sub(o.hintAt)) / float64(time.Millisecond)
+	}
+	if v := o.m.Best; v != nil {
+		ev.Seqnum, ev.RootHash, ev.Size = v.Seqnum, base32.Encode(v.RootHash[:]), v.Size
+	}
+	if o.prev != nil {
+		ev.PreviousSeqnum = o.prev.Seqnum
+	}
+	return ev
+}
+
+func (w *Watcher) emitAll(ctx context.Context, evs []events.Event) {
+	for _, ev := range evs {
+		w.send(ctx, ev)
+	}
+}
+
+// contents reads the new plaintext of e; nil if it cannot be read.
+func (w *Watcher) contents(ctx context.Context, e *entry, m *Map) []byte {
+	b, err := w.opts.Reader.Read(ctx, e.cap, m)
+	if err != nil {
+		w.log.Warn("could not read new contents", "cap", e.label(), "err", err)
+		return nil
+	}
+	return b
+}
+
+// dirEvents reads a recursive directory's new contents, follows its
+// entries (watching new mutable children, dropping removed ones) and
+// returns added/removed/modified events, or one changed event when no
+// entry differs. A baseline read only records the entries.
+func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.Event {
+	b, err := w.opts.Reader.Read(ctx, e.cap, o.m)
+	var kids map[string]string
+	if err == nil {
+		kids, err = parseDir(b)
+	}
+	if err != nil {
+		w.log.Warn("could not read directory", "cap", e.label(), "err", err)
+		if o.baseline {
+			return nil
+		}
+		return []events.Event{w.event(e, events.Changed, o)}
+	}
+	w.mu.Lock()
+	old := e.children
+	e.children = kids
+	w.mu.Unlock()
+	var evs []events.Event
+	for _, name := range unionNames(old, kids) {
+		was, had := old[name]
+		now, has := kids[name]
+		var t events.Type
+		switch {
+		case had && has && was == now:
+			continue
+		case !had:
+			t = events.Added
+		case !has:
+			t = events.Removed
+		default:
+			t = events.Modified
+		}
+		if had {
+			w.unwatchChild(was)
+		}
+		if has {
+			w.watchChild(ctx, e, name, now, o.baseline)
+		}
+		ev := w.event(e, t, o)
+		ev.Path, ev.Cap = path.Join(e.path, name), now
+		if t == events.Removed {
+			ev.Cap = was
+		}
+		evs = append(evs, ev)
+	}
+	if o.baseline {
+		return nil
+	}
+	if len(evs) == 0 {
+		evs = append(evs, w.event(e, events.Changed, o))
+	}
+	return evs
+}
+
+// parseDir decodes directory contents into name -> read-only cap text.
+func parseDir(b []byte) (map[string]string, error) {
+	ents, err := dirnode.Parse(b, nil)
+	if err != nil {
+		return nil, err
+	}
+	kids := make(map[string]string, len(ents))
+	for _, d := range ents {
+		kids[d.Name] = d.ROCap
+	}
+	return kids, nil
+}
+
+func unionNames(a, b map[string]string) []string {
+	var names []string
+	for n := range a {
+		names = append(names, n)
+	}
+	for n := range b {
+		if _, ok := a[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// watchChild starts watching a directory entry's mutable child.
+func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string, baseline bool) {
+	m := mutableCap(c)
+	if m == nil {
+		return
+	}
+	child := w.addEntry(m, parent.root, path.Join(parent.path, name), nil)
+	if child == nil {
+		return
+	}
+	if baseline {
+		w.init.Add(1)
+		w.mu.Lock()
+		child.initDone = onceDone(&w.init)
+		w.mu.Unlock()
+	}
+	w.hint(child, events.ViaRefresh, "", 0, true)
+	w.subscriptionsChanged()
+}
+
+// unwatchChild drops a directory entry's mutable child.
+func (w *Watcher) unwatchChild(c string) {
+	if m := mutableCap(c); m != nil {
+		w.dropEntry(keyOf(m.SI))
+		w.subscriptionsChanged()
+	}
+}
+
+// label names e in logs: its path, or its abbreviated cap.
+func (e *entry) label() string {
+	if e.path != "" {
+		return e.path
+	}
+	return events.ShortCap(e.str)
+}

@@ -1,0 +1,422 @@
+package watcher
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
+)
+
+// Mode is how a server is being watched.
+type Mode string
+
+// The modes of a server.
+const (
+	ModeConnecting Mode = "connecting" // not yet tried
+	ModePush       Mode = "push"       // subscribed over a watch connection
+	ModePoll       Mode = "poll"       // polled; push is retried with backoff
+	ModeDown       Mode = "down"       // neither push nor the last poll worked
+)
+
+// Conn is a watch connection; *watchproto.Conn implements it.
+type Conn interface {
+	Subscribe(ctx context.Context, subs []watchproto.Sub) ([]watchproto.Result, error)
+	Unsubscribe(ctx context.Context, sis [][]byte) error
+	Notices() <-chan watchproto.Notice
+	Done() <-chan struct{}
+	Close() error
+}
+
+// DialFunc opens a watch connection to a server.
+type DialFunc func(ctx context.Context, s *Server) (Conn, error)
+
+// DialWatch dials the server's watch NURL (a sidecar's) if it announces
+// one, else the watch endpoint beside its storage NURL, pinning the
+// NURL's SPKI hash.
+func DialWatch(ctx context.Context, s *Server) (Conn, error) {
+	n := s.Info.NURLs[0]
+	if len(s.Info.WatchNURLs) > 0 {
+		n = s.Info.WatchNURLs[0]
+	}
+	c, err := watchproto.DialNURL(ctx, n, grid.PinnedTLSConfig(n.SPKIHash, s.Info.Name()), watchproto.DialOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Timeouts of control messages on a watch connection.
+const (
+	subscribeTimeout   = 30 * time.Second
+	unsubscribeTimeout = 300 * time.Millisecond
+	minSession         = time.Second // shorter sessions back off before redialing
+	pollConcurrency    = 4
+)
+
+// serverState is one server's watch loop state.
+type serverState struct {
+	srv     *Server
+	refresh chan func()   // refresh requests, with their completion
+	resync  chan struct{} // the set of watched entries changed
+
+	mu   sync.Mutex
+	stat ServerStatus
+}
+
+func newServerState(s *Server) *serverState {
+	st := &serverState{srv: s, refresh: make(chan func(), 4), resync: make(chan struct{}, 1)}
+	st.stat = ServerStatus{ID: s.Info.ID, Name: s.Info.Name(), Mode: ModeConnecting}
+	return st
+}
+
+// requestRefresh asks the loop to resubscribe (or poll); done is called
+// when it has.
+func (s *serverState) requestRefresh(done func()) {
+	select {
+	case s.refresh <- done:
+	default:
+		done()
+	}
+}
+
+func (s *serverState) update(f func(*ServerStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.stat)
+}
+
+// contact records a successful exchange that took d.
+func (s *serverState) contact(now time.Time, d time.Duration) {
+	s.update(func(st *ServerStatus) { st.LastContact, st.Latency = now, d })
+}
+
+// subscriptionsChanged tells every server loop to resync its
+// subscriptions with the watched entries.
+func (w *Watcher) subscriptionsChanged() {
+	for _, s := range w.servers {
+		select {
+		case s.resync <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// serverLoop watches one server until ctx is done: push while it can,
+// poll while it cannot, redialing with backoff. ready is called once the
+// server is first subscribed or has fallen back to polling.
+func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) {
+	ready = sync.OnceFunc(ready)
+	defer ready()
+	b := newBackoff(200*time.Millisecond, w.opts.MaxRetry)
+	var lastPoll time.Time
+	dial := !w.opts.NoPush
+	for ctx.Err() == nil {
+		if dial {
+			if p, err := w.connect(ctx, s); err == nil {
+				ready()
+				started := w.opts.Clock.Now()
+				w.session(ctx, s, p)
+				if w.opts.Clock.Now().Sub(started) > minSession {
+					b.reset()
+					continue // redial at once
+				}
+			} else if ctx.Err() == nil {
+				w.log.Debug("push unavailable; polling", "server", s.srv.Info.Name(), "err", err)
+			}
+		}
+		ready()
+		wait := b.next()
+		if w.opts.NoPush {
+			wait = w.opts.Refresh
+		}
+		lastPoll = w.pollPhase(ctx, s, w.opts.Clock.Now().Add(wait), lastPoll)
+		dial = !w.opts.NoPush
+	}
+}
+
+// pollPhase polls s every Poll interval until deadline (when push is
+// tried again) or a refresh request. It returns the time of the last poll.
+func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastPoll time.Time) time.Time {
+	clk := w.opts.Clock
+	for {
+		now := clk.Now()
+		if now.Sub(lastPoll) >= w.opts.Poll {
+			w.pollServer(ctx, s, nil)
+			lastPoll = now
+		}
+		if !now.Before(deadline) {
+			return lastPoll
+		}
+		next := min(deadline.Sub(now), lastPoll.Add(w.opts.Poll).Sub(now))
+		select {
+		case <-ctx.Done():
+			return lastPoll
+		case <-clk.After(next):
+		case <-s.resync:
+		case done := <-s.refresh:
+			w.pollServer(ctx, s, nil)
+			s.update(func(st *ServerStatus) { st.Refreshes++ })
+			done()
+			return clk.Now()
+		}
+	}
+}
+
+// push is one live watch connection and what it is subscribed to.
+type push struct {
+	conn Conn
+	subs map[siKey]bool   // subscribed indexes
+	poll map[siKey]*entry // refused for a transient reason: polled
+}
+
+// connect dials s and subscribes every watched entry with its known
+// seqnum; results showing newer shares become hints.
+func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
+	dctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	conn, err := w.opts.Dial(dctx, s.srv)
+	if err != nil {
+		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
+		return nil, err
+	}
+	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
+	if err := w.subscribe(dctx, s, p, w.allEntries()); err != nil {
+		conn.Close()
+		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
+		return nil, err
+	}
+	s.update(func(st *ServerStatus) { st.Mode, st.Subscribes, st.LastError = ModePush, st.Subscribes+1, "" })
+	return p, nil
+}
+
+// subscribe subscribes es on p and turns the acknowledged state into
+// hints.
+func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	subs := make([]watchproto.Sub, len(es))
+	w.mu.Lock()
+	for i, e := range es {
+		subs[i] = watchproto.Sub{SI: e.cap.SI, Fingerprint: e.cap.Fingerprint}
+		if e.known != nil {
+			subs[i].Seqnum = e.known.Seqnum
+		}
+	}
+	w.mu.Unlock()
+	start := w.opts.Clock.Now()
+	res, err := p.conn.Subscribe(ctx, subs)
+	if err != nil {
+		return err
+	}
+	now := w.opts.Clock.Now()
+	s.contact(now, now.Sub(start))
+	for i, r := range res {
+		e := es[i]
+		switch r.Refused {
+		case "":
+			p.subs[e.key] = true
+			w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
+		case watchproto.NoShare:
+			p.subs[e.key] = true // a share placed later is found by refresh
+		default:
+			w.log.Debug("subscription refused; polling it", "server", s.srv.Info.Name(), "cap", e.label(), "reason", r.Refused)
+			p.poll[e.key] = e
+		}
+	}
+	s.update(func(st *ServerStatus) { st.Subscribed = len(p.subs) })
+	return nil
+}
+
+func maxSeq(ss []watchproto.ShareState) uint64 {
+	var m uint64
+	for _, s := range ss {
+		m = max(m, s.Seqnum)
+	}
+	return m
+}
+
+// session serves one watch connection until it ends or ctx is done.
+func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
+	defer func() { p.conn.Close() }()
+	clk := w.opts.Clock
+	for {
+		var pollC <-chan time.Time
+		if len(p.poll) > 0 {
+			pollC = clk.After(w.opts.Poll)
+		}
+		select {
+		case <-ctx.Done():
+			w.unsubscribeAll(p)
+			return
+		case n, ok := <-p.conn.Notices():
+			if !ok {
+				w.lost(s)
+				return
+			}
+			w.notice(s, n)
+		case <-p.conn.Done():
+			w.lost(s)
+			return
+		case done := <-s.refresh:
+			p = w.resubscribe(ctx, s, p)
+			done()
+		case <-s.resync:
+			w.resyncSubs(ctx, s, p)
+		case <-pollC:
+			w.pollServer(ctx, s, p.poll)
+		}
+	}
+}
+
+// lost records that a push connection ended.
+func (w *Watcher) lost(s *serverState) {
+	w.log.Info("watch connection lost; reconnecting", "server", s.srv.Info.Name())
+	s.update(func(st *ServerStatus) { st.Mode, st.Reconnects = ModeDown, st.Reconnects+1 })
+}
+
+// notice turns a server's notice into a hint.
+func (w *Watcher) notice(s *serverState, n watchproto.Notice) {
+	s.update(func(st *ServerStatus) { st.LastContact, st.Notices = w.opts.Clock.Now(), st.Notices+1 })
+	if n.Deleted {
+		return
+	}
+	w.mu.Lock()
+	e := w.entries[keyOf(n.SI)]
+	w.mu.Unlock()
+	if e != nil {
+		w.hint(e, events.ViaPush, s.srv.Info.ID, n.Seqnum, false)
+	}
+}
+
+// resubscribe subscribes everything on a fresh connection and, once it is
+// acknowledged, closes the old one. If the new one fails the old stays.
+func (w *Watcher) resubscribe(ctx context.Context, s *serverState, old *push) *push {
+	p, err := w.connect(ctx, s)
+	if err != nil {
+		w.log.Warn("resubscribe failed; keeping the old connection", "server", s.srv.Info.Name(), "err", err)
+		return old
+	}
+	old.conn.Close()
+	s.update(func(st *ServerStatus) { st.Refreshes++ })
+	return p
+}
+
+// resyncSubs subscribes newly watched entries and unsubscribes dropped
+// ones.
+func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
+	var add []*entry
+	w.mu.Lock()
+	for k, e := range w.entries {
+		if !p.subs[k] && p.poll[k] == nil {
+			add = append(add, e)
+		}
+	}
+	var drop [][]byte
+	for k := range p.subs {
+		if w.entries[k] == nil {
+			drop = append(drop, append([]byte(nil), k[:]...))
+			delete(p.subs, k)
+		}
+	}
+	for k := range p.poll {
+		if w.entries[k] == nil {
+			delete(p.poll, k)
+		}
+	}
+	w.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, add); err != nil {
+		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
+	}
+	if len(drop) > 0 {
+		if err := p.conn.Unsubscribe(sctx, drop); err != nil {
+			w.log.Debug("unsubscribe failed", "server", s.srv.Info.Name(), "err", err)
+		}
+	}
+}
+
+// unsubscribeAll releases p's subscriptions on the way out, briefly.
+func (w *Watcher) unsubscribeAll(p *push) {
+	if len(p.subs) == 0 {
+		return
+	}
+	sis := make([][]byte, 0, len(p.subs))
+	for k := range p.subs {
+		sis = append(sis, append([]byte(nil), k[:]...))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), unsubscribeTimeout)
+	defer cancel()
+	p.conn.Unsubscribe(ctx, sis) // best effort: closing releases them anyway
+}
+
+// pollServer reads the header of every share s holds of the given
+// entries (nil: of every entry) and hints those showing a newer seqnum.
+func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey]*entry) {
+	type job struct {
+		e  *entry
+		sh []uint64
+	}
+	var jobs []job
+	w.mu.Lock()
+	for k, e := range w.entries {
+		if only != nil && only[k] == nil {
+			continue
+		}
+		if sh := e.holders[s.srv.Info.ID]; len(sh) > 0 {
+			jobs = append(jobs, job{e, sh})
+		}
+	}
+	w.mu.Unlock()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ok, fail int
+		sem      = make(chan struct{}, pollConcurrency)
+	)
+	start := w.opts.Clock.Now()
+	for _, j := range jobs {
+		for _, n := range j.sh {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				seq, err := peekHeader(ctx, s.srv.Client, j.e.cap.SI, n)
+				mu.Lock()
+				if err != nil {
+					fail++
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				if err == nil {
+					w.hint(j.e, events.ViaPoll, s.srv.Info.ID, seq, false)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	now := w.opts.Clock.Now()
+	s.update(func(st *ServerStatus) {
+		st.Polls++
+		if only != nil {
+			return // push is still the mode
+		}
+		switch {
+		case ok > 0 || fail == 0:
+			st.Mode, st.LastContact, st.Latency = ModePoll, now, now.Sub(start)
+		default:
+			st.Mode = ModeDown
+		}
+	})
+}

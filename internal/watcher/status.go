@@ -1,0 +1,73 @@
+package watcher
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+)
+
+// Status is a snapshot of what a Watcher is doing, for a status view.
+type Status struct {
+	Caps    []CapStatus
+	Servers []ServerStatus
+}
+
+// CapStatus is one watched mutable's state.
+type CapStatus struct {
+	Cap      string // read-only cap
+	Root     string // the watched cap it was found through
+	Path     string // below Root
+	Dir      bool
+	Known    bool // a recoverable version has been seen
+	Seqnum   uint64
+	RootHash string
+	Size     int64
+	Checked  time.Time // the last verification
+	Err      string    // why the last verification failed
+	Pending  bool      // a verification is queued or running
+}
+
+// ServerStatus is one server's state.
+type ServerStatus struct {
+	ID, Name    string
+	Mode        Mode
+	LastContact time.Time
+	Latency     time.Duration // of the last subscribe or poll
+	Subscribed  int           // indexes subscribed on the current connection
+	Subscribes  int           // connections subscribed so far
+	Refreshes   int           // refresh cycles done
+	Reconnects  int           // connections lost
+	Notices     int
+	Polls       int
+	LastError   string
+}
+
+// Status returns a snapshot of every watched cap and every server.
+func (w *Watcher) Status() Status {
+	var st Status
+	w.mu.Lock()
+	for _, e := range w.entries {
+		c := CapStatus{Cap: e.str, Root: e.root, Path: e.path, Dir: e.cap.Dir, Checked: e.checked,
+			Pending: e.queued || e.running}
+		if e.known != nil {
+			c.Known, c.Seqnum, c.Size = true, e.known.Seqnum, e.known.Size
+			c.RootHash = base32.Encode(e.known.RootHash[:])
+		}
+		if e.lastErr != nil {
+			c.Err = e.lastErr.Error()
+		}
+		st.Caps = append(st.Caps, c)
+	}
+	w.mu.Unlock()
+	slices.SortFunc(st.Caps, func(a, b CapStatus) int {
+		return strings.Compare(a.Root+"\x00"+a.Path, b.Root+"\x00"+b.Path)
+	})
+	for _, s := range w.servers {
+		s.mu.Lock()
+		st.Servers = append(st.Servers, s.stat)
+		s.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,216 @@
+package watcher
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+)
+
+// Defaults of Options.
+const (
+	DefaultPoll    = 60 * time.Second
+	DefaultRefresh = 5 * time.Minute
+	DefaultWorkers = 8
+)
+
+// Options configure a Watcher.
+type Options struct {
+	Servers []*Server // the grid's storage servers; required
+	Mapper  Mapper    // verifies versions; default GridMapper over Servers
+	Reader  Reader    // reads contents; default the GridMapper
+	// Dial opens a watch connection to a server; default DialWatch.
+	Dial DialFunc
+	// NoPush polls every server, never dialing a watch connection.
+	NoPush bool
+	// Poll is the poll interval for servers that cannot push.
+	Poll time.Duration
+	// Refresh is how often every server is resubscribed and every cap
+	// re-mapped.
+	Refresh time.Duration
+	// MaxRetry bounds the delay between push reconnect attempts;
+	// default min(Refresh, 30s).
+	MaxRetry time.Duration
+	// Recursive watches directories' mutable children too.
+	Recursive bool
+	// Contents attaches each changed file's new plaintext to its event.
+	Contents bool
+	Workers  int // concurrent verifications; default DefaultWorkers
+	Clock    Clock
+	Logger   *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Mapper == nil || o.Reader == nil {
+		gm := &GridMapper{Servers: o.Servers}
+		if o.Mapper == nil {
+			o.Mapper = gm
+		}
+		if o.Reader == nil {
+			o.Reader = gm
+		}
+	}
+	if o.Dial == nil {
+		o.Dial = DialWatch
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.MaxRetry <= 0 {
+		o.MaxRetry = min(o.Refresh, 30*time.Second)
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+type siKey [cap.SILen]byte
+
+func keyOf(si []byte) siKey { var k siKey; copy(k[:], si); return k }
+
+// Watcher watches a set of mutable caps. Create it with New, start it
+// with Run; Status may be called at any time.
+type Watcher struct {
+	opts    Options
+	log     *slog.Logger
+	roots   []*cap.Mutable
+	servers []*serverState
+	checks  *queue
+	out     chan events.Event
+	ready   chan struct{}
+	init    sync.WaitGroup // the baseline maps of start
+
+	mu      sync.Mutex
+	entries map[siKey]*entry
+}
+
+// New returns a watcher of caps, which must be mutable (file or
+// directory). Write caps are reduced to read caps here and never kept.
+func New(caps []cap.Cap, opts Options) (*Watcher, error) {
+	const op = "watcher.New"
+	opts = opts.withDefaults()
+	if len(caps) == 0 {
+		return nil, errkind.E(op, errkind.Usage, "no cap to watch")
+	}
+	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64),
+		ready: make(chan struct{}), entries: map[siKey]*entry{}, checks: newQueue()}
+	for _, c := range caps {
+		m, ok := c.ReadOnly().(*cap.Mutable)
+		if !ok || m.Access == cap.Verify {
+			return nil, errkind.E(op, errkind.Usage, "%s: only mutable files and directories can be watched, with a read or write cap", cap.Abbrev(c))
+		}
+		w.roots = append(w.roots, m)
+	}
+	for _, s := range opts.Servers {
+		w.servers = append(w.servers, newServerState(s))
+	}
+	return w, nil
+}
+
+// Ready is closed once every cap has been mapped and every server has
+// been subscribed to (or has fallen back to polling).
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Run watches until ctx is done, calling emit for each event from a
+// single goroutine, in order. It returns nil when ctx is cancelled, after
+// unsubscribing and closing every connection.
+func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range w.opts.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.worker(ctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); w.start(ctx, &wg) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-w.out:
+			emit(e)
+		}
+	}
+}
+
+// start maps every root (and, recursively, its children), then starts
+// the server loops and the refresh loop.
+func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
+	for _, r := range w.roots {
+		if e := w.addEntry(r, r.String(), "", nil); e != nil {
+			w.init.Add(1)
+			w.initial(e, &w.init)
+		}
+	}
+	if !waitGroup(ctx, &w.init) {
+		return
+	}
+	var subscribed sync.WaitGroup
+	for _, s := range w.servers {
+		subscribed.Add(1)
+		wg.Add(1)
+		go func() { defer wg.Done(); w.serverLoop(ctx, s, subscribed.Done) }()
+	}
+	subscribed.Wait()
+	close(w.ready)
+	w.refreshLoop(ctx)
+}
+
+// refreshLoop resubscribes every server and then re-maps every cap,
+// every Refresh.
+func (w *Watcher) refreshLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.opts.Clock.After(w.opts.Refresh):
+		}
+		var done sync.WaitGroup
+		for _, s := range w.servers {
+			done.Add(1)
+			s.requestRefresh(done.Done)
+		}
+		if !waitGroup(ctx, &done) {
+			return
+		}
+		for _, e := range w.allEntries() {
+			w.hint(e, events.ViaRefresh, "", 0, true)
+		}
+	}
+}
+
+// waitGroup waits for wg or ctx; it reports whether wg finished.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { defer close(done); wg.Wait() }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// send delivers an event to Run's loop.
+func (w *Watcher) send(ctx context.Context, e events.Event) {
+	select {
+	case w.out <- e:
+	case <-ctx.Done():
+	}
+}
