@@ -90,6 +90,7 @@ WebSocket instead of clients polling.`,
 	root.AddCommand(
 		newVersionCommand(s),
 		newServeCommand(s),
+		newNotifierCommand(s),
 	)
 	wrapArgs(root)
 	return root
