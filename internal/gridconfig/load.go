@@ -56,16 +56,16 @@ func Load(ctx context.Context, s Sources) (*Config, error) {
 		getenv = os.Getenv
 	}
 	if len(s.Servers) > 0 {
-		return loadServers(s)
+		return loadServers(ctx, s)
 	}
 	if s.GridFile != "" {
-		return withWatch(LoadGridFile(s.GridFile))(s.WatchServers)
+		return withWatch(LoadGridFile(ctx, s.GridFile))(s.WatchServers)
 	}
 	if dir := nodeDir(s, getenv); dir != "" {
-		return withWatch(LoadNodeDir(dir))(s.WatchServers)
+		return withWatch(LoadNodeDir(ctx, dir))(s.WatchServers)
 	}
 	if f := getenv(EnvGrid); f != "" {
-		return withWatch(LoadGridFile(f))(s.WatchServers)
+		return withWatch(LoadGridFile(ctx, f))(s.WatchServers)
 	}
 	return nil, errkind.E(op, errkind.Usage,
 		"no storage servers: give --server NURL, --grid FILE or --node-dir DIR, or set $%s or $%s", EnvNodeDir, EnvGrid)
@@ -121,15 +121,15 @@ func pairWatch(g *grid.Grid, watch []string) error {
 }
 
 // loadServers builds the grid from --server NURLs.
-func loadServers(s Sources) (*Config, error) {
+func loadServers(ctx context.Context, s Sources) (*Config, error) {
 	const op = "gridconfig.Load"
 	var known *Config
 	var err error
 	switch {
 	case s.GridFile != "":
-		known, err = LoadGridFile(s.GridFile)
+		known, err = LoadGridFile(ctx, s.GridFile)
 	case s.NodeDir != "":
-		known, err = LoadNodeDir(s.NodeDir)
+		known, err = LoadNodeDir(ctx, s.NodeDir)
 	}
 	if err != nil {
 		return nil, err
@@ -168,7 +168,10 @@ func serverFor(n *nurl.NURL, known *Config) *grid.ServerInfo {
 }
 
 // LoadGridFile loads a grid file (servers.yaml schema).
-func LoadGridFile(path string) (*Config, error) {
+func LoadGridFile(ctx context.Context, path string) (*Config, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errkind.E("gridconfig.LoadGridFile", errkind.Other, err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, errkind.E("gridconfig.LoadGridFile", errkind.Usage, err)
@@ -187,8 +190,11 @@ func LoadGridFile(path string) (*Config, error) {
 // servers, which win over announcements), every
 // private/introducer_*_cache.yaml (in name order; the first announcement
 // of a server wins), tahoe.cfg's [client] shares.* and private/convergence.
-func LoadNodeDir(dir string) (*Config, error) {
+func LoadNodeDir(ctx context.Context, dir string) (*Config, error) {
 	const op = "gridconfig.LoadNodeDir"
+	if err := ctx.Err(); err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, errkind.E(op, errkind.Usage, "node directory %s does not exist", dir)
 	}

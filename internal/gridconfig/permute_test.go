@@ -1,6 +1,7 @@
 package gridconfig
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 // uploads place shares by a server-of-happiness matching instead, so the
 // immutable file is skipped.)
 func TestPermutedMatchesTahoePlacement(t *testing.T) {
-	c, err := LoadGridFile(testutil.Testdata(t, "grid", "servers.yaml"))
+	c, err := LoadGridFile(context.Background(), testutil.Testdata(t, "grid", "servers.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
