@@ -23,7 +23,9 @@ func TestNotifierCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- Run(ctx, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, []string{"notifier", "--base-dir", base}) }()
+	go func() {
+		done <- Run(ctx, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, []string{"notifier", "--base-dir", base})
+	}()
 	p := filepath.Join(base, "watch-nurl")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
