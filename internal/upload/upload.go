@@ -1,0 +1,264 @@
+// Package upload stores immutable files on a grid: CHK files, with shares
+// placed for Tahoe's servers-of-happiness, and LIT caps for files so small
+// that Tahoe keeps them in the cap itself.
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/publish"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/chk"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
+)
+
+// LITThreshold is the largest file Tahoe-LAFS 1.20 stores as a LIT cap
+// rather than uploading it.
+const LITThreshold = 55
+
+// chunkSize is how much of a share one write request carries.
+const chunkSize = 1 << 20
+
+// Storage is what an upload needs from one storage server. *grid.Client
+// implements it.
+type Storage interface {
+	Allocate(ctx context.Context, si []byte, s grid.Secrets, shares []uint64, size uint64) (*grid.Allocation, error)
+	WriteShare(ctx context.Context, si []byte, shnum uint64, upload []byte, offset uint64, data []byte) (*grid.UploadProgress, error)
+	AbortUpload(ctx context.Context, si []byte, shnum uint64, upload []byte) error
+}
+
+// Uploader uploads immutable files to the servers of a grid.
+type Uploader struct {
+	Grid        *grid.Grid
+	Dial        func(*grid.ServerInfo) (Storage, error)
+	Convergence []byte // convergence secret: equal files with equal secrets share a cap
+	K, Happy, N int    // shares needed, servers of happiness, shares total
+	// MaxSegmentSize is 0 for Tahoe's default (1 MiB).
+	MaxSegmentSize int
+	// LeaseSecret is the client's master lease secret; nil means random.
+	LeaseSecret []byte
+	// Parallel limits concurrent requests; 0 means 8.
+	Parallel int
+}
+
+// Result describes a finished upload.
+type Result struct {
+	Cap       cap.Cap          // *cap.CHK, or *cap.LIT for small files
+	Placed    map[string][]int // share numbers held, by server name (none for LIT)
+	Happiness int
+}
+
+// Upload stores data and returns its read cap: a LIT cap up to
+// LITThreshold bytes, else a CHK cap once at least Happy servers hold
+// distinct shares. Shares go to servers in Tahoe's permuted order for the
+// file's storage index, one per server where there are enough servers;
+// shares a server already holds count without being sent again.
+func (u *Uploader) Upload(ctx context.Context, data []byte) (*Result, error) {
+	const op = "upload.Upload"
+	if len(data) <= LITThreshold {
+		return &Result{Cap: &cap.LIT{Data: bytes.Clone(data)}}, nil
+	}
+	if u.K < 1 || u.K > u.N || u.Happy < 1 || u.Happy > u.N {
+		return nil, errkind.E(op, errkind.Usage, "bad encoding: need 1 <= k (%d) <= N (%d) and 1 <= happy (%d) <= N", u.K, u.N, u.Happy)
+	}
+	enc, err := chk.Encode(data, u.Convergence, chk.Params{K: u.K, N: u.N, MaxSegmentSize: u.MaxSegmentSize})
+	if err != nil {
+		return nil, errkind.E(op, errkind.KindOf(err), err)
+	}
+	servers := u.Grid.Permuted(enc.StorageIndex)
+	if len(servers) < u.Happy {
+		return nil, errkind.E(op, errkind.Unreachable, "shares.happy is %d but the grid has only %d reachable servers; lower --shares-happy or add servers", u.Happy, len(servers))
+	}
+	p := &placer{u: u, enc: enc, placed: map[*grid.ServerInfo][]int{}, failed: map[*grid.ServerInfo]error{}}
+	p.master = u.LeaseSecret
+	if p.master == nil {
+		p.master = random(32)
+	}
+	p.place(ctx, servers)
+	if err := ctx.Err(); err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	res := &Result{Cap: cap.NewCHK(false, enc.Key, enc.UEBHash, u.K, u.N, enc.Size), Placed: map[string][]int{}}
+	for s, nums := range p.placed {
+		sort.Ints(nums)
+		res.Placed[s.Name()] = nums
+	}
+	res.Happiness = publish.Happiness(p.placed)
+	if res.Happiness < u.Happy {
+		return nil, errkind.E(op, errkind.Unreachable, "shares reached only %d distinct servers, shares.happy is %d%s", res.Happiness, u.Happy, p.failures())
+	}
+	return res, nil
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// placer carries out the placement of one upload.
+type placer struct {
+	u      *Uploader
+	enc    *chk.Encoded
+	master []byte
+
+	mu     sync.Mutex
+	placed map[*grid.ServerInfo][]int
+	failed map[*grid.ServerInfo]error
+}
+
+// place offers share i to servers[i mod len], then offers shares that
+// found no home to the servers that are left, fewest shares first, for
+// as many rounds as it takes to stop making progress.
+func (p *placer) place(ctx context.Context, servers []*grid.ServerInfo) {
+	want := map[*grid.ServerInfo][]int{}
+	for i := range p.u.N {
+		s := servers[i%len(servers)]
+		want[s] = append(want[s], i)
+	}
+	for round := 0; len(want) > 0 && round < 4; round++ {
+		homeless := p.run(ctx, want)
+		if len(homeless) == 0 || ctx.Err() != nil {
+			return
+		}
+		want = p.rehome(homeless, servers)
+	}
+}
+
+// rehome assigns shares to working servers that do not hold them yet.
+func (p *placer) rehome(homeless []int, servers []*grid.ServerInfo) map[*grid.ServerInfo][]int {
+	want := map[*grid.ServerInfo][]int{}
+	for _, n := range homeless {
+		var best *grid.ServerInfo
+		for _, s := range servers {
+			if _, bad := p.failed[s]; bad || holds(p.placed[s], n) || holds(want[s], n) {
+				continue
+			}
+			if best == nil || len(p.placed[s])+len(want[s]) < len(p.placed[best])+len(want[best]) {
+				best = s
+			}
+		}
+		if best != nil {
+			want[best] = append(want[best], n)
+		}
+	}
+	return want
+}
+
+func holds(nums []int, n int) bool {
+	for _, m := range nums {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// run allocates and writes shares on each server concurrently and
+// returns the shares that found no home.
+func (p *placer) run(ctx context.Context, want map[*grid.ServerInfo][]int) []int {
+	var homeless []int
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.u.parallel())
+	for s, nums := range want {
+		g.Go(func() error {
+			held, err := p.server(gctx, s, nums)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if err != nil {
+				p.failed[s] = err
+			}
+			p.placed[s] = append(p.placed[s], held...)
+			for _, n := range nums {
+				if !holds(held, n) {
+					homeless = append(homeless, n)
+				}
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	sort.Ints(homeless)
+	return homeless
+}
+
+func (u *Uploader) parallel() int {
+	if u.Parallel > 0 {
+		return u.Parallel
+	}
+	return 8
+}
+
+// server allocates nums on s and uploads the shares it made room for.
+// It returns the shares s holds afterwards.
+func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]int, error) {
+	st, err := p.u.Dial(s)
+	if err != nil {
+		return nil, err
+	}
+	id := s.WriteEnablerID()
+	if id == nil {
+		return nil, fmt.Errorf("server %s has no server id for lease secrets", s.Name())
+	}
+	si := p.enc.StorageIndex
+	secret := random(32)
+	sec := grid.Secrets{
+		Upload:      secret,
+		LeaseRenew:  hashes.BucketRenewalSecret(hashes.FileRenewalSecret(hashes.ClientRenewalSecret(p.master), si), id),
+		LeaseCancel: hashes.BucketCancelSecret(hashes.FileCancelSecret(hashes.ClientCancelSecret(p.master), si), id),
+	}
+	req := make([]uint64, len(nums))
+	for i, n := range nums {
+		req[i] = uint64(n)
+	}
+	alloc, err := st.Allocate(ctx, si, sec, req, uint64(len(p.enc.Shares[0])))
+	if err != nil {
+		return nil, err
+	}
+	var held []int
+	for _, n := range alloc.AlreadyHave {
+		held = append(held, int(n))
+	}
+	for _, n := range alloc.Allocated {
+		if err := p.write(ctx, st, n, secret); err != nil {
+			st.AbortUpload(context.WithoutCancel(ctx), si, n, secret)
+			return held, err
+		}
+		held = append(held, int(n))
+	}
+	return held, nil
+}
+
+// write uploads share n in chunks.
+func (p *placer) write(ctx context.Context, st Storage, n uint64, secret []byte) error {
+	share := p.enc.Shares[n]
+	for off := 0; off < len(share); off += chunkSize {
+		end := min(off+chunkSize, len(share))
+		if _, err := st.WriteShare(ctx, p.enc.StorageIndex, n, secret, uint64(off), share[off:end]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *placer) failures() string {
+	if len(p.failed) == 0 {
+		return " (servers refused shares)"
+	}
+	var parts []string
+	for s, err := range p.failed {
+		parts = append(parts, s.Name()+": "+err.Error())
+	}
+	sort.Strings(parts)
+	return "; failed: " + strings.Join(parts, "; ")
+}
