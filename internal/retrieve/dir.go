@@ -1,0 +1,90 @@
+package retrieve
+
+import (
+	"bytes"
+	"context"
+	"strings"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
+)
+
+// maxDirSize bounds the contents of a directory read into memory.
+const maxDirSize = 64 << 20
+
+// ReadDir reads and parses the directory c names. With a write cap the
+// children's write caps are decrypted too; with a read cap they are "".
+func (r *Reader) ReadDir(ctx context.Context, c cap.Cap) ([]dirnode.Entry, error) {
+	const op = "retrieve.ReadDir"
+	if !c.IsDir() {
+		return nil, errkind.E(op, errkind.Usage, "%s is not a directory", cap.Abbrev(c))
+	}
+	var buf limitedBuffer
+	if _, err := r.Cat(ctx, &buf, c); err != nil {
+		return nil, err
+	}
+	switch c := c.(type) {
+	case *cap.Mutable:
+		return dirnode.Parse(buf.Bytes(), c.Writekey)
+	default:
+		return dirnode.ParseImmutable(buf.Bytes())
+	}
+}
+
+// Resolve follows path from directory c and returns the cap of the
+// entry it names: the child's write cap when c gave write access and the
+// child has one, else its read cap. An empty path returns c.
+func (r *Reader) Resolve(ctx context.Context, c cap.Cap, path []string) (cap.Cap, error) {
+	const op = "retrieve.Resolve"
+	for i, name := range path {
+		if !c.IsDir() {
+			return nil, errkind.E(op, errkind.Usage, "%s is not a directory", strings.Join(path[:i], "/"))
+		}
+		entries, err := r.ReadDir(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		e, ok := dirnode.Find(entries, name)
+		if !ok {
+			return nil, errkind.E(op, errkind.NotFound, "no entry %q in %s", name, dirName(path[:i]))
+		}
+		if c, err = ChildCap(e); err != nil {
+			return nil, errkind.E(op, errkind.KindOf(err), "entry %q: %w", strings.Join(path[:i+1], "/"), err)
+		}
+	}
+	return c, nil
+}
+
+// ChildCap parses the most powerful cap of a directory entry.
+func ChildCap(e dirnode.Entry) (cap.Cap, error) {
+	s := e.RWCap
+	if s == "" {
+		s = e.ROCap
+	}
+	if s == "" {
+		return nil, errkind.E("retrieve.ChildCap", errkind.Invalid, "entry %q has no cap", e.Name)
+	}
+	c, err := cap.Parse(s)
+	if err != nil {
+		return nil, errkind.E("retrieve.ChildCap", errkind.Invalid, "entry %q has a cap of unknown kind", e.Name)
+	}
+	return c, nil
+}
+
+func dirName(path []string) string {
+	if len(path) == 0 {
+		return "the directory"
+	}
+	return strings.Join(path, "/")
+}
+
+// limitedBuffer is a bytes.Buffer that refuses to grow past maxDirSize.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxDirSize {
+		return 0, errkind.E("retrieve.ReadDir", errkind.Invalid, "directory larger than %d bytes", maxDirSize)
+	}
+	return b.Buffer.Write(p)
+}

@@ -1,0 +1,280 @@
+package retrieve
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
+)
+
+// windowBytes is about how much of each share one request fetches: a
+// run of consecutive blocks. It bounds memory to k windows plus one
+// segment, whatever the file size.
+const windowBytes = 1 << 20
+
+// candidate is one share of the version on one server.
+type candidate struct {
+	mapupdate.Share
+	share *mutable.Share // set once its block hash tree is proven
+	bad   bool
+}
+
+// mutableReader streams one version of a mutable file.
+type mutableReader struct {
+	si      []byte
+	h       *mutable.Header
+	dec     *mutable.Decoder
+	cands   []*candidate
+	active  []*candidate
+	timeout time.Duration
+	report  *Report
+}
+
+// Mutable verifies, decodes and decrypts version v (from a map update)
+// and writes its plaintext to w, segment by segment. It reads k shares
+// in parallel, preferring the fastest servers, checks every block
+// against the hash trees, and switches to another share whenever one
+// fails. Corrupt shares are reported to their server and in the Report.
+func Mutable(ctx context.Context, w io.Writer, readkey []byte, si []byte, v *mapupdate.Version, o *Options) (*Report, error) {
+	const op = "retrieve.Mutable"
+	opts := o.withDefaults()
+	dec, err := mutable.NewDecoder(&v.Prefix.Header, readkey)
+	if err != nil {
+		return nil, errkind.E(op, errkind.Usage, err)
+	}
+	r := &mutableReader{si: si, h: &v.Prefix.Header, dec: dec, timeout: opts.Timeout,
+		report: &Report{Seqnum: v.ID.Seqnum, Used: map[int]string{}}}
+	r.order(v.Shares)
+	if err := r.fill(ctx); err != nil {
+		return r.report, err
+	}
+	window := int64(1)
+	if r.h.NumSegments() > 0 {
+		window = max(1, windowBytes/r.h.BlockRegion(0).Len())
+	}
+	for seg := 0; seg < r.h.NumSegments(); seg += int(window) {
+		end := min(seg+int(window), r.h.NumSegments())
+		if err := r.window(ctx, w, seg, end); err != nil {
+			return r.report, err
+		}
+	}
+	for _, c := range r.active {
+		r.report.Used[c.Num] = c.Server.Name
+	}
+	return r.report, nil
+}
+
+// order ranks the candidates: fastest servers first (in 5 ms bands),
+// then primary shares, which decode cheapest.
+func (r *mutableReader) order(shares []*mapupdate.Share) {
+	for _, s := range shares {
+		r.cands = append(r.cands, &candidate{Share: *s})
+	}
+	band := func(c *candidate) time.Duration { return c.Server.Latency / (5 * time.Millisecond) }
+	slices.SortStableFunc(r.cands, func(a, b *candidate) int {
+		if c := cmp.Compare(band(a), band(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Num, b.Num)
+	})
+}
+
+// fill activates candidates until k distinct shares are active.
+func (r *mutableReader) fill(ctx context.Context) error {
+	for _, c := range r.cands {
+		if len(r.active) == r.h.K {
+			return nil
+		}
+		if c.bad || r.isActive(c.Num) {
+			continue
+		}
+		if err := r.activate(ctx, c); err != nil {
+			r.fail(ctx, c, err)
+			continue
+		}
+		r.active = append(r.active, c)
+	}
+	if len(r.active) < r.h.K {
+		return errkind.E("retrieve.Mutable", errkind.Unrecoverable,
+			"seqnum %d: only %d good shares of the %d needed%s", r.h.Seqnum, len(r.active), r.h.K, r.report.badSummary())
+	}
+	return nil
+}
+
+func (r *mutableReader) isActive(num int) bool {
+	return slices.ContainsFunc(r.active, func(c *candidate) bool { return c.Num == num })
+}
+
+// activate reads and proves a candidate's block hash tree.
+func (r *mutableReader) activate(ctx context.Context, c *candidate) error {
+	bht, err := r.fetch(ctx, c, r.h.Layout.BlockHashTree)
+	if err != nil {
+		return err
+	}
+	c.share, err = mutable.NewShare(c.Num, c.Prefix, bht)
+	return err
+}
+
+// fetch reads a region of a share, from the head read at map time when
+// it holds it.
+func (r *mutableReader) fetch(ctx context.Context, c *candidate, reg mutable.Region) ([]byte, error) {
+	if reg.End <= int64(len(c.Head)) {
+		return c.Head[reg.Start:reg.End], nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	b, err := c.Server.Source.ReadShare(ctx, grid.Mutable, r.si, uint64(c.Num), reg.Start, reg.Len())
+	if err == nil && int64(len(b)) != reg.Len() {
+		err = errkind.E("retrieve.fetch", errkind.Corrupt, "share %d: read %d bytes at %d, want %d", c.Num, len(b), reg.Start, reg.Len())
+	}
+	return b, err
+}
+
+// fail drops a candidate, reporting it (and, if corrupt, telling its server).
+func (r *mutableReader) fail(ctx context.Context, c *candidate, err error) {
+	c.bad = true
+	r.active = slices.DeleteFunc(r.active, func(a *candidate) bool { return a == c })
+	r.report.Bad = append(r.report.Bad, BadShare{Server: c.Server.Name, Num: c.Num, Err: err})
+	if k := errkind.KindOf(err); k == errkind.Corrupt || k == errkind.Invalid {
+		advise(ctx, c.Server.Source, grid.Mutable, r.si, c.Num, err)
+	}
+}
+
+// window decodes segments [seg, end) and writes them to w.
+func (r *mutableReader) window(ctx context.Context, w io.Writer, seg, end int) error {
+	blocks, salts, err := r.gather(ctx, seg, end)
+	if err != nil {
+		return err
+	}
+	for s := seg; s < end; s++ {
+		byNum := make(map[int][]byte, r.h.K)
+		for num, bs := range blocks {
+			byNum[num] = bs[s-seg]
+		}
+		pt, err := r.dec.Segment(s, salts[s-seg], byNum)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(pt); err != nil {
+			return errkind.E("retrieve.Mutable", errkind.Other, err)
+		}
+	}
+	return nil
+}
+
+// gather fetches and verifies the blocks of segments [seg, end) from k
+// shares, replacing shares that fail until k succeed or none are left.
+func (r *mutableReader) gather(ctx context.Context, seg, end int) (map[int][][]byte, [][]byte, error) {
+	blocks := map[int][][]byte{}
+	var salts [][]byte
+	for {
+		var todo []*candidate
+		for _, c := range r.active {
+			if blocks[c.Num] == nil {
+				todo = append(todo, c)
+			}
+		}
+		results := r.fetchWindows(ctx, todo, seg, end)
+		for i, c := range todo {
+			res := results[i]
+			if res.err != nil {
+				r.fail(ctx, c, res.err)
+				continue
+			}
+			blocks[c.Num] = res.blocks
+			salts = res.salts
+		}
+		if len(blocks) >= r.h.K {
+			return blocks, salts, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, errkind.E("retrieve.Mutable", errkind.Unreachable, err)
+		}
+		if err := r.fill(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+type windowResult struct {
+	blocks, salts [][]byte
+	err           error
+}
+
+// fetchWindows reads and verifies the window from each share in parallel.
+func (r *mutableReader) fetchWindows(ctx context.Context, cs []*candidate, seg, end int) []windowResult {
+	out := make([]windowResult, len(cs))
+	var g errgroup.Group
+	for i, c := range cs {
+		g.Go(func() error {
+			out[i] = r.fetchWindow(ctx, c, seg, end)
+			return nil
+		})
+	}
+	g.Wait()
+	return out
+}
+
+func (r *mutableReader) fetchWindow(ctx context.Context, c *candidate, seg, end int) windowResult {
+	first, last := r.h.BlockRegion(seg), r.h.BlockRegion(end-1)
+	b, err := r.fetch(ctx, c, mutable.Region{Start: first.Start, End: last.End})
+	if err != nil {
+		return windowResult{err: err}
+	}
+	var res windowResult
+	for s := seg; s < end; s++ {
+		reg := r.h.BlockRegion(s)
+		salt, block, err := c.share.VerifyBlock(s, b[reg.Start-first.Start:reg.End-first.Start])
+		if err != nil {
+			return windowResult{err: err}
+		}
+		res.blocks = append(res.blocks, block)
+		res.salts = append(res.salts, salt)
+	}
+	return res
+}
+
+// BadShare is a share a read gave up on.
+type BadShare struct {
+	Server string
+	Num    int
+	Err    error
+}
+
+// Report says how a read went.
+type Report struct {
+	Seqnum uint64         // mutable files: the version read
+	Used   map[int]string // share number → server, for the shares read
+	Bad    []BadShare
+}
+
+func (r *Report) badSummary() string {
+	if len(r.Bad) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("; %d shares failed:", len(r.Bad))
+	for _, b := range r.Bad {
+		s += fmt.Sprintf(" share %d on %s: %v;", b.Num, b.Server, b.Err)
+	}
+	return s[:len(s)-1]
+}
+
+// advise tells a server that a share is corrupt, ignoring failures.
+func advise(ctx context.Context, src Source, kind string, si []byte, num int, why error) {
+	reason := why.Error()
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	src.AdviseCorrupt(ctx, kind, si, uint64(num), reason)
+}
