@@ -33,7 +33,7 @@ type writer struct {
 	enc    *mutable.Encoded
 	seqnum uint64
 	plan   []*placement
-	spare  []*grid.ServerInfo                      // where homeless shares may go
+	spare  []*grid.ServerInfo                     // where homeless shares may go
 	held   func(s *grid.ServerInfo, n int) []byte // what a spare server holds; nil: nothing
 
 	master     []byte

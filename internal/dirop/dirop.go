@@ -1,0 +1,235 @@
+// Package dirop edits Tahoe-LAFS mutable directories: link, unlink and
+// make directories along a path. Every edit is a read-modify-write of the
+// directory's mutable file through publish.Modify, so two editors of one
+// directory never lose each other's entries: the one whose write is
+// beaten re-reads and applies its edit again, or fails loudly.
+package dirop
+
+import (
+	"context"
+	"crypto/rsa"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/publish"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+)
+
+// Editor edits directories on one grid.
+type Editor struct {
+	Pub *publish.Publisher
+	// New are the parameters of directories the editor creates.
+	New publish.Params
+	// NewKey returns the signing key of a new directory; nil means
+	// rsakey.Generate.
+	NewKey func() (*rsa.PrivateKey, error)
+	// Now stamps link times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Child is what a directory entry points at.
+type Child struct {
+	RW string // write cap, or "" for read-only children
+	RO string // read cap
+}
+
+// ChildOf returns the entry caps of c.
+func ChildOf(c cap.Cap) Child {
+	if c.IsReadOnly() {
+		return Child{RO: c.String()}
+	}
+	return Child{RW: c.String(), RO: c.ReadOnly().String()}
+}
+
+func (e *Editor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Mkdir creates a new, empty directory and returns its write cap.
+func (e *Editor) Mkdir(ctx context.Context) (*cap.Mutable, error) {
+	const op = "dirop.Mkdir"
+	newKey := e.NewKey
+	if newKey == nil {
+		newKey = rsakey.Generate
+	}
+	priv, err := newKey()
+	if err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	prm := e.New
+	prm.Dir = true
+	c := cap.NewMutable(prm.Format, true, priv)
+	empty, err := dirnode.Pack(nil, c.Writekey)
+	if err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	res, err := e.Pub.Create(ctx, priv, empty, prm)
+	if err != nil {
+		return nil, err
+	}
+	return res.Cap, nil
+}
+
+// writable checks that c is a directory write cap.
+func writable(op string, c cap.Cap) (*cap.Mutable, error) {
+	m, ok := c.(*cap.Mutable)
+	if !ok || !m.Dir {
+		return nil, errkind.E(op, errkind.Usage, "%s is not a mutable directory", cap.Abbrev(c))
+	}
+	if m.Access != cap.Write {
+		return nil, errkind.E(op, errkind.Usage, "%s is read-only", cap.Abbrev(c))
+	}
+	return m, nil
+}
+
+// List reads the entries of directory c.
+func (e *Editor) List(ctx context.Context, c *cap.Mutable) ([]dirnode.Entry, error) {
+	b, _, _, err := e.Pub.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return dirnode.Parse(b, c.Writekey)
+}
+
+// Dir returns the directory at path below root, creating missing ones
+// when create is set (mkdir -p). If another editor links the same name
+// first, its directory is used.
+func (e *Editor) Dir(ctx context.Context, root cap.Cap, path []string, create bool) (*cap.Mutable, error) {
+	const op = "dirop.Dir"
+	cur, err := writable(op, root)
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range path {
+		entries, err := e.List(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		ent, ok := dirnode.Find(entries, name)
+		if !ok {
+			if !create {
+				return nil, errkind.E(op, errkind.NotFound, "no entry %q", joinPath(path[:i+1]))
+			}
+			if ent, err = e.mkdirIn(ctx, cur, name); err != nil {
+				return nil, err
+			}
+		}
+		next, err := cap.Parse(ent.RWCap)
+		if ent.RWCap == "" || err != nil {
+			return nil, errkind.E(op, errkind.Usage, "%q is not a writable directory", joinPath(path[:i+1]))
+		}
+		if cur, err = writable(op, next); err != nil {
+			return nil, errkind.E(op, errkind.Usage, "%q is not a writable directory", joinPath(path[:i+1]))
+		}
+	}
+	return cur, nil
+}
+
+// mkdirIn makes a directory and links it as name in dir, unless name
+// appears first; it returns the entry name ends up with.
+func (e *Editor) mkdirIn(ctx context.Context, dir *cap.Mutable, name string) (dirnode.Entry, error) {
+	sub, err := e.Mkdir(ctx)
+	if err != nil {
+		return dirnode.Entry{}, err
+	}
+	var got dirnode.Entry
+	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
+		entries, err := dirnode.Parse(old, dir.Writekey)
+		if err != nil {
+			return nil, err
+		}
+		if ent, ok := dirnode.Find(entries, name); ok {
+			got = ent
+			return nil, publish.ErrUnchanged
+		}
+		c := ChildOf(sub)
+		got = dirnode.Entry{Name: name, RWCap: c.RW, ROCap: c.RO, Metadata: dirnode.NewMetadata(e.now())}
+		return dirnode.Pack(append(entries, got), dir.Writekey)
+	})
+	return got, err
+}
+
+// Link links child as the last element of path below root, creating
+// missing parents when parents is set. An existing entry of that name is
+// replaced only when replace is set; otherwise Link fails with Conflict.
+func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Child, parents, replace bool) error {
+	const op = "dirop.Link"
+	if len(path) == 0 {
+		return errkind.E(op, errkind.Usage, "no name to link under the directory")
+	}
+	dir, err := e.Dir(ctx, root, path[:len(path)-1], parents)
+	if err != nil {
+		return err
+	}
+	name := path[len(path)-1]
+	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
+		entries, err := dirnode.Parse(old, dir.Writekey)
+		if err != nil {
+			return nil, err
+		}
+		ent := dirnode.Entry{Name: name, RWCap: child.RW, ROCap: child.RO, Metadata: dirnode.NewMetadata(e.now())}
+		for i := range entries {
+			if entries[i].Name != ent.Name {
+				continue
+			}
+			if entries[i].RWCap == child.RW && entries[i].ROCap == child.RO {
+				return nil, publish.ErrUnchanged // a retry of a write that landed
+			}
+			if !replace {
+				return nil, errkind.E(op, errkind.Conflict, "%q already exists", joinPath(path))
+			}
+			entries[i] = ent
+			return dirnode.Pack(entries, dir.Writekey)
+		}
+		return dirnode.Pack(append(entries, ent), dir.Writekey)
+	})
+	return err
+}
+
+// Unlink removes the entry at path below root. A missing entry is an
+// error of kind NotFound.
+func (e *Editor) Unlink(ctx context.Context, root cap.Cap, path []string) error {
+	const op = "dirop.Unlink"
+	if len(path) == 0 {
+		return errkind.E(op, errkind.Usage, "no entry named: give DIRCAP/path/name")
+	}
+	dir, err := e.Dir(ctx, root, path[:len(path)-1], false)
+	if err != nil {
+		return err
+	}
+	name := path[len(path)-1]
+	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
+		entries, err := dirnode.Parse(old, dir.Writekey)
+		if err != nil {
+			return nil, err
+		}
+		target, ok := dirnode.Find(entries, name)
+		if !ok {
+			return nil, errkind.E(op, errkind.NotFound, "no entry %q", joinPath(path))
+		}
+		kept := entries[:0]
+		for _, ent := range entries {
+			if ent.Name != target.Name {
+				kept = append(kept, ent)
+			}
+		}
+		return dirnode.Pack(kept, dir.Writekey)
+	})
+	return err
+}
+
+func joinPath(p []string) string {
+	s := ""
+	for i, e := range p {
+		if i > 0 {
+			s += "/"
+		}
+		s += e
+	}
+	return s
+}
