@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,7 @@ func storageNode(t testing.TB) string {
 // file it writes.
 func start(t testing.TB, base string) (*Notifier, *nurl.NURL) {
 	t.Helper()
-	n, err := New(Config{BaseDir: base, Settle: 30 * time.Millisecond})
+	n, err := New(Config{BaseDir: base, Settle: 30 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,4 +236,43 @@ func TestNotAStorageNode(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(empty, "private")); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("New created files in a directory it rejected")
 	}
+}
+
+// BenchmarkSidecarWriteToNotice: from the end of a Tahoe-style in-place
+// share update to the notice at a subscriber, with the default settle time.
+func BenchmarkSidecarWriteToNotice(b *testing.B) {
+	base := storageNode(b)
+	n, err := New(Config{BaseDir: base, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	c, err := dial(b, n.NURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Subscribe(ctx, []watchproto.Sub{sdmfSub(b, 0)}); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(base, "storage", "shares", sdmfSI[:2], sdmfSI, "0")
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		tahoeUpdate(b, path, uint64(1000+i))
+		start := time.Now()
+		select {
+		case <-c.Notices():
+		case <-time.After(5 * time.Second):
+			b.Fatal("no notice")
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds())/1000, "p99-ms")
 }
