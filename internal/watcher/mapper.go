@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
@@ -43,6 +44,8 @@ type Map struct {
 	// Stuck is the newest verified version above Best with fewer than K
 	// shares, or nil.
 	Stuck *Version
+
+	raw *mapupdate.Map // for reading, when a GridMapper made it
 }
 
 // Mapper finds the versions of a mutable file on the grid. It must verify
@@ -56,13 +59,15 @@ type Reader interface {
 	Read(ctx context.Context, c *cap.Mutable, m *Map) ([]byte, error)
 }
 
-// GridMapper maps and reads mutables over the HTTP storage protocol,
-// verifying every share prefix it counts.
+// GridMapper maps mutables with a servermap update (internal/mapupdate)
+// and reads them with internal/retrieve, which verify every share they
+// count and every block they decode.
 type GridMapper struct {
-	Servers []*Server
+	R *retrieve.Reader
 }
 
-// Server is one storage server of the grid with its GBS client.
+// Server is one storage server of the grid with its GBS client, used to
+// dial its watch endpoint and to poll it.
 type Server struct {
 	Info   *grid.ServerInfo
 	Client *grid.Client
@@ -81,156 +86,56 @@ func NewServers(g *grid.Grid) []*Server {
 	return out
 }
 
-// prefixRead is how much of a share the first read asks for: the whole
-// prefix of typical SDMF and MDMF shares.
-const prefixRead = 2048
-
-type verifiedShare struct {
-	server string
-	shnum  uint64
-	v      Version
-}
-
-// Map lists and verifies the shares of c on every server.
+// Map runs a servermap update of c. It fails only when no server
+// answered at all (or ctx ended).
 func (g *GridMapper) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		shares  []verifiedShare
-		holders = map[string][]uint64{}
-		errs    []error
-	)
-	for _, s := range g.Servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nums, vs, err := mapServer(ctx, s, c)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if len(nums) > 0 {
-				holders[s.Info.ID] = nums
-			}
-			shares = append(shares, vs...)
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	um, err := g.R.Map(ctx, c)
+	if err != nil {
 		return nil, err
 	}
-	if len(errs) == len(g.Servers) && len(errs) > 0 {
+	m := &Map{Holders: map[string][]uint64{}, raw: um}
+	var errs []error
+	for _, r := range um.Servers {
+		if r.Err != nil && len(r.Listed) == 0 {
+			errs = append(errs, r.Err)
+		}
+		for _, n := range r.Listed {
+			m.Holders[r.ID] = append(m.Holders[r.ID], uint64(n))
+		}
+	}
+	if len(errs) > 0 && len(errs) == len(um.Servers) {
 		return nil, errkind.E("watcher.Map", errkind.Unreachable, errors.Join(errs...))
 	}
-	m := tally(shares)
-	m.Holders = holders
+	if um.Best != nil {
+		v := versionOf(um.Best)
+		m.Best = &v
+		for _, vs := range um.Uncoordinated {
+			if len(vs) > 0 && vs[0].ID.Seqnum == v.Seqnum {
+				m.Uncoordinated = true
+			}
+		}
+	}
+	if len(um.Newer) > 0 {
+		v := versionOf(um.Newer[0])
+		m.Stuck = &v
+	}
 	return m, nil
 }
 
-// tally groups verified shares by version and picks the newest
-// recoverable one.
-func tally(shares []verifiedShare) *Map {
-	byVersion := map[Version]map[uint64]bool{}
-	for _, s := range shares {
-		if byVersion[s.v] == nil {
-			byVersion[s.v] = map[uint64]bool{}
-		}
-		byVersion[s.v][s.shnum] = true
-	}
-	m := &Map{}
-	for v, nums := range byVersion {
-		if len(nums) >= v.K && (m.Best == nil || v.newer(*m.Best)) {
-			m.Best = &v
-		}
-	}
-	for v, nums := range byVersion {
-		switch {
-		case m.Best == nil || v.newer(*m.Best) && v.Seqnum > m.Best.Seqnum:
-			if len(nums) < v.K && (m.Stuck == nil || v.newer(*m.Stuck)) {
-				m.Stuck = &v
-			}
-		case v != *m.Best && v.Seqnum == m.Best.Seqnum && len(nums) >= v.K:
-			m.Uncoordinated = true
-		}
-	}
-	return m
+func versionOf(v *mapupdate.Version) Version {
+	return Version{Seqnum: v.ID.Seqnum, RootHash: v.ID.RootHash, K: v.ID.K, N: v.ID.N, Size: v.ID.DataLength}
 }
 
-// mapServer lists c's shares on s and verifies each one's prefix. A share
-// that fails verification is left out (and so can never make a version
-// recoverable).
-func mapServer(ctx context.Context, s *Server, c *cap.Mutable) ([]uint64, []verifiedShare, error) {
-	nums, err := s.Client.ListShares(ctx, grid.Mutable, c.SI)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []verifiedShare
-	for _, n := range nums {
-		v, err := readPrefix(ctx, s.Client, c, n)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			continue
-		}
-		out = append(out, verifiedShare{server: s.Info.ID, shnum: n, v: v})
-	}
-	return nums, out, nil
-}
-
-// readPrefix reads and verifies the prefix of share n.
-func readPrefix(ctx context.Context, c *grid.Client, cp *cap.Mutable, n uint64) (Version, error) {
-	b, err := c.ReadShare(ctx, grid.Mutable, cp.SI, n, 0, prefixRead)
-	if err != nil {
-		return Version{}, err
-	}
-	need, err := mutable.PrefixNeeded(b)
-	if err != nil {
-		return Version{}, err
-	}
-	if need > len(b) && len(b) == prefixRead {
-		more, err := c.ReadShare(ctx, grid.Mutable, cp.SI, n, int64(len(b)), int64(need-len(b)))
-		if err != nil {
-			return Version{}, err
-		}
-		b = append(b, more...)
-	}
-	p, err := mutable.VerifyPrefix(int(n), b, cp.Fingerprint)
-	if err != nil {
-		return Version{}, err
-	}
-	return Version{Seqnum: p.Seqnum, RootHash: p.RootHash, K: p.K, N: p.N, Size: p.DataLength}, nil
-}
-
-// Read reads whole shares from the servers holding them and decodes the
-// newest recoverable version, verifying every block.
+// Read decodes m's best version, verifying every block.
 func (g *GridMapper) Read(ctx context.Context, c *cap.Mutable, m *Map) ([]byte, error) {
-	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		shares = map[int][]byte{}
-	)
-	for _, s := range g.Servers {
-		for _, n := range m.Holders[s.Info.ID] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				b, err := s.Client.ReadShare(ctx, grid.Mutable, c.SI, n, 0, -1)
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				shares[int(n)] = b
-			}()
-		}
+	if m.raw == nil || m.raw.Best == nil {
+		return nil, errkind.E("watcher.Read", errkind.Unrecoverable, "%s: no recoverable version", cap.Abbrev(c))
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	var buf bytes.Buffer
+	if _, err := retrieve.Mutable(ctx, &buf, c.Readkey, c.SI, m.raw.Best, nil); err != nil {
 		return nil, err
 	}
-	return mutable.Decode(c.Readkey, c.Fingerprint, shares)
+	return buf.Bytes(), nil
 }
 
 // header is the start of every mutable share: version byte, seqnum and

@@ -127,19 +127,19 @@ func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) 
 				w.log.Debug("push unavailable; polling", "server", s.srv.Info.Name(), "err", err)
 			}
 		}
-		ready()
 		wait := b.next()
 		if w.opts.NoPush {
 			wait = w.opts.Refresh
 		}
-		lastPoll = w.pollPhase(ctx, s, w.opts.Clock.Now().Add(wait), lastPoll)
+		lastPoll = w.pollPhase(ctx, s, w.opts.Clock.Now().Add(wait), lastPoll, ready)
 		dial = !w.opts.NoPush
 	}
 }
 
 // pollPhase polls s every Poll interval until deadline (when push is
-// tried again) or a refresh request. It returns the time of the last poll.
-func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastPoll time.Time) time.Time {
+// tried again) or a refresh request. It returns the time of the last
+// poll. ready is called after the first poll (or at once if none is due).
+func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastPoll time.Time, ready func()) time.Time {
 	clk := w.opts.Clock
 	for {
 		now := clk.Now()
@@ -147,6 +147,7 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			w.pollServer(ctx, s, nil)
 			lastPoll = now
 		}
+		ready()
 		if !now.Before(deadline) {
 			return lastPoll
 		}

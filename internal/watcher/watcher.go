@@ -8,6 +8,8 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 )
 
@@ -20,9 +22,10 @@ const (
 
 // Options configure a Watcher.
 type Options struct {
-	Servers []*Server // the grid's storage servers; required
-	Mapper  Mapper    // verifies versions; default GridMapper over Servers
-	Reader  Reader    // reads contents; default the GridMapper
+	Grid    *grid.Grid // the grid; required unless Servers, Mapper and Reader are given
+	Servers []*Server  // servers to watch and poll; default NewServers(Grid)
+	Mapper  Mapper     // verifies versions; default a GridMapper over Grid
+	Reader  Reader     // reads contents; default the GridMapper
 	// Dial opens a watch connection to a server; default DialWatch.
 	Dial DialFunc
 	// NoPush polls every server, never dialing a watch connection.
@@ -45,8 +48,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Mapper == nil || o.Reader == nil {
-		gm := &GridMapper{Servers: o.Servers}
+	if o.Servers == nil && o.Grid != nil {
+		o.Servers = NewServers(o.Grid)
+	}
+	if (o.Mapper == nil || o.Reader == nil) && o.Grid != nil {
+		gm := &GridMapper{R: retrieve.NewReader(o.Grid, nil, nil)}
 		if o.Mapper == nil {
 			o.Mapper = gm
 		}
@@ -105,6 +111,9 @@ func New(caps []cap.Cap, opts Options) (*Watcher, error) {
 	opts = opts.withDefaults()
 	if len(caps) == 0 {
 		return nil, errkind.E(op, errkind.Usage, "no cap to watch")
+	}
+	if opts.Mapper == nil || opts.Reader == nil {
+		return nil, errkind.E(op, errkind.Usage, "no grid")
 	}
 	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64),
 		ready: make(chan struct{}), entries: map[siKey]*entry{}, checks: newQueue()}
