@@ -625,3 +625,26 @@ func TestCoalescingKeepsUpWithStorm(t *testing.T) {
 		t.Fatal(c.Err())
 	}
 }
+
+// TestSubscribeRateDelays: subscriptions beyond the burst are delayed to
+// the configured rate, not refused.
+func TestSubscribeRateDelays(t *testing.T) {
+	ts := startServer(t, Options{SubscribeRate: 1000, SubscribeBurst: 100})
+	subs := make([]watchproto.Sub, 100)
+	for i := range subs {
+		ts.src.set(testSI(i), 0, 1)
+		subs[i] = wsub(testSI(i), 1)
+	}
+	c := ts.dial(t)
+	start := time.Now()
+	for range 4 {
+		for _, r := range subscribe(t, c, subs...) {
+			if r.Refused != "" {
+				t.Fatalf("refused %q", r.Refused)
+			}
+		}
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("400 subscriptions at 1000/s after a burst of 100 took only %v", d)
+	}
+}
