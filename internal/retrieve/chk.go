@@ -52,6 +52,14 @@ func chkFound(n int, c *cap.CHK) string {
 	return fmt.Sprintf("found %d of the %d shares needed (%d-of-%d)", n, c.K, c.K, c.N)
 }
 
+// LocateImmutable lists the immutable shares of si on every server at
+// once; it returns each server's outcome and the number of distinct
+// shares found.
+func (r *Reader) LocateImmutable(ctx context.Context, si []byte) ([]*mapupdate.ServerResult, int) {
+	found, results := r.locate(ctx, si)
+	return results, len(found)
+}
+
 // locate lists the immutable shares of si on every server at once and
 // keeps, for each share number, the first server to answer with it.
 func (r *Reader) locate(ctx context.Context, si []byte) (map[int]mapupdate.Server, []*mapupdate.ServerResult) {
