@@ -91,6 +91,9 @@ WebSocket instead of clients polling.`,
 		newVersionCommand(s),
 		newServeCommand(s),
 		newNotifierCommand(s),
+		newStatusCommand(s),
+		newCatCommand(s),
+		newLsCommand(s),
 	)
 	wrapArgs(root)
 	return root
