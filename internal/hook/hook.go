@@ -1,0 +1,235 @@
+// Package hook runs a user's command for each change tahoe-watch
+// reports, the way watchexec does: changes are debounced, the command
+// never runs concurrently with itself, and a change that arrives while it
+// runs is handled by a policy (queue, do-nothing, restart or signal).
+//
+// The command gets the event in TAHOE_WATCH_* environment variables and,
+// optionally, the new contents on its standard input. Its output passes
+// through; its exit status is logged.
+package hook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+)
+
+// Policy says what to do with a change that arrives while the command
+// runs.
+type Policy string
+
+// The policies.
+const (
+	Queue     Policy = "queue"      // run again when it finishes, with the latest change only
+	DoNothing Policy = "do-nothing" // drop the change
+	Restart   Policy = "restart"    // stop it (SIGTERM, then SIGKILL) and run with the new change
+	Signal    Policy = "signal"     // send it Options.Signal and drop the change
+)
+
+// ParsePolicy parses an --on-busy value.
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(s); p {
+	case Queue, DoNothing, Restart, Signal:
+		return p, nil
+	}
+	return "", errkind.E("hook.ParsePolicy", errkind.Usage, "--on-busy %q: want queue, do-nothing, restart or signal", s)
+}
+
+// Defaults of Options.
+const (
+	DefaultDebounce = 100 * time.Millisecond
+	// KillGrace is how long a stopped command has between SIGTERM and
+	// SIGKILL.
+	KillGrace = time.Second
+)
+
+// Options configure a Runner.
+type Options struct {
+	// Argv is the command and its arguments; Shell(cmd) makes the argv
+	// of a shell command line.
+	Argv     []string
+	Stdin    bool          // pipe each change's contents to the command
+	Debounce time.Duration // quiet time before running; 0 means DefaultDebounce, <0 none
+	OnBusy   Policy        // default Queue
+	Signal   syscall.Signal
+	// Timeout stops a command running longer (SIGTERM, then SIGKILL); 0
+	// means none.
+	Timeout        time.Duration
+	Stdout, Stderr io.Writer // default os.Stdout, os.Stderr
+	Logger         *slog.Logger
+}
+
+// Shell returns the argv that runs cmd with sh -c.
+func Shell(cmd string) []string { return []string{"sh", "-c", cmd} }
+
+// Runner runs the command for events it receives.
+type Runner struct {
+	o   Options
+	log *slog.Logger
+}
+
+// New checks o and returns a Runner.
+func New(o Options) (*Runner, error) {
+	if len(o.Argv) == 0 {
+		return nil, errkind.E("hook.New", errkind.Usage, "no command to run")
+	}
+	if o.Debounce == 0 {
+		o.Debounce = DefaultDebounce
+	}
+	if o.OnBusy == "" {
+		o.OnBusy = Queue
+	}
+	if o.Signal == 0 {
+		o.Signal = syscall.SIGTERM
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Runner{o: o, log: o.Logger}, nil
+}
+
+// Run runs the command for the events from in until ctx is done (then a
+// running command is stopped) or in is closed (then the pending change,
+// if any, is run and waited for). Only changes run the command.
+func (r *Runner) Run(ctx context.Context, in <-chan events.Event) error {
+	var (
+		pending  *events.Event
+		debounce <-chan time.Time
+		cur      *proc
+	)
+	for {
+		var done <-chan struct{}
+		if cur != nil {
+			done = cur.done
+		}
+		select {
+		case <-ctx.Done():
+			if cur != nil {
+				cur.stop()
+				<-cur.done
+			}
+			return nil
+		case e, ok := <-in:
+			if !ok {
+				in = nil
+				if debounce != nil {
+					debounce = after(0)
+				}
+				if pending == nil && cur == nil {
+					return nil
+				}
+				continue
+			}
+			if !e.Type.IsChange() {
+				continue
+			}
+			pending = &e
+			debounce = after(r.o.Debounce)
+		case <-debounce:
+			debounce = nil
+			if cur == nil {
+				cur, pending = r.start(ctx, pending), nil
+				continue
+			}
+			pending = r.busy(cur, pending)
+		case <-done:
+			r.report(cur)
+			cur = nil
+			if pending != nil && debounce == nil {
+				cur, pending = r.start(ctx, pending), nil
+			}
+			if in == nil && cur == nil && pending == nil {
+				return nil
+			}
+		}
+	}
+}
+
+// after is time.After, with d <= 0 firing at once.
+func after(d time.Duration) <-chan time.Time {
+	return time.After(max(d, 0))
+}
+
+// busy applies the policy to a change arriving while cur runs and
+// returns what stays pending.
+func (r *Runner) busy(cur *proc, e *events.Event) *events.Event {
+	switch r.o.OnBusy {
+	case DoNothing:
+		r.log.Info("hook busy; change dropped", "path", e.Path, "seqnum", e.Seqnum)
+		return nil
+	case Restart:
+		r.log.Info("hook busy; restarting it", "pid", cur.pid())
+		cur.stop()
+		return e
+	case Signal:
+		r.log.Info("hook busy; signalling it", "pid", cur.pid(), "signal", r.o.Signal.String())
+		cur.signal(r.o.Signal)
+		return nil
+	}
+	return e // Queue: the latest change waits
+}
+
+// Env returns the TAHOE_WATCH_* variables for e.
+func Env(e events.Event) []string {
+	return []string{
+		"TAHOE_WATCH_EVENT=" + string(e.Type),
+		"TAHOE_WATCH_CAP=" + e.Cap,
+		"TAHOE_WATCH_PATH=" + e.Path,
+		"TAHOE_WATCH_SEQNUM=" + strconv.FormatUint(e.Seqnum, 10),
+		"TAHOE_WATCH_PREVIOUS_SEQNUM=" + strconv.FormatUint(e.PreviousSeqnum, 10),
+		"TAHOE_WATCH_ROOTHASH=" + e.RootHash,
+		"TAHOE_WATCH_SIZE=" + strconv.FormatInt(e.Size, 10),
+	}
+}
+
+// report logs how a command ended.
+func (r *Runner) report(p *proc) {
+	d := time.Since(p.started).Round(time.Millisecond)
+	var xerr *exec.ExitError
+	switch {
+	case p.err == nil:
+		r.log.Info("hook exited", "status", 0, "duration", d)
+	case p.timedOut:
+		r.log.Warn("hook timed out and was stopped", "timeout", r.o.Timeout, "duration", d)
+	case errors.As(p.err, &xerr):
+		r.log.Warn("hook failed", "status", xerr.ExitCode(), "state", xerr.String(), "duration", d)
+	default:
+		r.log.Warn("hook could not run", "err", p.err)
+	}
+}
+
+// start starts the command for e.
+func (r *Runner) start(ctx context.Context, e *events.Event) *proc {
+	cmd := exec.Command(r.o.Argv[0], r.o.Argv[1:]...)
+	cmd.Env = append(os.Environ(), Env(*e)...)
+	cmd.Stdout, cmd.Stderr = r.o.Stdout, r.o.Stderr
+	if r.o.Stdin {
+		cmd.Stdin = bytes.NewReader(e.Contents)
+	}
+	cmd.WaitDelay = KillGrace
+	setProcessGroup(cmd)
+	p := &proc{cmd: cmd, done: make(chan struct{}), started: time.Now(), stopping: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		p.err = err
+		close(p.done)
+		return p
+	}
+	go p.wait(ctx, r.o.Timeout)
+	return p
+}
