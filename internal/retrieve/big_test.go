@@ -1,0 +1,126 @@
+package retrieve
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+)
+
+// bigMDMF stores an MDMF file of size bytes, k-of-n, on g (share i on
+// server i mod len(servers)) and returns its write cap.
+func bigMDMF(t testing.TB, g *testgrid.Grid, size, k, n int) *cap.Mutable {
+	t.Helper()
+	priv := testgrid.Key(t)
+	c := cap.NewMutable(cap.MDMF, false, priv)
+	plain := make([]byte, size)
+	for i := range plain {
+		plain[i] = byte(i*7 + i>>13)
+	}
+	enc := testgrid.Encode(t, priv, c, plain, 1, k, n)
+	plain = nil
+	for i := range enc.Shares {
+		g.PutVersion(c, enc, map[int]int{i: i % len(g.Servers)})
+		enc.Shares[i] = nil // let the share go as soon as it is on disk
+	}
+	return c
+}
+
+// BenchmarkRetrieveMDMF64MiB reads a 64 MiB 3-of-5 MDMF file from five
+// loopback servers (map update included).
+func BenchmarkRetrieveMDMF64MiB(b *testing.B) {
+	const size = 64 << 20
+	g := testgrid.New(b, 5)
+	c := bigMDMF(b, g, size, 3, 5)
+	r := NewReader(g.Grid(), nil, nil)
+	defer r.Close()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Cat(context.Background(), io.Discard, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const memChildEnv = "RETRIEVE_MEMORY_CHILD"
+
+// TestCatBigMDMFMemory reads a 256 MiB MDMF file in a child process and
+// checks its peak resident memory stays under 64 MiB.
+func TestCatBigMDMFMemory(t *testing.T) {
+	if os.Getenv(memChildEnv) != "" {
+		catInChild(t)
+		return
+	}
+	if testing.Short() {
+		t.Skip("encodes 256 MiB; skipped with -short")
+	}
+	g := testgrid.New(t, 4)
+	c := bigMDMF(t, g, 256<<20, 4, 4)
+	var nurls []string
+	for _, s := range g.Servers {
+		nurls = append(nurls, s.NURL().String())
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCatBigMDMFMemory$", "-test.v")
+	cmd.Env = append(os.Environ(), memChildEnv+"="+c.ReadOnly().String()+" "+strings.Join(nurls, " "), "GOGC=50")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	// The child reports its own VmHWM: its rusage would count the
+	// parent's memory, which the vfork before exec shares.
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("child reported no VmHWM (not Linux?):\n%s", out)
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	peak := kb << 10
+	t.Logf("peak RSS reading 256 MiB: %.1f MiB", float64(peak)/(1<<20))
+	if peak > 64<<20 {
+		t.Fatalf("peak RSS %d MiB, want < 64 MiB", peak>>20)
+	}
+}
+
+// catInChild reads the file the parent named and discards it.
+func catInChild(t *testing.T) {
+	f := strings.Fields(os.Getenv(memChildEnv))
+	var infos []*grid.ServerInfo
+	for _, s := range f[1:] {
+		n, err := nurl.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, grid.FromNURL(n))
+	}
+	r := NewReader(grid.NewGrid(infos), nil, nil)
+	defer r.Close()
+	n, err := countingCat(r, cap.MustParse(f[0]))
+	if err != nil || n != 256<<20 {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			t.Log(line)
+		}
+	}
+}
+
+func countingCat(r *Reader, c cap.Cap) (int64, error) {
+	w := &counter{}
+	_, err := r.Cat(context.Background(), w, c)
+	return w.n, err
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
