@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/storage"
+	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
+	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
 )
 
 // serveOptions are the flags of "tahoe-watch serve".
@@ -17,6 +19,7 @@ type serveOptions struct {
 	baseDir  string
 	listen   string
 	nickname string
+	watch    bool
 	logger   *slog.Logger
 }
 
@@ -35,7 +38,13 @@ so clients that know the node's NURL keep working. In a fresh DIR both are
 created.
 
 Once listening, serve writes its NURL to DIR/nurl and logs it on stderr.
-It stops gracefully on SIGINT or SIGTERM.`,
+It stops gracefully on SIGINT or SIGTERM.
+
+With --watch (the default) the server also serves the watch protocol
+(docs/watch-protocol.md) at /storage/v1/watch and advertises it in its
+version document, so tahoe-watch clients get change notices pushed instead
+of polling. --watch=false turns the endpoint off, making serve behave like
+a plain Tahoe-LAFS storage server.`,
 		Example: `  tahoe-watch serve --base-dir ~/.tahoe-storage
   tahoe-watch serve --base-dir ./node --listen 127.0.0.1:3457 --nickname alpha`,
 		Args: cobra.NoArgs,
@@ -48,6 +57,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.baseDir, "base-dir", "", "node directory (required); created if missing")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free port (see DIR/nurl)")
 	f.StringVar(&opts.nickname, "nickname", "", "nickname for logs")
+	f.BoolVar(&opts.watch, "watch", true, "serve and advertise the watch endpoint (push change notices)")
 	return cmd
 }
 
@@ -60,7 +70,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err := os.MkdirAll(opts.baseDir, 0o700); err != nil {
 		return errkind.E(op, errkind.Usage, "cannot create base directory: %v", err)
 	}
-	srv, err := storage.NewServer(storage.Config{BaseDir: opts.baseDir, Nickname: opts.nickname, Logger: opts.logger})
+	srv, err := newStorageServer(opts)
 	if err != nil {
 		return errkind.E(op, errkind.KindOf(err), err)
 	}
@@ -77,6 +87,23 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	err = srv.Serve(ctx, ln)
 	opts.logger.Info("stopped", "nickname", opts.nickname)
 	return err
+}
+
+// newStorageServer builds the storage server, with the watch endpoint
+// mounted and advertised unless opts.watch is off.
+func newStorageServer(opts *serveOptions) (*storage.Server, error) {
+	cfg := storage.Config{BaseDir: opts.baseDir, Nickname: opts.nickname, Logger: opts.logger}
+	if opts.watch {
+		cfg.ApplicationVersion = storage.ApplicationVersion + " " + watchproto.AppVersionToken
+	}
+	srv, err := storage.NewServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if opts.watch {
+		watchserver.AttachToStorage(srv, watchserver.Options{Logger: opts.logger})
+	}
+	return srv, nil
 }
 
 // writeFileAtomic replaces path with data so readers see old or new, whole.

@@ -164,3 +164,17 @@ func FuzzDecodeReply(f *testing.F) {
 		}
 	})
 }
+
+func TestAdvertised(t *testing.T) {
+	for in, want := range map[string]bool{
+		"tahoe-watch/1 (x) watch=tahoe-watch.v1": true,
+		"watch=tahoe-watch.v1":                   true,
+		"tahoe-lafs/1.20.0":                      false,
+		"watch=tahoe-watch.v10":                  false,
+		"xwatch=tahoe-watch.v1":                  false,
+	} {
+		if got := Advertised([]byte(in)); got != want {
+			t.Errorf("Advertised(%q) = %v", in, got)
+		}
+	}
+}

@@ -4,15 +4,30 @@
 // change notices. docs/watch-protocol.md is the specification.
 package watchproto
 
+import "strings"
+
 // Subprotocol is the WebSocket subprotocol name both ends must agree on.
 const Subprotocol = "tahoe-watch.v1"
 
 // Path is the endpoint a storage server or sidecar serves the protocol on.
 const Path = "/storage/v1/watch"
 
-// VersionKey is the key a server adds to its GBS version document to
-// advertise the endpoint. It is encoded as a CBOR byte string.
-const VersionKey = "https://github.com/tahoe-watch/tahoe-watch/protocols/watch/v1"
+// AppVersionToken is the word a server includes in the application-version
+// of its GBS version document to advertise the endpoint. It rides in that
+// opaque field because Tahoe-LAFS 1.20 clients reject version documents
+// with any extra key.
+const AppVersionToken = "watch=" + Subprotocol
+
+// Advertised reports whether an application-version advertises the watch
+// endpoint.
+func Advertised(appVersion []byte) bool {
+	for _, w := range strings.Fields(string(appVersion)) {
+		if w == AppVersionToken {
+			return true
+		}
+	}
+	return false
+}
 
 // Lengths of the fixed-size fields.
 const (
