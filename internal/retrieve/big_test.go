@@ -5,9 +5,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
