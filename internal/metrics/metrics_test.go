@@ -1,0 +1,161 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scrape serves r on a loopback port, fetches /metrics once and stops the
+// server, checking that Serve returns when its context ends.
+func scrape(t *testing.T, r *Registry) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.ServeListener(ctx, ln) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("ServeListener: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("ServeListener did not return after cancel")
+		}
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	return string(body)
+}
+
+func TestScrape(t *testing.T) {
+	r := New()
+	r.Server.Request("read-share", 200)
+	r.Server.Request("read-share", 200)
+	r.Server.Request("write", 409)
+	r.Server.ConnOpened()
+	r.Server.ConnOpened()
+	r.Server.ConnClosed()
+	r.Server.Subscribed(3)
+	r.Server.NoticeSent(time.Now().Add(-20 * time.Millisecond))
+	r.Server.SlowConsumerDropped()
+	r.Client.ConnOpened(false)
+	r.Client.ConnOpened(true)
+	r.Client.NoticeReceived()
+	r.Client.Polled("fallback")
+	r.Client.Changed(time.Now())
+	r.Client.Changed(time.Time{})
+
+	body := scrape(t, r)
+	for _, want := range []string{
+		`tahoe_watch_http_requests_total{code="200",endpoint="read-share"} 2`,
+		`tahoe_watch_http_requests_total{code="409",endpoint="write"} 1`,
+		`tahoe_watch_watch_connections 1`,
+		`tahoe_watch_watch_subscriptions 3`,
+		`tahoe_watch_notices_sent_total 1`,
+		`tahoe_watch_notice_latency_seconds_count 1`,
+		`tahoe_watch_notice_latency_seconds_bucket{le="0.01"} 0`,
+		`tahoe_watch_notice_latency_seconds_bucket{le="0.025"} 1`,
+		`tahoe_watch_slow_consumers_dropped_total 1`,
+		`tahoe_watch_client_watch_connections 2`,
+		`tahoe_watch_client_reconnects_total 1`,
+		`tahoe_watch_client_notices_received_total 1`,
+		`tahoe_watch_client_polls_total{reason="fallback"} 1`,
+		`tahoe_watch_client_changes_total 2`,
+		`tahoe_watch_client_change_latency_seconds_count 1`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+}
+
+func TestNilSafe(t *testing.T) {
+	var s *Server
+	var c *Client
+	s.Request("x", 200)
+	s.ConnOpened()
+	s.ConnClosed()
+	s.Subscribed(1)
+	s.NoticeSent(time.Now())
+	s.SlowConsumerDropped()
+	c.ConnOpened(true)
+	c.ConnClosed()
+	c.NoticeReceived()
+	c.Polled("resync")
+	c.Changed(time.Now())
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	if got := s.Instrument("x", h); got == nil {
+		t.Fatal("nil Instrument returned nil handler")
+	}
+}
+
+func TestInstrument(t *testing.T) {
+	r := New()
+	mux := http.NewServeMux()
+	mux.Handle("/gone", r.Server.Instrument("gone", http.NotFoundHandler()))
+	mux.Handle("/ok", r.Server.Instrument("ok", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "fine")
+	})))
+	mux.Handle("/ws", r.Server.Instrument("watch", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack through Instrument: %v", err)
+			return
+		}
+		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: close\r\n\r\n")
+		conn.Close()
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, p := range []string{"/gone", "/ok", "/ok", "/ws"} {
+		resp, err := http.Get(srv.URL + p)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	body := scrape(t, r)
+	for _, want := range []string{
+		`tahoe_watch_http_requests_total{code="404",endpoint="gone"} 1`,
+		`tahoe_watch_http_requests_total{code="200",endpoint="ok"} 2`,
+		`tahoe_watch_http_requests_total{code="101",endpoint="watch"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestServeOff(t *testing.T) {
+	if err := New().Serve(context.Background(), ""); err != nil {
+		t.Fatalf("Serve with no address: %v", err)
+	}
+	if err := New().Serve(context.Background(), "127.0.0.1:notaport"); err == nil {
+		t.Fatal("Serve on a bad address succeeded")
+	}
+}
