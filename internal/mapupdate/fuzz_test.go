@@ -24,7 +24,9 @@ func (s *bytesSource) ReadShare(_ context.Context, _ string, _ []byte, _ uint64,
 	return s.data[off:min(int64(len(s.data)), off+n)], nil
 }
 
-func (s *bytesSource) AdviseCorrupt(context.Context, string, []byte, uint64, string) error { return nil }
+func (s *bytesSource) AdviseCorrupt(context.Context, string, []byte, uint64, string) error {
+	return nil
+}
 
 // FuzzUpdateShare feeds a server's share bytes to Update: it must never
 // panic, and a share it accepts must verify against the fingerprint.
