@@ -95,6 +95,7 @@ WebSocket instead of clients polling.`,
 		newCatCommand(s),
 		newLsCommand(s),
 	)
+	addWatchRoot(root, s)
 	wrapArgs(root)
 	return root
 }

@@ -1,0 +1,305 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
+)
+
+// watchOptions are the flags of the root command, "tahoe-watch CAP...".
+type watchOptions struct {
+	gridOptions
+	args    []string // CAP[/PATH] arguments
+	command []string // after "--"
+
+	json      bool
+	format    string
+	once      bool
+	count     int
+	recursive bool
+	poll      time.Duration
+	refresh   time.Duration
+	noPush    bool
+	verbose   bool
+
+	exec        string
+	stdin       bool
+	debounce    time.Duration
+	onBusy      string
+	hookTimeout time.Duration
+	signal      string
+
+	out, errOut io.Writer
+	logger      *slog.Logger
+}
+
+// addWatchRoot makes the root command itself the watcher:
+// "tahoe-watch [flags] CAP... [-- CMD ARGS...]".
+func addWatchRoot(root *cobra.Command, s Streams) {
+	opts := &watchOptions{out: s.Out, errOut: s.Err}
+	root.Use = "tahoe-watch [flags] CAP[/PATH]... [-- CMD ARGS...]"
+	root.Example = `  tahoe-watch --grid servers.yaml URI:SSK-RO:xxx:yyy
+  tahoe-watch --json -r URI:DIR2-RO:xxx:yyy | jq .path
+  tahoe-watch --once URI:MDMF-RO:xxx:yyy && echo changed
+  tahoe-watch --stdin URI:SSK-RO:xxx:yyy -- sh -c 'wc -c'
+  tahoe-watch demo`
+	root.Long += `
+
+Given caps, tahoe-watch watches them: it prints one line per verified change
+on stdout (text, --json or --format), logs on stderr, and can run a command
+per change (--exec 'CMD' or -- CMD ARGS...). A write cap is reduced to its
+read cap at once and never printed, logged or passed to the command.
+Events and exit codes: docs/events.md.`
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+			args, opts.command = args[:dash], args[dash:]
+		}
+		if len(args) == 0 {
+			if len(opts.command) > 0 {
+				return &usageError{fmt.Errorf("no cap to watch")}
+			}
+			return cmd.Help()
+		}
+		opts.args = args
+		return watchRun(cmd.Context(), opts)
+	}
+	addGridFlags(root, &opts.gridOptions)
+	f := root.Flags()
+	f.BoolVar(&opts.json, "json", false, "print events as NDJSON (schema: docs/events.md)")
+	f.StringVar(&opts.format, "format", "", "print each event with a Go `TEMPLATE` (fields: docs/events.md)")
+	f.BoolVar(&opts.once, "once", false, "exit after the first change")
+	f.IntVar(&opts.count, "count", 0, "exit after `N` changes")
+	f.BoolVarP(&opts.recursive, "recursive", "r", false, "watch directories and every mutable below them")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
+	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
+	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
+	f.BoolVar(&opts.stdin, "stdin", false, "pipe the new contents of a changed file to the command")
+	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long")
+	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "when a change comes while the command runs: queue, do-nothing, restart or signal")
+	f.DurationVar(&opts.hookTimeout, "hook-timeout", 0, "stop a command that runs longer than this (0: never)")
+	f.StringVar(&opts.signal, "signal", "TERM", "signal that --on-busy signal sends")
+}
+
+// watchRun parses the caps, loads the grid and watches until ctx is done
+// or --once/--count is satisfied.
+func watchRun(ctx context.Context, opts *watchOptions) error {
+	printer, runner, err := opts.outputs()
+	if err != nil {
+		return err
+	}
+	log := opts.log()
+	args, err := parseWatchArgs(opts.args)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.load(ctx)
+	if err != nil {
+		return err
+	}
+	caps, err := resolveWatchArgs(ctx, cfg.Grid, args)
+	if err != nil {
+		return err
+	}
+	w, err := watcher.New(caps, watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush, Poll: opts.poll,
+		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log})
+	if err != nil {
+		return err
+	}
+	return runWatch(ctx, opts, w, printer, runner, log)
+}
+
+// log returns the logger: text on stderr, debug with --verbose.
+func (opts *watchOptions) log() *slog.Logger {
+	if opts.logger == nil {
+		level := slog.LevelInfo
+		if opts.verbose {
+			level = slog.LevelDebug
+		}
+		opts.logger = slog.New(slog.NewTextHandler(opts.errOut, &slog.HandlerOptions{Level: level}))
+	}
+	return opts.logger
+}
+
+// outputs builds the printer and the hook runner the flags ask for.
+func (opts *watchOptions) outputs() (events.Printer, *hook.Runner, error) {
+	var printer events.Printer = events.Text{}
+	switch {
+	case opts.json && opts.format != "":
+		return nil, nil, &usageError{fmt.Errorf("--json and --format exclude each other")}
+	case opts.json:
+		printer = events.JSON{}
+	case opts.format != "":
+		t, err := events.NewTemplate(opts.format)
+		if err != nil {
+			return nil, nil, err
+		}
+		printer = t
+	}
+	if opts.count < 0 {
+		return nil, nil, &usageError{fmt.Errorf("--count must not be negative")}
+	}
+	if opts.once {
+		opts.count = 1
+	}
+	runner, err := opts.hookRunner()
+	return printer, runner, err
+}
+
+// hookRunner builds the runner for --exec or "-- CMD", or nil.
+func (opts *watchOptions) hookRunner() (*hook.Runner, error) {
+	var argv []string
+	switch {
+	case opts.exec != "" && len(opts.command) > 0:
+		return nil, &usageError{fmt.Errorf("--exec and -- CMD exclude each other")}
+	case opts.exec != "":
+		argv = hook.Shell(opts.exec)
+	case len(opts.command) > 0:
+		argv = opts.command
+	case opts.stdin:
+		return nil, &usageError{fmt.Errorf("--stdin needs --exec or -- CMD")}
+	default:
+		return nil, nil
+	}
+	policy, err := hook.ParsePolicy(opts.onBusy)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := parseSignal(opts.signal)
+	if err != nil {
+		return nil, err
+	}
+	debounce := opts.debounce
+	if debounce == 0 {
+		debounce = -1 // the flag's 0 means none
+	}
+	return hook.New(hook.Options{Argv: argv, Stdin: opts.stdin, Debounce: debounce, OnBusy: policy,
+		Signal: sig, Timeout: opts.hookTimeout, Stdout: opts.out, Stderr: opts.errOut, Logger: opts.log()})
+}
+
+var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "KILL": syscall.SIGKILL, "QUIT": syscall.SIGQUIT}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	if sig, ok := signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
+		return sig, nil
+	}
+	return 0, &usageError{fmt.Errorf("--signal %q: want TERM, INT, HUP, USR1, USR2, KILL or QUIT", s)}
+}
+
+// watchArg is one CAP[/PATH] argument, already reduced to a read cap.
+type watchArg struct {
+	c    cap.Cap
+	path []string
+}
+
+// parseWatchArgs parses the arguments and reduces every cap to its read
+// cap at once, so that no write cap goes further.
+func parseWatchArgs(args []string) ([]watchArg, error) {
+	var out []watchArg
+	for _, a := range args {
+		c, path, err := parseTarget(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, watchArg{c: c.ReadOnly(), path: path})
+	}
+	return out, nil
+}
+
+// resolveWatchArgs follows the paths below directory caps.
+func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) ([]cap.Cap, error) {
+	var caps []cap.Cap
+	var r *retrieve.Reader
+	for _, a := range args {
+		if len(a.path) == 0 {
+			caps = append(caps, a.c)
+			continue
+		}
+		if r == nil {
+			r = retrieve.NewReader(g, nil, nil)
+			defer r.Close()
+		}
+		c, err := r.Resolve(ctx, a.c, a.path)
+		if err != nil {
+			return nil, err
+		}
+		caps = append(caps, c.ReadOnly())
+	}
+	return caps, nil
+}
+
+// runWatch runs the watcher, printing events and feeding the hook, until
+// ctx is done or enough changes were seen.
+// A signal (parent done) stops a running command; --count lets the last
+// change's command finish.
+func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p events.Printer, runner *hook.Runner, log *slog.Logger) error {
+	ctx, stop := context.WithCancel(parent)
+	defer stop()
+	hookIn := make(chan events.Event, 64)
+	var wg sync.WaitGroup
+	if runner != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runner.Run(parent, hookIn) }()
+	}
+	go func() {
+		select {
+		case <-w.Ready():
+			logReady(log, w.Status())
+		case <-ctx.Done():
+		}
+	}()
+	var printErr error
+	changes := 0
+	err := w.Run(ctx, func(e events.Event) {
+		if err := p.Print(opts.out, e); err != nil && printErr == nil {
+			printErr = err
+			stop()
+		}
+		if runner != nil {
+			select {
+			case hookIn <- e:
+			case <-ctx.Done():
+			}
+		}
+		if e.Type.IsChange() {
+			if changes++; opts.count > 0 && changes >= opts.count {
+				stop()
+			}
+		}
+	})
+	close(hookIn)
+	wg.Wait()
+	log.Debug("stopped", "changes", changes)
+	if err == nil && printErr != nil {
+		err = errkind.E("watch", errkind.Other, printErr)
+	}
+	return err
+}
+
+// logReady logs that watching has begun, and how.
+func logReady(log *slog.Logger, st watcher.Status) {
+	modes := map[watcher.Mode]int{}
+	for _, s := range st.Servers {
+		modes[s.Mode]++
+	}
+	log.Info("watching", "caps", len(st.Caps), "push", modes[watcher.ModePush],
+		"poll", modes[watcher.ModePoll], "down", modes[watcher.ModeDown])
+}
