@@ -18,7 +18,7 @@ var ErrUnchanged = errors.New("unchanged")
 // Settle is how long Modify waits, in total, for a newer version that is
 // not yet recoverable (a publish in progress) before building on the
 // newest recoverable one instead.
-var Settle = 3 * time.Second
+var Settle = 10 * time.Second
 
 // MaxAttempts bounds Modify's read-modify-write rounds.
 const MaxAttempts = 200
@@ -46,27 +46,42 @@ func (p *Publisher) Get(ctx context.Context, c *cap.Mutable) ([]byte, *Map, muta
 // before it.
 func (p *Publisher) Modify(ctx context.Context, c *cap.Mutable, f func(old []byte) ([]byte, error)) (*Result, error) {
 	const op = "publish.Modify"
-	var waited time.Duration
 	var lastErr error
+	var pending uint64  // an unrecoverable newer seqnum seen last round
+	var since time.Time // when pending was first seen
 	for attempt := range MaxAttempts {
 		if attempt > 0 {
-			d := backoff(attempt)
 			select {
 			case <-ctx.Done():
 				return nil, errkind.E(op, errkind.Other, ctx.Err())
-			case <-time.After(d):
+			case <-time.After(backoff(attempt)):
 			}
-			waited += d
 		}
 		old, m, best, err := p.Get(ctx, c)
-		if err != nil {
+		if err != nil && !errkind.Is(err, errkind.Unrecoverable) {
 			return nil, err
 		}
-		if best.Seqnum < m.MaxSeqnum && waited < Settle {
-			lastErr = errkind.E(op, errkind.Conflict, "version %d of %s is still being written", m.MaxSeqnum, cap.Abbrev(c))
-			continue
+		// A newer version that is not yet recoverable is a publish in
+		// progress: building on the older one would drop its change. Wait
+		// for it, unless the same one stays stuck for Settle (its writer
+		// died), or nothing at all is recoverable.
+		if err != nil || best.Seqnum < m.MaxSeqnum {
+			if m.MaxSeqnum != pending || since.IsZero() {
+				pending, since = m.MaxSeqnum, time.Now()
+			}
+			stuck := time.Since(since) >= Settle
+			if err != nil {
+				if stuck {
+					return nil, err
+				}
+				lastErr = err
+				continue
+			}
+			if !stuck {
+				lastErr = errkind.E(op, errkind.Conflict, "version %d of %s is still being written", m.MaxSeqnum, cap.Abbrev(c))
+				continue
+			}
 		}
-		waited = 0
 		data, err := f(old)
 		if errors.Is(err, ErrUnchanged) {
 			return &Result{Cap: c, Seqnum: best.Seqnum}, nil

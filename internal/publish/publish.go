@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -30,6 +31,8 @@ type Publisher struct {
 	LeaseSecret []byte
 	// Parallel limits concurrent requests; 0 means 8.
 	Parallel int
+
+	keys sync.Map // storage index → *rsa.PrivateKey recovered from shares
 }
 
 // Params are the encoding parameters of a new mutable file.

@@ -255,36 +255,55 @@ func (p *Publisher) fetch(ctx context.Context, si []byte, shares []ShareInfo, go
 	return lastErr
 }
 
-// privateKey recovers the signing key of m's slot from a good share.
+// privateKey recovers the signing key of m's slot from a good share, or
+// returns the one recovered before: a slot's key never changes.
 func (p *Publisher) privateKey(ctx context.Context, m *Map) (*rsa.PrivateKey, error) {
 	const op = "publish.privateKey"
+	id := string(m.Cap.StorageIndex())
+	if k, ok := p.keys.Load(id); ok {
+		return k.(*rsa.PrivateKey), nil
+	}
 	var lastErr error
 	for _, s := range m.Shares {
 		if s.Prefix == nil {
 			continue
 		}
-		enc := s.Prefix.EncPrivkey
-		if enc == nil {
-			r := s.Prefix.Layout.EncPrivkey
-			st, err := p.Dial(s.Server)
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			if enc, err = st.ReadShare(ctx, grid.Mutable, m.Cap.StorageIndex(), uint64(s.Num), r.Start, r.Len()); err != nil {
-				lastErr = err
-				continue
-			}
-		}
-		priv, err := mutable.DecryptPrivateKey(m.Cap.Writekey, enc)
+		priv, err := p.shareKey(ctx, m.Cap, s)
 		if err != nil {
 			lastErr = err
 			continue
 		}
+		p.keys.Store(id, priv)
 		return priv, nil
 	}
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no good share found")
 	}
 	return nil, errkind.E(op, errkind.Unrecoverable, "cannot recover the signing key: %w", lastErr)
+}
+
+// shareKey decrypts the private key share s carries. SDMF keeps it at the
+// end of the share: read where the mapped prefix says, and if the share
+// has since been rewritten with another layout, the whole share.
+func (p *Publisher) shareKey(ctx context.Context, c *cap.Mutable, s ShareInfo) (*rsa.PrivateKey, error) {
+	if s.Prefix.EncPrivkey != nil {
+		return mutable.DecryptPrivateKey(c.Writekey, s.Prefix.EncPrivkey)
+	}
+	st, err := p.Dial(s.Server)
+	if err != nil {
+		return nil, err
+	}
+	r := s.Prefix.Layout.EncPrivkey
+	enc, err := st.ReadShare(ctx, grid.Mutable, c.StorageIndex(), uint64(s.Num), r.Start, r.Len())
+	if err != nil {
+		return nil, err
+	}
+	if priv, err := mutable.DecryptPrivateKey(c.Writekey, enc); err == nil {
+		return priv, nil
+	}
+	whole, err := st.ReadShare(ctx, grid.Mutable, c.StorageIndex(), uint64(s.Num), 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	return mutable.RecoverPrivateKey(c.Writekey, whole)
 }
