@@ -64,6 +64,9 @@ func TestCatBigMDMFMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("encodes 256 MiB; skipped with -short")
 	}
+	if raceEnabled {
+		t.Skip("the race detector multiplies memory use; run without -race")
+	}
 	g := testgrid.New(t, 4)
 	c := bigMDMF(t, g, 256<<20, 4, 4)
 	var nurls []string

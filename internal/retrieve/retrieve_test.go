@@ -200,12 +200,28 @@ func TestCorruptBlocks(t *testing.T) {
 		m.Write(uint64(len(data)-2000), bytes.Repeat([]byte{0x55}, 500))
 		os.WriteFile(p, m.Bytes(), 0o600)
 	}
-	got, rep, err := cat(t, r, o.Readcap)
-	if err != nil || sha(got) != o.PlaintextSHA256 {
-		t.Fatalf("cat: %v", err)
+	// Make the victim look fastest, so its share is read first.
+	c := cap.MustParse(o.Readcap).(*cap.Mutable)
+	m, err := r.Map(context.Background(), c)
+	if err != nil || m.Best == nil {
+		t.Fatal(err)
 	}
-	if len(rep.Bad) == 0 || rep.Bad[0].Server != first.Name {
+	for _, s := range m.Servers {
+		s.Latency = time.Second
+		if s.ID == first.ID {
+			s.Latency = 0
+		}
+	}
+	var buf bytes.Buffer
+	rep, err := Mutable(context.Background(), &buf, c.Readkey, c.SI, m.Best, nil)
+	if err != nil || sha(buf.Bytes()) != o.PlaintextSHA256 {
+		t.Fatalf("read: %v", err)
+	}
+	if len(rep.Bad) != 1 || rep.Bad[0].Server != first.Name || !errkind.Is(rep.Bad[0].Err, errkind.Corrupt) {
 		t.Fatalf("report names no bad share on %s: %+v", first.Name, rep.Bad)
+	}
+	if _, ok := rep.Used[rep.Bad[0].Num]; ok {
+		t.Fatalf("the bad share is still listed as used: %v", rep.Used)
 	}
 }
 
