@@ -94,6 +94,7 @@ WebSocket instead of clients polling.`,
 		newStatusCommand(s),
 		newCatCommand(s),
 		newLsCommand(s),
+		newDemoCommand(s),
 	)
 	addWatchRoot(root, s)
 	wrapArgs(root)

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDemoShowsLiveEvents(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- Run(ctx, Streams{In: strings.NewReader(""), Out: out, Err: errOut}, []string{"demo", "--writer-interval", "200ms"})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !(strings.Contains(out.String(), "todo.txt") && strings.Contains(out.String(), "added")) {
+		select {
+		case c := <-code:
+			t.Fatalf("demo exited %d; stderr:\n%s", c, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no todo.txt change and no added entry within 60s; stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != ExitOK {
+			t.Errorf("exit %d after cancel", c)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+	for _, want := range []string{"Grid file:", "URI:DIR2-RO:", "--server pb://"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String()+errOut.String(), "URI:DIR2:") || strings.Contains(out.String()+errOut.String(), "URI:SSK:") {
+		t.Error("a write cap was printed")
+	}
+	t.Logf("events:\n%s", out.String())
+}
