@@ -91,12 +91,12 @@ WebSocket instead of clients polling.`,
 		newVersionCommand(s),
 		newServeCommand(s),
 		newNotifierCommand(s),
+		newGenManCommand(s),
 		newStatusCommand(s),
 		newCatCommand(s),
 		newLsCommand(s),
-		newDemoCommand(s),
 	)
-	addWatchRoot(root, s)
+	useConfig(root)
 	wrapArgs(root)
 	return root
 }
