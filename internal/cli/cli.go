@@ -95,7 +95,9 @@ WebSocket instead of clients polling.`,
 		newStatusCommand(s),
 		newCatCommand(s),
 		newLsCommand(s),
+		newDemoCommand(s),
 	)
+	addWatchRoot(root, s)
 	useConfig(root)
 	wrapArgs(root)
 	return root
