@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
@@ -173,5 +174,27 @@ func TestNewerUnrecoverableAndUncoordinated(t *testing.T) {
 	}
 	if m.Best == nil || m.Best.ID.Seqnum != 3 {
 		t.Fatalf("best %+v", m.Best)
+	}
+}
+
+func TestPinAndAuthFailuresClassified(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	wrongKey := *g.Servers[0].NURL()
+	wrongKey.SPKIHash = g.Servers[1].NURL().SPKIHash
+	wrongSwiss := *g.Servers[2].NURL()
+	wrongSwiss.Swissnum = "notthesecret"
+	var servers []Server
+	for _, n := range []*nurl.NURL{&wrongKey, &wrongSwiss} {
+		cl := grid.New(n, &grid.Options{Retries: -1})
+		defer cl.Close()
+		servers = append(servers, Server{ID: n.SPKIHash, Name: n.Redacted(), Source: cl})
+	}
+	m, err := Update(context.Background(), c, servers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Servers[0].Class != PinMismatch || m.Servers[1].Class != Unauthorized || m.Best != nil {
+		t.Fatalf("classes %q, %q; best %v", m.Servers[0].Class, m.Servers[1].Class, m.Best)
 	}
 }
