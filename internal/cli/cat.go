@@ -131,5 +131,24 @@ func catRun(ctx context.Context, opts *catOptions) error {
 	}
 	rep, err := r.Cat(ctx, opts.out, c)
 	warnBad(opts.errOut, rep, opts.debug)
+	if err != nil && opts.debug {
+		debugServers(ctx, opts.errOut, r, c)
+	}
 	return err
+}
+
+// debugServers prints how each server answered for a mutable cap, to
+// explain a failed read.
+func debugServers(ctx context.Context, w io.Writer, r *retrieve.Reader, c cap.Cap) {
+	mc, ok := c.(*cap.Mutable)
+	if !ok {
+		return
+	}
+	m, err := r.Map(ctx, mc)
+	if err != nil {
+		return
+	}
+	for _, s := range m.Servers {
+		fmt.Fprintf(w, "tahoe-watch: debug: %s\n", s)
+	}
 }

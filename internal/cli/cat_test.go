@@ -161,3 +161,14 @@ func TestCatCorruptServer(t *testing.T) {
 		t.Fatalf("status does not name the corrupt server:\n%s", out)
 	}
 }
+
+func TestCatDebugNamesServers(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 5)
+	for i := 0; i < 4; i++ {
+		g.Servers[i].Stop()
+	}
+	code, _, errOut := run(t, gridArgs(t, g, "cat", "--debug", o.Cap)...)
+	if code != ExitFailure || !strings.Contains(errOut, "debug: storage1") || !strings.Contains(errOut, "refused") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
