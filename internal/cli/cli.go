@@ -95,6 +95,9 @@ WebSocket instead of clients polling.`,
 		newStatusCommand(s),
 		newCatCommand(s),
 		newLsCommand(s),
+		newPutCommand(s),
+		newMkdirCommand(s),
+		newRmCommand(s),
 		newDemoCommand(s),
 	)
 	addWatchRoot(root, s)

@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
+)
+
+// runIn runs a command line with stdin.
+func runIn(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), Streams{In: bytes.NewReader(stdin), Out: &out, Err: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+// sskVector is a mutable case of tahoe-capability-vectors.yaml.
+type sskVector struct {
+	Format, Key, Expected string
+}
+
+// sskVectors returns the SDMF and MDMF cases, with their PEM keys.
+func sskVectors(t *testing.T) []sskVector {
+	var doc struct {
+		Vector []struct {
+			Expected string `yaml:"expected"`
+			Format   struct {
+				Kind   string `yaml:"kind"`
+				Params *struct {
+					Format string `yaml:"format"`
+					Key    string `yaml:"key"`
+				} `yaml:"params"`
+			} `yaml:"format"`
+		} `yaml:"vector"`
+	}
+	if err := yaml.Unmarshal(testutil.ReadTestdata(t, "tahoe-capability-vectors.yaml"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []sskVector
+	for _, v := range doc.Vector {
+		if v.Format.Kind == "ssk" && v.Format.Params != nil {
+			out = append(out, sskVector{strings.ToLower(v.Format.Params.Format), v.Format.Params.Key, v.Expected})
+		}
+	}
+	return out
+}
+
+// keyFile writes a PEM key to a temporary file.
+func keyFile(t *testing.T, pem string) string {
+	p := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(p, []byte(pem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPutPrivateKeyVectors: with Tahoe's keys, put prints exactly the
+// caps Tahoe made.
+func TestPutPrivateKeyVectors(t *testing.T) {
+	g := testgrid.New(t, 3)
+	grid := g.WriteServersYAML(t.TempDir())
+	count := map[string]int{}
+	for _, v := range sskVectors(t) {
+		if count[v.Format] == 20 {
+			continue
+		}
+		count[v.Format]++
+		code, out, errOut := runIn(t, []byte("vector"), "put", "--grid", grid, "--format", v.Format, "--private-key", keyFile(t, v.Key))
+		if code != ExitOK || out != v.Expected+"\n" {
+			t.Fatalf("put --format %s: exit %d, printed %q, want %q (%s)", v.Format, code, out, v.Expected, errOut)
+		}
+	}
+	if count["sdmf"] != 20 || count["mdmf"] != 20 {
+		t.Fatalf("checked %v", count)
+	}
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// TestPutUpdateRealGrid replaces mutables Tahoe wrote, on servers keeping
+// the write enablers Tahoe set, and reads them back with cat.
+func TestPutUpdateRealGrid(t *testing.T) {
+	g := testgrid.RealGrid(t)
+	for _, o := range gridObjects(t) {
+		c, err := cap.Parse(o.Cap)
+		if err != nil || !c.IsMutable() || c.IsDir() {
+			continue
+		}
+		data := random(3000)
+		args := gridArgs(t, g, "put", o.Cap)
+		code, out, errOut := runIn(t, data, args...)
+		if code != ExitOK || out != "" {
+			t.Fatalf("put %s: exit %d, out %q, err %s", o.Name, code, out, errOut)
+		}
+		code, out, errOut = run(t, gridArgs(t, g, "cat", o.Readcap)...)
+		if code != ExitOK || out != string(data) {
+			t.Fatalf("cat %s after put: exit %d, %d bytes, err %s", o.Name, code, len(out), errOut)
+		}
+	}
+}
+
+// TestPutRoundTrip writes new mutables and immutables of several sizes
+// and reads them back with cat.
+func TestPutRoundTrip(t *testing.T) {
+	g := testgrid.New(t, 5)
+	t.Setenv(EnvConvergence, filepath.Join(t.TempDir(), "convergence"))
+	grid := g.WriteServersYAML(t.TempDir())
+	sizes := []int{0, 1024, 1 << 20}
+	if !testing.Short() {
+		sizes = append(sizes, 20<<20)
+	}
+	vectors := sskVectors(t)
+	code, dir, errOut := run(t, "mkdir", "--grid", grid)
+	if code != ExitOK {
+		t.Fatalf("mkdir: %d %s", code, errOut)
+	}
+	dir = strings.TrimSpace(dir)
+	for i, size := range sizes {
+		data := random(size)
+		for j, f := range []string{"sdmf", "mdmf"} {
+			code, out, errOut := runIn(t, data, "put", "--grid", grid, "--format", f, "--private-key", keyFile(t, vectors[2*i+j].Key))
+			if code != ExitOK {
+				t.Fatalf("put %s %d: %s", f, size, errOut)
+			}
+			mustCat(t, grid, strings.TrimSpace(out), data)
+		}
+		name := dir + "/sub/f" + string(rune('a'+i))
+		code, out, errOut := runIn(t, data, "put", "--grid", grid, "-", name)
+		if code != ExitOK {
+			t.Fatalf("put - %s: %s", name, errOut)
+		}
+		c := cap.MustParse(strings.TrimSpace(out))
+		if !c.IsReadOnly() {
+			t.Fatalf("put into a directory printed a write cap: %s", out)
+		}
+		if (size <= 55) != (c.Kind() == cap.KindLIT) {
+			t.Errorf("%d bytes stored as %v", size, c.Kind())
+		}
+		mustCat(t, grid, name, data)
+	}
+}
+
+func mustCat(t *testing.T, grid, target string, want []byte) {
+	t.Helper()
+	code, out, errOut := run(t, "cat", "--grid", grid, target)
+	if code != ExitOK || out != string(want) {
+		t.Fatalf("cat %s: exit %d, %d bytes (want %d), %s", cap.Abbrev(cap.MustParse(strings.Split(target, "/")[0])), code, len(out), len(want), errOut)
+	}
+}
+
+func TestMkdirPutMutableRm(t *testing.T) {
+	g := testgrid.New(t, 3)
+	grid := g.WriteServersYAML(t.TempDir())
+	vectors := sskVectors(t)
+	code, dir, errOut := runIn(t, nil, "mkdir", "--grid", grid, "--format", "mdmf")
+	if code != ExitOK || !strings.HasPrefix(dir, "URI:DIR2-MDMF:") {
+		t.Fatalf("mkdir: %d %q %s", code, dir, errOut)
+	}
+	dir = strings.TrimSpace(dir)
+	// mkdir without -p needs the parent.
+	if code, _, errOut := run(t, "mkdir", "--grid", grid, dir+"/a/b"); code != ExitFailure || !strings.Contains(errOut, "no entry") {
+		t.Fatalf("mkdir under a missing parent: %d %s", code, errOut)
+	}
+	code, sub, errOut := run(t, "mkdir", "--grid", grid, "-p", dir+"/a/b")
+	if code != ExitOK || !strings.HasPrefix(sub, "URI:DIR2:") {
+		t.Fatalf("mkdir -p: %d %q %s", code, sub, errOut)
+	}
+	// A mutable file linked with --mutable, replaced, read back.
+	code, fc, errOut := runIn(t, []byte("one"), "put", "--grid", grid, "--mutable", "--private-key", keyFile(t, vectors[0].Key), "-", dir+"/a/b/m")
+	if code != ExitOK || strings.TrimSpace(fc) != vectors[0].Expected {
+		t.Fatalf("put --mutable: %d %q %s", code, fc, errOut)
+	}
+	if code, _, errOut := runIn(t, []byte("two"), "put", "--grid", grid, vectors[0].Expected); code != ExitOK {
+		t.Fatalf("put CAP: %s", errOut)
+	}
+	mustCat(t, grid, dir+"/a/b/m", []byte("two"))
+	if code, _, errOut := run(t, "rm", "--grid", grid, dir+"/a/b/m"); code != ExitOK {
+		t.Fatalf("rm: %s", errOut)
+	}
+	if code, _, _ := run(t, "cat", "--grid", grid, dir+"/a/b/m"); code == ExitOK {
+		t.Fatal("entry still there after rm")
+	}
+	if code, _, errOut := run(t, "rm", "--grid", grid, dir+"/a/b/m"); code != ExitFailure || !strings.Contains(errOut, "no entry") {
+		t.Fatalf("second rm: %d %s", code, errOut)
+	}
+}
+
+func TestWriteUsageErrors(t *testing.T) {
+	g := testgrid.New(t, 2)
+	grid := g.WriteServersYAML(t.TempDir())
+	ro := cap.MustParse(sskVectors(t)[0].Expected).ReadOnly().String()
+	for _, args := range [][]string{
+		{"put", "--grid", grid, "--format", "xdmf"},
+		{"put", "--grid", grid, ro},
+		{"put", "--grid", grid, "-k", "4", "-N", "3"},
+		{"put", "--grid", grid, "a", "b"},
+		{"rm", "--grid", grid, "URI:LIT:nbswy3dp"},
+		{"mkdir", "--grid", grid, "URI:LIT:nbswy3dp/x"},
+		{"rm"},
+	} {
+		if code, _, errOut := run(t, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, ExitUsage, errOut)
+		}
+	}
+}
