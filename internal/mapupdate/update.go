@@ -62,6 +62,9 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
+// perServerReads bounds the share reads in flight to one server.
+const perServerReads = 8
+
 // Update asks every server at once for the shares of c's storage index
 // and returns the map. c may be a write, read or verify cap of a mutable
 // file or directory. Server failures are recorded in the map, not
@@ -117,6 +120,7 @@ func (u *updater) server(ctx context.Context, r *ServerResult) {
 		r.Listed = append(r.Listed, int(n))
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(perServerReads)
 	var mu sync.Mutex
 	for _, n := range nums {
 		g.Go(func() error {
