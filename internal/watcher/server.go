@@ -185,7 +185,7 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 	}
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
 	if err := w.subscribe(dctx, s, p, w.allEntries()); err != nil {
-		conn.Close()
+		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func maxSeq(ss []watchproto.ShareState) uint64 {
 
 // session serves one watch connection until it ends or ctx is done.
 func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
-	defer func() { p.conn.Close() }()
+	defer func() { w.closeConn(p.conn) }()
 	clk := w.opts.Clock
 	for {
 		var pollC <-chan time.Time
@@ -301,7 +301,7 @@ func (w *Watcher) resubscribe(ctx context.Context, s *serverState, old *push) *p
 		w.log.Warn("resubscribe failed; keeping the old connection", "server", s.srv.Info.Name(), "err", err)
 		return old
 	}
-	old.conn.Close()
+	w.closeConn(old.conn)
 	s.update(func(st *ServerStatus) { st.Refreshes++ })
 	return p
 }
@@ -420,4 +420,16 @@ func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey
 			st.Mode = ModeDown
 		}
 	})
+}
+
+// closeConn closes a connection in the background: a WebSocket close
+// handshake with a slow or vanished server can take seconds, and neither
+// a refresh nor shutdown should wait for it. Run waits for these closes
+// for at most closeWait.
+func (w *Watcher) closeConn(c Conn) {
+	w.closing.Add(1)
+	go func() {
+		defer w.closing.Done()
+		c.Close()
+	}()
 }

@@ -18,6 +18,10 @@ const (
 	DefaultPoll    = 60 * time.Second
 	DefaultRefresh = 5 * time.Minute
 	DefaultWorkers = 8
+
+	// closeWait bounds how long Run waits, on the way out, for watch
+	// connections to finish closing.
+	closeWait = 500 * time.Millisecond
 )
 
 // Options configure a Watcher.
@@ -99,6 +103,7 @@ type Watcher struct {
 	out     chan events.Event
 	ready   chan struct{}
 	init    sync.WaitGroup // the baseline maps of start
+	closing sync.WaitGroup // connections being closed
 
 	mu      sync.Mutex
 	entries map[siKey]*entry
@@ -141,7 +146,12 @@ func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		wctx, stop := context.WithTimeout(context.Background(), closeWait)
+		defer stop()
+		waitGroup(wctx, &w.closing)
+	}()
 	for range w.opts.Workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.worker(ctx) }()
