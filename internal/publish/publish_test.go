@@ -307,3 +307,45 @@ func TestHappiness(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStopsDuringPublish stops a server while a multi-megabyte
+// version is being written to it. Either outcome is allowed, success on
+// the others or a clear error, but the file must read back whole as the
+// old version or the new one.
+func TestServerStopsDuringPublish(t *testing.T) {
+	tg := testgrid.New(t, 5)
+	p := newPublisher(t, tg.Grid(), 4)
+	ctx := context.Background()
+	old := random(4 << 20)
+	res, err := p.Create(ctx, otherKey(t), old, publish.Params{Format: cap.MDMF, K: 3, N: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := p.Map(ctx, res.Cap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := m.Servers[len(m.Servers)-1] // not the lead: its shares go out in parallel
+	var victim *testgrid.Server
+	for _, s := range tg.Servers {
+		if s.Info.ID == last.ID {
+			victim = s
+		}
+	}
+	next := random(4 << 20)
+	done := make(chan error)
+	go func() { _, err := p.Update(ctx, m, next); done <- err }()
+	victim.Stop()
+	err = <-done
+	t.Logf("publish with %s stopped midway: %v", victim.Nickname, err)
+	if err != nil && !errkind.Is(err, errkind.Unreachable) {
+		t.Errorf("unclear failure: %v", err)
+	}
+	got, seq := mustRead(t, p, res.Cap)
+	switch {
+	case bytes.Equal(got, next) && seq == 2:
+	case bytes.Equal(got, old) && seq == 1 && err != nil:
+	default:
+		t.Fatalf("read seqnum %d, %d bytes: neither version (publish error %v)", seq, len(got), err)
+	}
+}

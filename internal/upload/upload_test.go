@@ -20,7 +20,7 @@ func newUploader(t testing.TB, g *grid.Grid, k, happy, n int) *upload.Uploader {
 	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
 	t.Cleanup(cl.Close)
 	return &upload.Uploader{Grid: g, Dial: func(s *grid.ServerInfo) (upload.Storage, error) { return cl.Client(s) },
-		Convergence: []byte("sixteen byte key"), K: k, Happy: happy, N: n}
+		Convergence: []byte("sixteen byte key sixteen byte ke"), K: k, Happy: happy, N: n}
 }
 
 // readCHK downloads every share of c from every server and decodes it.
