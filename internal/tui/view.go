@@ -346,7 +346,7 @@ func (m *Model) matrix() []string {
 		return []string{"", "servermap: " + scrub(sm.err.Error())}
 	}
 	srv := sm.m.Servers
-	label := 26
+	label := 30
 	cw := 8
 	if len(srv) > 0 {
 		cw = max(4, min(12, (m.width-label)/len(srv)))
