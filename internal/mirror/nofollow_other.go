@@ -1,0 +1,5 @@
+//go:build !unix
+
+package mirror
+
+const syscallNoFollow = 0

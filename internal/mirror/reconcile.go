@@ -1,0 +1,442 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
+)
+
+// session is one reconcile (of the tree or of one event's path).
+type session struct {
+	m     *Mirror
+	emit  func(events.Event)
+	quiet bool // report only conflicts and warnings, not each file
+	via   events.Via
+	prog  *progress
+
+	emitMu sync.Mutex // fetches run in parallel; emit is called by one at a time
+}
+
+func (m *Mirror) session(emit func(events.Event), quiet bool, via events.Via) *session {
+	if via == "" {
+		via = events.ViaRefresh
+	}
+	return &session{m: m, emit: emit, quiet: quiet, via: via, prog: &progress{now: m.opts.Now}}
+}
+
+// remote is one file or directory found below the reconciled path.
+type remote struct {
+	path string
+	c    cap.Cap
+}
+
+// tree is what a walk found: files, directories and the directories that
+// could not be read (nothing below them is deleted).
+type tree struct {
+	files      []remote
+	dirs       map[string]bool
+	unreadable []string
+}
+
+// reconcile makes the local subtree at p match c (nil: nothing there).
+func (s *session) reconcile(ctx context.Context, p string, c cap.Cap) error {
+	t := &tree{dirs: map[string]bool{}}
+	switch {
+	case c == nil:
+	case c.IsDir():
+		t.dirs[p] = true
+		s.walk(ctx, p, c, map[string]bool{}, t)
+	default:
+		t.files = append(t.files, remote{p, c})
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	want := map[string]bool{}
+	for _, f := range t.files {
+		want[f.path] = true
+	}
+	s.removeGone(ctx, p, want, t)
+	dirs := make([]string, 0, len(t.dirs))
+	for d := range t.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	blocked := map[string]bool{}
+	for _, d := range dirs {
+		if err := s.m.loc.mkdirs(d); err != nil {
+			s.warn(d, fmt.Sprintf("cannot make directory, skipping what is below: %v", err))
+			blocked[d] = true
+		}
+	}
+	return s.fetchAll(ctx, t.files, blocked)
+}
+
+// walk lists the tree below directory c at p into t. ancestors holds the
+// directories on the way down, so a cycle is followed once.
+func (s *session) walk(ctx context.Context, p string, c cap.Cap, ancestors map[string]bool, t *tree) {
+	key := c.String()
+	if ancestors[key] {
+		s.warn(p, "directory contains itself; not followed again")
+		return
+	}
+	ancestors[key] = true
+	defer delete(ancestors, key)
+	ents, err := s.m.r.ReadDir(ctx, c)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.warn(p, fmt.Sprintf("cannot read directory: %v", err))
+		}
+		t.unreadable = append(t.unreadable, p)
+		return
+	}
+	kids := s.children(p, ents, true)
+	names := make([]string, 0, len(kids))
+	for n := range kids {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		child, cp := kids[n], path.Join(p, n)
+		if !child.IsDir() {
+			t.files = append(t.files, remote{cp, child})
+			s.prog.addTotal(sizeOf(child))
+			continue
+		}
+		t.dirs[cp] = true
+		s.walk(ctx, cp, child, ancestors, t)
+	}
+}
+
+// children returns the entries of the directory at p that can be
+// mirrored, by name, as read caps; with warn, each skipped one is
+// reported.
+func (s *session) children(p string, ents []dirnode.Entry, warn bool) map[string]cap.Cap {
+	skip := func(name, why string) {
+		if warn {
+			s.warn(path.Join(p, name), "skipped: "+why)
+		}
+	}
+	var clash map[string]bool
+	if s.m.loc.foldCase {
+		names := make([]string, len(ents))
+		for i, e := range ents {
+			names[i] = e.Name
+		}
+		clash = foldClashes(names)
+	}
+	out := make(map[string]cap.Cap, len(ents))
+	for _, e := range ents {
+		if err := checkName(e.Name, p == ""); err != nil {
+			if warn {
+				s.warn(p, "skipped an entry: "+err.Error())
+			}
+			continue
+		}
+		if clash[e.Name] {
+			skip(e.Name, "its name clashes with another's on this case-insensitive file system")
+			continue
+		}
+		c, err := cap.Parse(e.ROCap)
+		if err != nil || e.ROCap == "" {
+			skip(e.Name, "no read cap this program knows")
+			continue
+		}
+		c = c.ReadOnly()
+		if m, ok := c.(*cap.Mutable); ok && m.Access == cap.Verify {
+			skip(e.Name, "a verify cap cannot be read")
+			continue
+		}
+		out[e.Name] = c
+	}
+	return out
+}
+
+func findEntry(ents []dirnode.Entry, name string) (dirnode.Entry, bool) {
+	for _, e := range ents {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return dirnode.Entry{}, false
+}
+
+// sizeOf is a file's size when its cap says it (0 for mutables, whose
+// size is learned from the map).
+func sizeOf(c cap.Cap) int64 {
+	switch c := c.(type) {
+	case *cap.CHK:
+		return int64(c.Size)
+	case *cap.LIT:
+		return int64(len(c.Data))
+	}
+	return 0
+}
+
+// removeGone deletes the recorded files at or below p that the walk did
+// not find, except below unreadable directories.
+func (s *session) removeGone(ctx context.Context, p string, want map[string]bool, t *tree) {
+	for _, rp := range s.m.st.under(p) {
+		if want[rp] || below(rp, t.unreadable) || ctx.Err() != nil {
+			continue
+		}
+		s.remove(rp, p, t.dirs)
+	}
+}
+
+func below(p string, prefixes []string) bool {
+	for _, d := range prefixes {
+		if d == "" || p == d || len(p) > len(d) && p[:len(d)] == d && p[len(d)] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes the local file rp unless the user changed it, then
+// prunes directories that are no longer wanted.
+func (s *session) remove(rp, top string, dirs map[string]bool) {
+	rec := s.m.st.get(rp)
+	if s.m.opts.Keep {
+		s.forget(rp)
+		s.warn(rp, "removed remotely; kept (--delete=false)")
+		return
+	}
+	f, err := s.m.loc.look(rp, true)
+	switch {
+	case err != nil:
+		s.warn(rp, fmt.Sprintf("removed remotely, left in place: %v", err))
+		return
+	case f.exists && (rec.Conflict || !f.matches(rec)):
+		s.forget(rp)
+		s.report(Conflict, rp, rec.Cap, rec.Seqnum, f.size, "removed remotely but changed locally; the local file is kept")
+		return
+	case f.exists:
+		if err := s.m.loc.remove(rp); err != nil {
+			s.warn(rp, fmt.Sprintf("cannot remove: %v", err))
+			return
+		}
+	}
+	s.forget(rp)
+	s.m.loc.prune(path.Dir(rp), parentOf(top), func(d string) bool { return dirs[d] })
+	if !s.quiet {
+		s.report(events.Removed, rp, rec.Cap, rec.Seqnum, rec.Size, "")
+	}
+}
+
+func parentOf(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Dir(p)
+}
+
+func (s *session) forget(rp string) {
+	if err := s.m.st.put(Record{Path: rp, Deleted: true}); err != nil {
+		s.warn(rp, fmt.Sprintf("cannot journal: %v", err))
+	}
+}
+
+// fetchAll brings every file up to date, Parallel at a time.
+func (s *session) fetchAll(ctx context.Context, files []remote, blocked map[string]bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.m.opts.Parallel)
+	var errs []error
+	errc := make(chan error, len(files))
+	for _, f := range files {
+		if below(f.path, keys(blocked)) {
+			continue
+		}
+		g.Go(func() error {
+			if err := s.fetch(gctx, f); err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				s.warn(f.path, err.Error())
+				errc <- err
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	close(errc)
+	for e := range errc {
+		errs = append(errs, e)
+	}
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d files not mirrored, the first: %w", len(errs), errs[0])
+	}
+	return nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// version is the remote version of one file about to be fetched.
+type version struct {
+	cap      string
+	seqnum   uint64
+	roothash string
+	size     int64
+	read     func(ctx context.Context, w io.Writer) error
+}
+
+// versionOf maps a mutable (or describes an immutable) file.
+func (s *session) versionOf(ctx context.Context, c cap.Cap) (*version, error) {
+	v := &version{cap: c.String(), size: sizeOf(c)}
+	m, ok := c.(*cap.Mutable)
+	if !ok {
+		v.read = func(ctx context.Context, w io.Writer) error { _, err := s.m.r.Cat(ctx, w, c); return err }
+		return v, nil
+	}
+	mp, err := s.m.r.Map(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	best, err := retrieve.Recoverable(mp)
+	if err != nil {
+		return nil, err
+	}
+	v.seqnum, v.roothash, v.size = best.ID.Seqnum, base32.Encode(best.ID.RootHash[:]), best.ID.DataLength
+	s.prog.addBytes(v.size)
+	v.read = func(ctx context.Context, w io.Writer) error {
+		_, err := retrieve.Mutable(ctx, w, m.Readkey, m.SI, best, nil)
+		return err
+	}
+	return v, nil
+}
+
+// fetch brings one file up to date: skipped if the journal already holds
+// its version and the local file is untouched, else downloaded and put in
+// place, or beside a local edit.
+func (s *session) fetch(ctx context.Context, f remote) error {
+	rec := s.m.st.get(f.path)
+	v, err := s.versionOf(ctx, f.c)
+	if err != nil {
+		return err
+	}
+	if rec.sameRemote(v.cap, v.seqnum, v.roothash) {
+		if done, err := s.current(f.path, rec); done || err != nil {
+			s.prog.skip(v.size)
+			return err
+		}
+	}
+	t, err := s.m.loc.writeTemp(f.path, func(w io.Writer) error {
+		return v.read(ctx, &progressWriter{w: w, p: s.prog})
+	})
+	if err != nil {
+		return err
+	}
+	s.prog.fileDone()
+	return s.place(f.path, rec, v, t)
+}
+
+// current reports whether the file at rp is still what rec says was
+// written there, so nothing needs fetching. A local edit of an unchanged
+// remote file is left alone.
+func (s *session) current(rp string, rec *Record) (bool, error) {
+	if rec.Conflict {
+		return true, nil
+	}
+	f, err := s.m.loc.look(rp, false)
+	if err != nil || !f.exists {
+		return false, err // missing: fetch it again
+	}
+	if f.matches(rec) {
+		return true, nil
+	}
+	if f, err = s.m.loc.look(rp, true); err != nil {
+		return false, err
+	}
+	if f.matches(rec) {
+		rec.MTime = f.mtime // touched, not changed
+		return true, s.m.st.put(*rec)
+	}
+	s.m.log.Info("local edit kept; the remote file did not change", "path", rp)
+	return true, nil
+}
+
+// place moves a complete download into rp, unless the user changed what
+// is there: then it goes beside it and a conflict is reported.
+func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
+	f, err := s.m.loc.look(rp, true)
+	if err != nil {
+		s.m.loc.discard(t)
+		return err
+	}
+	newRec := Record{Path: rp, Cap: v.cap, Seqnum: v.seqnum, RootHash: v.roothash, Size: t.size, SHA256: t.sha256}
+	typ := events.Added
+	switch {
+	case f.exists && f.regular && f.sha256 == t.sha256:
+		s.m.loc.discard(t) // already there (a crash before the journal was written)
+		newRec.MTime = f.mtime
+		return s.m.st.put(newRec)
+	case f.exists && (rec == nil || rec.Conflict || !f.matches(rec)):
+		return s.conflict(rp, newRec, t)
+	case f.exists:
+		typ = events.Modified
+	}
+	now, err := s.m.loc.install(t, rp)
+	if err != nil {
+		return err
+	}
+	newRec.MTime = now.mtime
+	if err := s.m.st.put(newRec); err != nil {
+		return err
+	}
+	if !s.quiet {
+		s.report(typ, rp, v.cap, v.seqnum, t.size, "")
+	}
+	return nil
+}
+
+// conflict writes the remote version beside the user's file.
+func (s *session) conflict(rp string, rec Record, t *temp) error {
+	name := s.m.conflictName(rp, rec.Seqnum)
+	if _, err := s.m.loc.install(t, name); err != nil {
+		return err
+	}
+	rec.Conflict = true
+	if err := s.m.st.put(rec); err != nil {
+		return err
+	}
+	s.report(Conflict, rp, rec.Cap, rec.Seqnum, rec.Size, "changed locally; the remote version is in "+path.Base(name))
+	return nil
+}
+
+// report emits an event about rp.
+func (s *session) report(t events.Type, rp, c string, seq uint64, size int64, msg string) {
+	if s.emit == nil {
+		return
+	}
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	s.emit(events.Event{Type: t, Time: s.m.opts.Now(), Cap: c, Path: rp, Root: s.m.rootStr,
+		Seqnum: seq, Size: size, Via: s.via, Message: msg})
+}
+
+// warn logs and reports a warning about p.
+func (s *session) warn(p, msg string) {
+	s.m.log.Warn(msg, "path", p)
+	s.report(events.Warning, p, "", 0, -1, msg)
+}
+

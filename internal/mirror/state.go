@@ -1,0 +1,177 @@
+package mirror
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Record is what the mirror last wrote at one local path. Only read caps
+// are ever stored.
+type Record struct {
+	Path     string `json:"path"` // slash-separated, below LOCALDIR
+	Cap      string `json:"cap"`  // the child's read cap
+	Seqnum   uint64 `json:"seqnum,omitempty"`
+	RootHash string `json:"roothash,omitempty"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"` // hex of the bytes written
+	MTime    int64  `json:"mtime"`  // UnixNano of the file after it was written
+	// Conflict is set when the local file is the user's and the remote
+	// version described here was written beside it.
+	Conflict bool `json:"conflict,omitempty"`
+	Deleted  bool `json:"deleted,omitempty"` // a journal tombstone
+}
+
+// sameRemote reports whether r already holds the remote version named by
+// c (and, for mutables, seqnum and roothash).
+func (r *Record) sameRemote(c string, seq uint64, root string) bool {
+	return r != nil && r.Cap == c && r.Seqnum == seq && r.RootHash == root
+}
+
+// state is the journal of Records in LOCALDIR/.tahoe-watch/state.jsonl:
+// one JSON record per line, later lines winning, compacted on open.
+type state struct {
+	dir string
+
+	mu   sync.Mutex
+	recs map[string]*Record
+	f    *os.File
+}
+
+const journalName = "state.jsonl"
+
+// openState loads the journal in dir (creating dir 0700), compacts it and
+// opens it for appending.
+func openState(dir string) (*state, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil, errors.Join(errors.New(dir+" is not a directory"), err)
+	}
+	s := &state{dir: dir, recs: map[string]*Record{}}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if err := s.compact(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	s.f = f
+	return s, nil
+}
+
+// load replays the journal; a torn last line (a crash mid-append) is
+// ignored.
+func (s *state) load() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, journalName), os.O_RDONLY|syscallNoFollow, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r Record
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Path == "" {
+			continue
+		}
+		if r.Deleted {
+			delete(s.recs, r.Path)
+			continue
+		}
+		s.recs[r.Path] = &r
+	}
+	return sc.Err()
+}
+
+// compact rewrites the journal with one line per live record, atomically.
+func (s *state) compact() error {
+	tmp, err := os.CreateTemp(s.dir, tmpPrefix)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	w := bufio.NewWriter(tmp)
+	enc := json.NewEncoder(w)
+	for _, p := range s.paths("") {
+		if err := enc.Encode(s.recs[p]); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := errors.Join(w.Flush(), tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(s.dir, journalName))
+}
+
+// get returns a copy of the record at path, or nil.
+func (s *state) get(path string) *Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.recs[path]; r != nil {
+		c := *r
+		return &c
+	}
+	return nil
+}
+
+// put records r (or, with r.Deleted, forgets r.Path) and appends it to
+// the journal.
+func (s *state) put(r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Deleted {
+		delete(s.recs, r.Path)
+	} else {
+		s.recs[r.Path] = &r
+	}
+	_, err = s.f.Write(append(b, '\n'))
+	return err
+}
+
+// paths returns the recorded paths at or below prefix ("" for all),
+// sorted.
+func (s *state) paths(prefix string) []string {
+	var out []string
+	for p := range s.recs {
+		if prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// under is paths with the lock held.
+func (s *state) under(prefix string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paths(prefix)
+}
+
+// close syncs and closes the journal.
+func (s *state) close() error {
+	return errors.Join(s.f.Sync(), s.f.Close())
+}
