@@ -203,7 +203,7 @@ func (m *Model) refreshStatus() {
 // record adds an event to the log and to its cap's info.
 func (m *Model) record(e events.Event) tea.Cmd {
 	e.Cap, e.Root = ReadOnly(e.Cap), ReadOnly(e.Root)
-	e.Contents = nil
+	e.Contents, e.Message, e.Server = nil, scrub(e.Message), scrub(e.Server)
 	m.log = append([]events.Event{e}, m.log...)
 	if len(m.log) > maxLog {
 		m.log = m.log[:maxLog]

@@ -316,12 +316,19 @@ func TestNoWriteCapRendered(t *testing.T) {
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 	io.Copy(&out, tm.FinalOutput(t))
 	m := tm.FinalModel(t).(*Model)
-	all := out.String() + m.View()
-	m.mode = modeDetail
-	all += m.View()
+	all := out.String()
+	for _, w := range []int{80, 400} {
+		m.width = w
+		m.mode = modeMain
+		all += m.View()
+		m.mode = modeDetail
+		all += m.View()
+	}
+	secrets = append(secrets, writePrefixes...) // even an abbreviated write cap
 	for _, s := range secrets {
 		if strings.Contains(all, s) {
-			t.Errorf("output holds a write cap or write key %q", s[:12])
+			i := strings.Index(all, s)
+			t.Errorf("output holds a write cap or write key %q: %q", s[:min(12, len(s))], all[max(0, i-80):min(len(all), i+60)])
 		}
 	}
 	if !strings.Contains(all, readCap(evCap)[:20]) {
