@@ -16,6 +16,7 @@ type outcome struct {
 	m        *Map
 	prev     *Version
 	baseline bool
+	announce bool // a baseline of a directory that appeared while watching
 	changed  bool
 	via      events.Via
 	server   string
@@ -39,7 +40,7 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 	switch {
 	case o.baseline:
 		if e.cap.Dir && w.opts.Recursive {
-			w.dirEvents(ctx, e, o)
+			w.emitAll(ctx, w.dirEvents(ctx, e, o))
 		}
 		if o.initDone != nil {
 			o.initDone()
@@ -70,7 +71,8 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		return outcome{initDone: e.initDone}, false
 	}
 	e.holders = m.Holders
-	o := outcome{m: m, prev: e.known, baseline: e.baseline, via: e.hintVia, server: e.hintServer, hintAt: e.hintAt}
+	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
+		server: e.hintServer, hintAt: e.hintAt}
 	switch {
 	case e.baseline:
 		e.known, e.baseline = m.Best, false
@@ -143,7 +145,9 @@ func (w *Watcher) contents(ctx context.Context, e *entry, m *Map) []byte {
 // dirEvents reads a recursive directory's new contents, follows its
 // entries (watching new mutable children, dropping removed ones) and
 // returns added/removed/modified events, or one changed event when no
-// entry differs. A baseline read only records the entries.
+// entry differs. The baseline read at start only records the entries;
+// that of a directory which appeared later reports them all as added, so
+// that nothing linked into it early is missed.
 func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.Event {
 	b, err := w.opts.Reader.Read(ctx, e.cap, o.m)
 	var kids map[string]string
@@ -180,7 +184,7 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 			w.unwatchChild(was)
 		}
 		if has {
-			w.watchChild(ctx, e, name, now, o.baseline)
+			w.watchChild(ctx, e, name, now, o.baseline && !o.announce)
 		}
 		ev := w.event(e, t, o)
 		ev.Path, ev.Cap = path.Join(e.path, name), now
@@ -189,10 +193,10 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 		}
 		evs = append(evs, ev)
 	}
-	if o.baseline {
+	switch {
+	case o.baseline && !o.announce:
 		return nil
-	}
-	if len(evs) == 0 {
+	case len(evs) == 0 && !o.baseline:
 		evs = append(evs, w.event(e, events.Changed, o))
 	}
 	return evs
@@ -225,8 +229,9 @@ func unionNames(a, b map[string]string) []string {
 	return names
 }
 
-// watchChild starts watching a directory entry's mutable child.
-func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string, baseline bool) {
+// watchChild starts watching a directory entry's mutable child; startup
+// says whether it is part of the initial maps that Ready waits for.
+func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string, startup bool) {
 	m := mutableCap(c)
 	if m == nil {
 		return
@@ -235,12 +240,14 @@ func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string,
 	if child == nil {
 		return
 	}
-	if baseline {
+	w.mu.Lock()
+	if startup {
 		w.init.Add(1)
-		w.mu.Lock()
 		child.initDone = onceDone(&w.init)
-		w.mu.Unlock()
+	} else {
+		child.announce = true
 	}
+	w.mu.Unlock()
 	w.hint(child, events.ViaRefresh, "", 0, true)
 	w.subscriptionsChanged()
 }

@@ -22,6 +22,7 @@ type entry struct {
 	refs     int      // directory entries (or roots) naming it
 	known    *Version // last version reported (or the baseline)
 	baseline bool     // the first map sets known without an event
+	announce bool     // its baseline entries are reported as added
 	holders  map[string][]uint64
 	children map[string]string // a recursive directory's entries: name -> cap text
 	removed  bool
