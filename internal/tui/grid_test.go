@@ -1,0 +1,94 @@
+package tui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+	"github.com/tahoe-watch/tahoe-watch/internal/demo"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/publish"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
+)
+
+// TestLoopbackGridPublishUpdatesRowAndLog runs the dashboard over a real
+// watcher on an embedded five-server grid: a publish must show up as the
+// row's new seqnum and as a line in the event log.
+func TestLoopbackGridPublishUpdatesRowAndLog(t *testing.T) {
+	ctx := context.Background()
+	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
+	key, err := rsakey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewWatcherSource(ctx, []cap.Cap{res.Cap}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	m := New(src, Options{Renderer: r, Tick: 50 * time.Millisecond})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	t.Cleanup(func() { tm.Quit() })
+	short := name(readCap(res.Cap), "")
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		return strings.Contains(string(b), "push") && strings.Contains(string(b), "up to date")
+	}, teatest.WithDuration(20*time.Second))
+	// Wait for every server to be subscribed before publishing.
+	deadline := time.Now().Add(20 * time.Second)
+	for !allPush(src.Status()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := p.Modify(ctx, res.Cap, func([]byte) ([]byte, error) { return []byte("two"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, tm, "seq 2 (was 1) via push")
+	final, view := final(t, tm)
+	row := ""
+	for _, l := range strings.Split(view, "\n") {
+		if strings.HasPrefix(l, "> "+short) {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 3 || f[2] != "2" {
+		t.Errorf("row %q: seqnum not 2\n%s", row, view)
+	}
+	if strings.Contains(view, res.Cap.String()) {
+		t.Errorf("write cap rendered")
+	}
+	if h := final.holders(final.selected); len(h) != 5 {
+		t.Errorf("shares known for %d servers, want 5", len(h))
+	}
+}
+
+func allPush(st Status) bool {
+	for _, s := range st.Servers {
+		if s.Mode != watcher.ModePush {
+			return false
+		}
+	}
+	return len(st.Servers) > 0
+}
+
