@@ -439,4 +439,3 @@ func (s *session) warn(p, msg string) {
 	s.m.log.Warn(msg, "path", p)
 	s.report(events.Warning, p, "", 0, -1, msg)
 }
-
