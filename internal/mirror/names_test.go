@@ -1,0 +1,91 @@
+package mirror_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+)
+
+// TestHostileNamesAreSkipped publishes a directory whose entries are
+// named to escape LOCALDIR or to be unwritable, and checks that only the
+// harmless entry is written and nothing appears outside LOCALDIR.
+func TestHostileNamesAreSkipped(t *testing.T) {
+	w := newWorld(t, 3)
+	evil := w.upload(t, []byte("evil")).String()
+	hostile := map[string]string{
+		"../x":               evil,
+		"../../etc/x":        evil,
+		"a/b":                evil,
+		"..":                 evil,
+		".":                  evil,
+		"nul\x00x":           evil,
+		"ctl\x01x":           evil,
+		"tab\tx":             evil,
+		"del\x7fx":           evil,
+		".tahoe-watch":       evil,
+		"ok ünï.txt":         w.upload(t, []byte("fine")).String(),
+		".tahoe-watch-tmp-1": evil,
+	}
+	root := w.createRaw(t, rawDir(hostile))
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "mirror")
+	rec := &recorder{}
+	m := open(t, root, dir, w.g, mirror.Options{})
+	if err := m.Sync(context.Background(), rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	got := listTree(t, dir)
+	if len(got) != 1 || got["ok ünï.txt"] == "" {
+		t.Errorf("mirrored %q, want only ok ünï.txt", sortedKeys(got))
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 {
+		t.Errorf("written beside LOCALDIR: %v", ents)
+	}
+	if st, err := os.ReadDir(filepath.Join(dir, mirror.StateDir)); err != nil || len(st) != 1 {
+		t.Errorf("state directory holds %v (%v)", st, err)
+	}
+	warnings := rec.of(events.Warning)
+	if len(warnings) != len(hostile)-1 {
+		t.Errorf("%d warnings, want %d: %v", len(warnings), len(hostile)-1, warnings)
+	}
+	for _, e := range warnings {
+		if strings.ContainsAny(e.Message, "\x00\x01\x7f") {
+			t.Errorf("warning prints a raw control character: %q", e.Message)
+		}
+	}
+}
+
+// TestSymlinksAreNotFollowed: a symlink the user put where a remote
+// directory goes is never written through.
+func TestSymlinksAreNotFollowed(t *testing.T) {
+	w := newWorld(t, 3)
+	root := w.mkdir(t)
+	w.link(t, root, "sub/x.txt", w.upload(t, []byte("x")))
+	w.link(t, root, "y.txt", w.upload(t, []byte("y")))
+	outside := t.TempDir()
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "sub")); err != nil {
+		t.Skip(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "y"), filepath.Join(dir, "y.txt")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	m := open(t, root, dir, w.g, mirror.Options{})
+	m.Sync(context.Background(), rec.emit)
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("written through a symlink: %v", ents)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "y.txt")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the user's symlink y.txt was replaced")
+	}
+	if len(rec.of(mirror.Conflict)) != 1 || len(rec.of(events.Warning)) == 0 {
+		t.Errorf("want a conflict for y.txt and a warning for sub: %v", rec.evs)
+	}
+}
