@@ -61,11 +61,15 @@ func TestLoopbackGridPublishUpdatesRowAndLog(t *testing.T) {
 	for !allPush(src.Status()) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := p.Modify(ctx, res.Cap, func([]byte) ([]byte, error) { return []byte("two"), nil }); err != nil {
+	if _, err := p.Modify(ctx, res.Cap, func([]byte) ([]byte, error) { return []byte("two!"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, tm, "seq 2 (was 1) via push")
-	final, view := final(t, tm)
+	tm.Send(press("enter"))
+	waitFor(t, tm, "3/5 4B best") // the servermap of the new version
+	final, _ := final(t, tm)
+	final.mode = modeMain
+	view := final.View()
 	row := ""
 	for _, l := range strings.Split(view, "\n") {
 		if strings.HasPrefix(l, "> "+short) {
@@ -91,4 +95,3 @@ func allPush(st Status) bool {
 	}
 	return len(st.Servers) > 0
 }
-
