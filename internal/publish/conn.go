@@ -13,6 +13,7 @@ type Storage interface {
 	ListShares(ctx context.Context, kind string, si []byte) ([]uint64, error)
 	ReadShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64) ([]byte, error)
 	ReadTestWrite(ctx context.Context, si []byte, s grid.Secrets, tw map[uint64]grid.TestWrite, rv []grid.ReadVector) (*grid.RTWResult, error)
+	AdviseCorrupt(ctx context.Context, kind string, si []byte, shnum uint64, reason string) error
 }
 
 // Clients hands out one *grid.Client per server and keeps them for reuse.

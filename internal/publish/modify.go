@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
 
 // ErrUnchanged, returned by a Modify function, ends Modify without
@@ -24,10 +24,10 @@ var Settle = 10 * time.Second
 const MaxAttempts = 200
 
 // Get maps c's slot and reads its newest recoverable version.
-func (p *Publisher) Get(ctx context.Context, c *cap.Mutable) ([]byte, *Map, mutable.VersionID, error) {
+func (p *Publisher) Get(ctx context.Context, c *cap.Mutable) ([]byte, *Map, *mapupdate.Version, error) {
 	m, err := p.Map(ctx, c)
 	if err != nil {
-		return nil, nil, mutable.VersionID{}, err
+		return nil, nil, nil, err
 	}
 	best, err := m.best("publish.Get")
 	if err != nil {
@@ -58,14 +58,14 @@ func (p *Publisher) Modify(ctx context.Context, c *cap.Mutable, f func(old []byt
 			}
 		}
 		old, m, best, err := p.Get(ctx, c)
-		if err != nil && !errkind.Is(err, errkind.Unrecoverable) {
+		if err != nil && !errkind.Is(err, errkind.Unrecoverable) && !errkind.Is(err, errkind.Corrupt) {
 			return nil, err
 		}
 		// A newer version that is not yet recoverable is a publish in
 		// progress: building on the older one would drop its change. Wait
 		// for it, unless the same one stays stuck for Settle (its writer
 		// died), or nothing at all is recoverable.
-		if err != nil || best.Seqnum < m.MaxSeqnum {
+		if err != nil || best.ID.Seqnum < m.MaxSeqnum {
 			if m.MaxSeqnum != pending || since.IsZero() {
 				pending, since = m.MaxSeqnum, time.Now()
 			}
@@ -84,7 +84,7 @@ func (p *Publisher) Modify(ctx context.Context, c *cap.Mutable, f func(old []byt
 		}
 		data, err := f(old)
 		if errors.Is(err, ErrUnchanged) {
-			return &Result{Cap: c, Seqnum: best.Seqnum}, nil
+			return &Result{Cap: c, Seqnum: best.ID.Seqnum}, nil
 		}
 		if err != nil {
 			return nil, err

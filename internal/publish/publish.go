@@ -10,6 +10,7 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
@@ -130,17 +131,17 @@ func (p *Publisher) Update(ctx context.Context, m *Map, plaintext []byte) (*Resu
 		return nil, err
 	}
 	seq := m.MaxSeqnum + 1
-	enc, err := mutable.Encode(priv, plaintext, mutable.Params{Version: best.Version, K: best.K, N: best.N, Seqnum: seq})
+	enc, err := mutable.Encode(priv, plaintext, mutable.Params{Version: best.ID.Version, K: best.ID.K, N: best.ID.N, Seqnum: seq})
 	if err != nil {
 		return nil, errkind.E(op, errkind.KindOf(err), err)
 	}
-	plan := updatePlan(m, best.N)
+	plan := updatePlan(m, best.ID.N)
 	w := &writer{p: p, c: c, enc: enc, seqnum: seq, plan: plan, spare: m.Servers, held: m.held}
 	return w.run(ctx, op)
 }
 
 // best is Best with the error a writer reports when there is none.
-func (m *Map) best(op string) (mutable.VersionID, error) {
+func (m *Map) best(op string) (*mapupdate.Version, error) {
 	best, ok := m.Best()
 	if ok {
 		return best, nil

@@ -37,7 +37,7 @@ func mustRead(t testing.TB, p *publish.Publisher, c *cap.Mutable) ([]byte, uint6
 	if err != nil {
 		t.Fatalf("read %s: %v", cap.Abbrev(c), err)
 	}
-	return b, v.Seqnum
+	return b, v.ID.Seqnum
 }
 
 func TestCreateUpdateRoundTrip(t *testing.T) {

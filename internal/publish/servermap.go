@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"encoding/binary"
 	"fmt"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
@@ -24,30 +22,28 @@ const (
 	mdmfCheckLen = 1 + 8 + mutable.HashLen
 )
 
-// prefixRead is how much of a share the first read asks for: enough for
-// the whole prefix of a 2048-bit key's share at any N.
-const prefixRead = 4096
-
 // ShareInfo is one share a server holds for a slot.
 type ShareInfo struct {
 	Server      *grid.ServerInfo
 	Num         int
 	Checkstring []byte          // the share's first bytes, as a test vector compares them
 	Prefix      *mutable.Prefix // verified against the cap; nil if the share is bad
-	Err         error           // why Prefix is nil
 }
 
 // Seqnum is the share's sequence number from its checkstring.
-func (s ShareInfo) Seqnum() uint64 { return binary.BigEndian.Uint64(s.Checkstring[1:9]) }
+func (s ShareInfo) Seqnum() uint64 { return seqnumOf(s.Checkstring) }
 
-// Map is what a servermap update learned about one mutable slot: which
-// servers answered and which shares each holds, with their versions.
+// Map is a servermap update (mapupdate.Map) seen from a writer's side:
+// which servers answered, and every share each holds with the
+// checkstring a test vector must match to replace it, bad shares
+// included.
 type Map struct {
 	Cap       *cap.Mutable
+	Update    *mapupdate.Map     // the map update this view was built from
 	Servers   []*grid.ServerInfo // servers that answered, in permuted order
-	Shares    []ShareInfo        // in permuted server order, then share number
+	Shares    []ShareInfo        // in permuted server order
 	Failed    map[string]error   // by server ID: servers that did not answer
-	MaxSeqnum uint64             // highest seqnum seen on any share, good or bad
+	MaxSeqnum uint64             // highest seqnum of any share, good or bad
 }
 
 // checkstring returns the checkstring at the start of share data b.
@@ -67,192 +63,77 @@ func checkstring(b []byte) ([]byte, error) {
 	return bytes.Clone(b[:n]), nil
 }
 
-// Map finds every share of c's slot on the grid's servers.
+// Map runs a servermap update for c's slot on the grid's servers.
 func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 	const op = "publish.Map"
 	si := c.StorageIndex()
-	servers := p.Grid.Permuted(si)
+	var servers []mapupdate.Server
+	for _, s := range p.Grid.Permuted(si) {
+		ms := mapupdate.Server{ID: s.ID, Name: s.Name()}
+		if st, err := p.Dial(s); err != nil {
+			ms.Err = err
+		} else {
+			ms.Source = st
+		}
+		servers = append(servers, ms)
+	}
 	if len(servers) == 0 {
 		return nil, errkind.E(op, errkind.Unreachable, "the grid has no reachable storage servers")
 	}
-	found := make([][]ShareInfo, len(servers))
-	errs := make([]error, len(servers))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.parallel())
-	for i, s := range servers {
-		g.Go(func() error {
-			found[i], errs[i] = p.mapServer(gctx, s, c)
-			return nil
-		})
+	mu, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Parallel: p.parallel()})
+	if err != nil {
+		return nil, errkind.E(op, errkind.KindOf(err), err)
 	}
-	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
+	m := &Map{Cap: c, Update: mu, Failed: map[string]error{}}
+	good := map[string]map[int]*mapupdate.Share{}
+	for _, v := range mu.Versions {
+		for _, sh := range v.Shares {
+			if good[sh.Server.ID] == nil {
+				good[sh.Server.ID] = map[int]*mapupdate.Share{}
+			}
+			good[sh.Server.ID][sh.Num] = sh
+		}
 	}
-	m := &Map{Cap: c, Failed: map[string]error{}}
-	for i, s := range servers {
-		if errs[i] != nil {
-			m.Failed[s.ID] = errs[i]
+	var lastErr error
+	for _, r := range mu.Servers {
+		s := p.Grid.Lookup(r.ID)
+		if s == nil || r.Source == nil || (r.Err != nil && r.Class != mapupdate.CorruptShare) {
+			m.Failed[r.ID] = r.Err
+			lastErr = r.Err
 			continue
 		}
 		m.Servers = append(m.Servers, s)
-		for _, sh := range found[i] {
-			m.MaxSeqnum = max(m.MaxSeqnum, sh.Seqnum())
-			m.Shares = append(m.Shares, sh)
+		for _, n := range r.Listed {
+			info := ShareInfo{Server: s, Num: n}
+			if sh := good[r.ID][n]; sh != nil {
+				info.Prefix = sh.Prefix
+				info.Checkstring, _ = checkstring(sh.Head)
+			} else if b, err := r.Source.ReadShare(ctx, grid.Mutable, si, uint64(n), 0, sdmfCheckLen); err == nil {
+				info.Checkstring, _ = checkstring(b) // a bad share: still replaceable
+			}
+			if info.Checkstring == nil {
+				continue // not a share we can test against; leave it alone
+			}
+			m.MaxSeqnum = max(m.MaxSeqnum, info.Seqnum())
+			m.Shares = append(m.Shares, info)
 		}
 	}
 	if len(m.Servers) == 0 {
-		return nil, errkind.E(op, errkind.Unreachable, "no storage server answered: %w", firstErr(errs))
+		return nil, errkind.E(op, errkind.Unreachable, "no storage server answered: %v", lastErr)
 	}
 	return m, nil
 }
 
-func firstErr(errs []error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
+// Best returns the newest recoverable version, if any.
+func (m *Map) Best() (*mapupdate.Version, bool) { return m.Update.Best, m.Update.Best != nil }
 
-// mapServer reads the prefix of every share s holds for c.
-func (p *Publisher) mapServer(ctx context.Context, s *grid.ServerInfo, c *cap.Mutable) ([]ShareInfo, error) {
-	st, err := p.Dial(s)
-	if err != nil {
+// Read downloads version v and returns its plaintext.
+func (p *Publisher) Read(ctx context.Context, m *Map, v *mapupdate.Version) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := retrieve.Mutable(ctx, &buf, m.Cap.Readkey, m.Cap.StorageIndex(), v, nil); err != nil {
 		return nil, err
 	}
-	si := c.StorageIndex()
-	nums, err := st.ListShares(ctx, grid.Mutable, si)
-	if err != nil {
-		return nil, err
-	}
-	var out []ShareInfo
-	for _, n := range nums {
-		b, err := st.ReadShare(ctx, grid.Mutable, si, n, 0, prefixRead)
-		if err != nil {
-			return nil, err
-		}
-		cs, err := checkstring(b)
-		if err != nil {
-			continue // not a share we can test against; leave it alone
-		}
-		info := ShareInfo{Server: s, Num: int(n), Checkstring: cs}
-		if need, err := mutable.PrefixNeeded(b); err == nil && need > len(b) {
-			if b, err = st.ReadShare(ctx, grid.Mutable, si, n, 0, int64(need)); err != nil {
-				return nil, err
-			}
-		}
-		info.Prefix, info.Err = mutable.VerifyPrefix(int(n), b, c.Fingerprint)
-		out = append(out, info)
-	}
-	return out, nil
-}
-
-// Versions groups the good shares by version.
-func (m *Map) Versions() map[mutable.VersionID][]ShareInfo {
-	v := map[mutable.VersionID][]ShareInfo{}
-	for _, s := range m.Shares {
-		if s.Prefix != nil {
-			id := s.Prefix.VersionID()
-			v[id] = append(v[id], s)
-		}
-	}
-	return v
-}
-
-// Best returns the newest recoverable version: the highest seqnum (then
-// root hash) among versions with at least k distinct good shares.
-func (m *Map) Best() (mutable.VersionID, bool) {
-	var best mutable.VersionID
-	ok := false
-	for id, shares := range m.Versions() {
-		nums := map[int]bool{}
-		for _, s := range shares {
-			nums[s.Num] = true
-		}
-		if len(nums) < id.K {
-			continue
-		}
-		if !ok || id.Seqnum > best.Seqnum ||
-			id.Seqnum == best.Seqnum && bytes.Compare(id.RootHash[:], best.RootHash[:]) > 0 {
-			best, ok = id, true
-		}
-	}
-	return best, ok
-}
-
-// sharesOf returns one good share per share number of version v.
-func (m *Map) sharesOf(v mutable.VersionID) []ShareInfo {
-	seen := map[int]bool{}
-	var out []ShareInfo
-	for _, s := range m.Versions()[v] {
-		if !seen[s.Num] {
-			seen[s.Num] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Read downloads version v and returns its plaintext. It fetches k
-// shares, and the rest only if those do not decode.
-func (p *Publisher) Read(ctx context.Context, m *Map, v mutable.VersionID) ([]byte, error) {
-	const op = "publish.Read"
-	shares := m.sharesOf(v)
-	if len(shares) < v.K {
-		return nil, errkind.E(op, errkind.Unrecoverable, "version %d has %d of the %d shares needed", v.Seqnum, len(shares), v.K)
-	}
-	got := map[int][]byte{}
-	var lastErr error
-	for _, batch := range [][]ShareInfo{shares[:v.K], shares[v.K:]} {
-		if len(batch) == 0 {
-			break
-		}
-		if err := p.fetch(ctx, m.Cap.StorageIndex(), batch, got); err != nil {
-			lastErr = err
-		}
-		if len(got) < v.K {
-			continue
-		}
-		pt, err := mutable.Decode(m.Cap.Readkey, m.Cap.Fingerprint, got)
-		if err == nil {
-			return pt, nil
-		}
-		lastErr = err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
-	}
-	return nil, errkind.E(op, errkind.Unrecoverable, "could not read version %d: %v", v.Seqnum, lastErr)
-}
-
-// fetch reads whole shares into got, concurrently; it returns the last
-// error of those that failed.
-func (p *Publisher) fetch(ctx context.Context, si []byte, shares []ShareInfo, got map[int][]byte) error {
-	var mu sync.Mutex
-	var lastErr error
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.parallel())
-	for _, s := range shares {
-		g.Go(func() error {
-			var b []byte
-			st, err := p.Dial(s.Server)
-			if err == nil {
-				b, err = st.ReadShare(gctx, grid.Mutable, si, uint64(s.Num), 0, -1)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				lastErr = err
-			} else {
-				got[s.Num] = b
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	return lastErr
+	return buf.Bytes(), nil
 }
 
 // privateKey recovers the signing key of m's slot from a good share, or
