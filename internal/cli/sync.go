@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
+	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
+)
+
+// syncOptions are the flags of "tahoe-watch sync DIRCAP LOCALDIR".
+type syncOptions struct {
+	gridOptions
+	target, dir string
+
+	json     bool
+	exec     string
+	delete   bool
+	once     bool
+	parallel int
+	poll     time.Duration
+	refresh  time.Duration
+	noPush   bool
+	verbose  bool
+	progress string
+
+	out, errOut io.Writer
+}
+
+func newSyncCommand(s Streams) *cobra.Command {
+	opts := &syncOptions{out: s.Out, errOut: s.Err}
+	cmd := &cobra.Command{
+		Use:   "sync DIRCAP[/PATH] LOCALDIR",
+		Short: "Keep LOCALDIR a live copy of a Tahoe directory tree",
+		Long: `Mirror a Tahoe-LAFS directory tree into LOCALDIR, then apply every change
+the grid reports (pushed, or polled where servers cannot push) as it happens.
+
+One-way, grid to local. Local edits are never overwritten: a remote change
+to a file edited locally is written beside it as NAME.conflict-TIME-SEQNUM,
+and a file edited locally and removed remotely is kept. State lives in
+LOCALDIR/.tahoe-watch (read caps only); a restart downloads only what
+changed. Names that could leave LOCALDIR are skipped. See docs/sync.md.`,
+		Example: `  tahoe-watch sync URI:DIR2-RO:xxx:yyy ~/mirror
+  tahoe-watch sync --json --exec 'make -C ~/mirror' URI:DIR2:xxx:yyy ~/mirror
+  tahoe-watch sync --once URI:DIR2-CHK:xxx:yyy:3:10:1234 ./snapshot`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.target, opts.dir = args[0], args[1]
+			return syncRun(cmd.Context(), opts)
+		},
+	}
+	addGridFlags(cmd, &opts.gridOptions)
+	f := cmd.Flags()
+	f.BoolVar(&opts.json, "json", false, "print events and progress as NDJSON on stdout (docs/sync.md)")
+	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c after each applied change")
+	f.BoolVar(&opts.delete, "delete", true, "delete local files whose entries were removed remotely (unless edited locally)")
+	f.BoolVar(&opts.once, "once", false, "mirror once and exit; do not watch")
+	f.IntVar(&opts.parallel, "parallel", mirror.DefaultParallel, "download up to `N` files at once")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often")
+	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
+	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	return cmd
+}
+
+// syncRun mirrors the tree, then follows it until ctx is done.
+func syncRun(ctx context.Context, opts *syncOptions) error {
+	const op = "sync"
+	if opts.parallel < 1 {
+		return &usageError{fmt.Errorf("--parallel must be at least 1")}
+	}
+	c, path, err := parseTarget(opts.target)
+	if err != nil {
+		return err
+	}
+	c = c.ReadOnly()
+	log := syncLogger(opts.errOut, opts.verbose)
+	cfg, err := opts.load(ctx)
+	if err != nil {
+		return err
+	}
+	r := retrieve.NewReader(cfg.Grid, nil, nil)
+	defer r.Close()
+	if len(path) > 0 {
+		if c, err = r.Resolve(ctx, c, path); err != nil {
+			return err
+		}
+		c = c.ReadOnly()
+	}
+	out := &syncOutput{w: opts.out, json: opts.json}
+	bar := newProgressBar(opts.errOut, opts.progress, opts.json)
+	m, err := mirror.Open(c, opts.dir, mirror.Options{Grid: cfg.Grid, Reader: r, Parallel: opts.parallel,
+		Keep: !opts.delete, Logger: log, Progress: func(p mirror.ProgressEvent) { out.progress(p); bar.show(p) },
+		Watch: watcher.Options{NoPush: opts.noPush, Poll: opts.poll, Refresh: opts.refresh}})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if opts.once {
+		return m.Sync(ctx, out.event)
+	}
+	runner, err := syncHook(opts, log)
+	if err != nil {
+		return err
+	}
+	hookIn := make(chan events.Event, 64)
+	var wg sync.WaitGroup
+	if runner != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runner.Run(ctx, hookIn) }()
+	}
+	err = m.Run(ctx, func(e events.Event) {
+		out.event(e)
+		if runner != nil && e.Type.IsChange() && e.Type != mirror.Progress {
+			select {
+			case hookIn <- e:
+			case <-ctx.Done():
+			}
+		}
+	})
+	close(hookIn)
+	wg.Wait()
+	if err == nil && out.err != nil {
+		err = errkind.E(op, errkind.Other, out.err)
+	}
+	return err
+}
+
+func syncLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// syncHook builds the --exec runner, or nil.
+func syncHook(opts *syncOptions, log *slog.Logger) (*hook.Runner, error) {
+	if opts.exec == "" {
+		return nil, nil
+	}
+	return hook.New(hook.Options{Argv: hook.Shell(opts.exec), Debounce: -1, Stdout: opts.out, Stderr: opts.errOut, Logger: log})
+}
+
+// syncOutput prints events and progress on stdout: text lines, or
+// NDJSON with --json (progress only with --json).
+type syncOutput struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+	err  error
+}
+
+func (o *syncOutput) event(e events.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var err error
+	switch {
+	case o.json:
+		err = events.JSON{}.Print(o.w, e)
+	case e.Type == mirror.Conflict || e.Type == events.Warning:
+		_, err = fmt.Fprintf(o.w, "%s %-8s %s: %s\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Message)
+	default:
+		_, err = fmt.Fprintf(o.w, "%s %-8s %s seq %d, %d bytes\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Seqnum, e.Size)
+	}
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+}
+
+func (o *syncOutput) progress(p mirror.ProgressEvent) {
+	if !o.json {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b, err := json.Marshal(p)
+	if err == nil {
+		_, err = o.w.Write(append(b, '\n'))
+	}
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+}
+
+// progressBar redraws one status line on a terminal.
+type progressBar struct {
+	w  io.Writer
+	on bool
+}
+
+func newProgressBar(w io.Writer, mode string, jsonOut bool) *progressBar {
+	on := mode == "always"
+	if mode == "auto" && !jsonOut {
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				on = true
+			}
+		}
+	}
+	return &progressBar{w: w, on: on}
+}
+
+func (b *progressBar) show(p mirror.ProgressEvent) {
+	if !b.on {
+		return
+	}
+	eta := "?"
+	if p.ETASeconds >= 0 {
+		eta = (time.Duration(p.ETASeconds) * time.Second).String()
+	}
+	end := ""
+	if p.Done {
+		end = "\n"
+	}
+	fmt.Fprintf(b.w, "\r\033[K%d/%d files  %s/%s  %s/s  ETA %s%s", p.FilesDone, p.Files,
+		humanBytes(float64(p.BytesDone)), humanBytes(float64(p.Bytes)), humanBytes(p.Rate), eta, end)
+}
+
+func humanBytes(n float64) string {
+	const unit = 1024
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for n >= unit && i < len(units)-1 {
+		n /= unit
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", n, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}

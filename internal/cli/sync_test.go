@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/demo"
+	"github.com/tahoe-watch/tahoe-watch/internal/dirop"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+	"github.com/tahoe-watch/tahoe-watch/internal/publish"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+	"github.com/tahoe-watch/tahoe-watch/internal/upload"
+)
+
+// syncTree starts a pushing loopback grid holding a directory of n files
+// of size bytes each (under two subdirectories) and returns the grid and
+// the directory's read cap.
+func syncTree(t *testing.T, n, size int) (*demo.Grid, string, map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	dg, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{Servers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dg.Close)
+	g := dg.Grid()
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	ed := &dirop.Editor{Pub: &publish.Publisher{Grid: g, Dial: cl.Dial}, New: publish.Params{Format: cap.SDMF, K: 2, N: 3}, NewKey: rsakey.Generate}
+	up := &upload.Uploader{Grid: g, Dial: func(s *grid.ServerInfo) (upload.Storage, error) { return cl.Client(s) },
+		Convergence: []byte("sixteen byte key"), K: 2, Happy: 2, N: 3}
+	root, err := ed.Mkdir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for i := range n {
+		data := bytes.Repeat([]byte(fmt.Sprintf("%04d", i)), size/4)
+		res, err := up.Upload(ctx, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := fmt.Sprintf("s%d/f%03d", i%2, i)
+		if err := ed.Link(ctx, root, strings.Split(p, "/"), dirop.ChildOf(res.Cap), true, false); err != nil {
+			t.Fatal(err)
+		}
+		want[p] = data
+	}
+	return dg, root.ReadOnly().String(), want
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tahoe-watch")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tahoe-watch/tahoe-watch/cmd/tahoe-watch").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func journalLines(dir string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, mirror.StateDir, "state.jsonl"))
+	return bytes.Count(b, []byte("\n"))
+}
+
+func checkNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tahoe-watch-tmp-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+// TestSyncSurvivesSIGKILL kills "tahoe-watch sync" in the middle of its
+// first mirror, then runs it again: no partial or temporary file is
+// left, the mirror completes and the files finished before the kill are
+// not downloaded again.
+func TestSyncSurvivesSIGKILL(t *testing.T) {
+	bin := buildBinary(t)
+	const files = 40
+	dg, root, want := syncTree(t, files, 256<<10)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	args := append([]string{"sync", "--once", "--json", "--parallel", "1"}, dg.ServerFlags()...)
+	args = append(args, root, dir)
+
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = &bytes.Buffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for journalLines(dir) < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	before := journalLines(dir)
+	if before >= files {
+		t.Fatalf("the first run finished (%d files) before it was killed", before)
+	}
+	t.Logf("killed after %d of %d files", before, files)
+
+	cmd = exec.Command(bin, args...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &bytes.Buffer{}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, cmd.Stderr)
+	}
+	var last mirror.ProgressEvent
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var p mirror.ProgressEvent
+		if json.Unmarshal(sc.Bytes(), &p) == nil && p.Type == mirror.Progress {
+			last = p
+		}
+	}
+	if !last.Done || last.FilesDone != files || last.Skipped < int64(before) {
+		t.Errorf("second run: %+v; want all %d files done, at least %d skipped", last, files, before)
+	}
+	for p, data := range want {
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || !bytes.Equal(b, data) {
+			t.Errorf("%s: %d bytes, %v", p, len(b), err)
+		}
+	}
+	checkNoTemps(t, dir)
+}
+
+// TestSyncExitsCleanlyOnSIGTERM runs the live mirror as a process, stops
+// it with SIGTERM mid-download and expects exit 0 and no temporary file.
+func TestSyncExitsCleanlyOnSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	dg, root, _ := syncTree(t, 20, 256<<10)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	args := append([]string{"sync", "--parallel", "2"}, dg.ServerFlags()...)
+	cmd := exec.Command(bin, append(args, root, dir)...)
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for journalLines(dir) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, cmd.Stderr)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still running 20s after SIGTERM")
+	}
+	checkNoTemps(t, dir)
+}
+
+func TestSyncUsage(t *testing.T) {
+	code, _, _ := run(t, "sync", "URI:LIT:oruw46ik")
+	if code != ExitUsage {
+		t.Errorf("one argument: exit %d", code)
+	}
+	code, _, errOut := run(t, "sync", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:LIT:oruw46ik", t.TempDir())
+	if code == ExitOK {
+		t.Errorf("a file cap: exit 0, stderr %q", errOut)
+	}
+}
