@@ -42,6 +42,7 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 		if e.cap.Dir && w.opts.Recursive {
 			w.emitAll(ctx, w.dirEvents(ctx, e, o))
 		}
+		w.subscriptionsChanged()
 		if o.initDone != nil {
 			o.initDone()
 		}
@@ -66,6 +67,7 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		return outcome{}, false
 	}
 	e.checked = w.opts.Clock.Now()
+	e.checks++
 	if e.lastErr = err; err != nil {
 		w.log.Warn("could not map", "cap", e.label(), "err", err)
 		return outcome{initDone: e.initDone}, false

@@ -28,6 +28,7 @@ type entry struct {
 	removed  bool
 	lastErr  error
 	checked  time.Time
+	checks   int
 
 	queued, running, again bool
 	hintVia                events.Via
@@ -85,6 +86,20 @@ func (w *Watcher) allEntries() []*entry {
 	out := make([]*entry, 0, len(w.entries))
 	for _, e := range w.entries {
 		out = append(out, e)
+	}
+	return out
+}
+
+// mappedEntries returns the entries whose first map is done: those that
+// can be subscribed with a known seqnum.
+func (w *Watcher) mappedEntries() []*entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*entry, 0, len(w.entries))
+	for _, e := range w.entries {
+		if !e.baseline {
+			out = append(out, e)
+		}
 	}
 	return out
 }

@@ -59,7 +59,7 @@ const (
 // serverState is one server's watch loop state.
 type serverState struct {
 	srv     *Server
-	refresh chan func()   // refresh requests, with their completion
+	refresh chan request  // refresh and sync requests
 	resync  chan struct{} // the set of watched entries changed
 
 	mu   sync.Mutex
@@ -67,18 +67,25 @@ type serverState struct {
 }
 
 func newServerState(s *Server) *serverState {
-	st := &serverState{srv: s, refresh: make(chan func(), 4), resync: make(chan struct{}, 1)}
+	st := &serverState{srv: s, refresh: make(chan request, 4), resync: make(chan struct{}, 1)}
 	st.stat = ServerStatus{ID: s.Info.ID, Name: s.Info.Name(), Mode: ModeConnecting}
 	return st
 }
 
-// requestRefresh asks the loop to resubscribe (or poll); done is called
-// when it has.
-func (s *serverState) requestRefresh(done func()) {
+// request is a refresh or sync request to a server loop.
+type request struct {
+	// refresh: resubscribe everything on a new connection (or poll);
+	// otherwise just subscribe what is not yet subscribed.
+	refresh bool
+	done    func() // called when done
+}
+
+// request hands r to the loop.
+func (s *serverState) request(r request) {
 	select {
-	case s.refresh <- done:
+	case s.refresh <- r:
 	default:
-		done()
+		r.done()
 	}
 }
 
@@ -157,10 +164,14 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			return lastPoll
 		case <-clk.After(next):
 		case <-s.resync:
-		case done := <-s.refresh:
+		case r := <-s.refresh:
+			if !r.refresh {
+				r.done() // polling covers every mapped cap already
+				continue
+			}
 			w.pollServer(ctx, s, nil)
 			s.update(func(st *ServerStatus) { st.Refreshes++ })
-			done()
+			r.done()
 			return clk.Now()
 		}
 	}
@@ -184,7 +195,7 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 		return nil, err
 	}
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
-	if err := w.subscribe(dctx, s, p, w.allEntries()); err != nil {
+	if err := w.subscribe(dctx, s, p, w.mappedEntries()); err != nil {
 		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
@@ -262,9 +273,13 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 		case <-p.conn.Done():
 			w.lost(s)
 			return
-		case done := <-s.refresh:
-			p = w.resubscribe(ctx, s, p)
-			done()
+		case r := <-s.refresh:
+			if r.refresh {
+				p = w.resubscribe(ctx, s, p)
+			} else {
+				w.resyncSubs(ctx, s, p)
+			}
+			r.done()
 		case <-s.resync:
 			w.resyncSubs(ctx, s, p)
 		case <-pollC:
@@ -312,7 +327,7 @@ func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
 	var add []*entry
 	w.mu.Lock()
 	for k, e := range w.entries {
-		if !p.subs[k] && p.poll[k] == nil {
+		if !e.baseline && !p.subs[k] && p.poll[k] == nil {
 			add = append(add, e)
 		}
 	}

@@ -25,6 +25,7 @@ type CapStatus struct {
 	RootHash string
 	Size     int64
 	Checked  time.Time // the last verification
+	Checks   int       // verifications (servermap updates) so far
 	Err      string    // why the last verification failed
 	Pending  bool      // a verification is queued or running
 }
@@ -50,7 +51,7 @@ func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	for _, e := range w.entries {
 		c := CapStatus{Cap: e.str, Root: e.root, Path: e.path, Dir: e.cap.Dir, Checked: e.checked,
-			Pending: e.queued || e.running}
+			Checks: e.checks, Pending: e.queued || e.running}
 		if e.known != nil {
 			c.Known, c.Seqnum, c.Size = true, e.known.Seqnum, e.known.Size
 			c.RootHash = base32.Encode(e.known.RootHash[:])

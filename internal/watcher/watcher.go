@@ -168,25 +168,38 @@ func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	}
 }
 
-// start maps every root (and, recursively, its children), then starts
-// the server loops and the refresh loop.
+// start starts the server loops, maps every root (and, recursively, its
+// children), and runs the refresh loop. Each cap is subscribed as soon as
+// its first map is done, so mapping and subscribing overlap. Ready is
+// closed when every cap is mapped and every server subscribed to all of
+// them (or polling).
 func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
+	var first sync.WaitGroup
+	for _, s := range w.servers {
+		first.Add(1)
+		wg.Add(1)
+		go func() { defer wg.Done(); w.serverLoop(ctx, s, first.Done) }()
+	}
 	for _, r := range w.roots {
 		if e := w.addEntry(r, r.String(), "", nil); e != nil {
 			w.init.Add(1)
 			w.initial(e, &w.init)
 		}
 	}
-	if !waitGroup(ctx, &w.init) {
+	t0 := w.opts.Clock.Now()
+	if !waitGroup(ctx, &w.init) || !waitGroup(ctx, &first) {
 		return
 	}
-	var subscribed sync.WaitGroup
+	w.log.Debug("every cap mapped", "after", w.opts.Clock.Now().Sub(t0))
+	var synced sync.WaitGroup
 	for _, s := range w.servers {
-		subscribed.Add(1)
-		wg.Add(1)
-		go func() { defer wg.Done(); w.serverLoop(ctx, s, subscribed.Done) }()
+		synced.Add(1)
+		s.request(request{done: synced.Done})
 	}
-	subscribed.Wait()
+	if !waitGroup(ctx, &synced) {
+		return
+	}
+	w.log.Debug("every server subscribed or polling", "after", w.opts.Clock.Now().Sub(t0))
 	close(w.ready)
 	w.refreshLoop(ctx)
 }
@@ -203,7 +216,7 @@ func (w *Watcher) refreshLoop(ctx context.Context) {
 		var done sync.WaitGroup
 		for _, s := range w.servers {
 			done.Add(1)
-			s.requestRefresh(done.Done)
+			s.request(request{done: done.Done, refresh: true})
 		}
 		if !waitGroup(ctx, &done) {
 			return
