@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"crypto/rand"
+	mrand "math/rand/v2"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,7 +39,9 @@ func reportLatency(b *testing.B, name string, ds []time.Duration) {
 // benchLatency publishes b.N updates and measures, for each, the time
 // from the end of the publish to the verified event (0 when the event
 // came first) and from the first hint to the event.
-func benchLatency(b *testing.B, o demo.GridOptions, wo watcher.Options) {
+// With jitter, each publish waits a random time below it first, so that
+// publishes do not fall into step with the polls.
+func benchLatency(b *testing.B, o demo.GridOptions, wo watcher.Options, jitter time.Duration) {
 	g := startGrid(b, o)
 	p := newPublisher(b, g.Grid())
 	c := create(b, p, false, []byte("v1"))
@@ -46,6 +49,9 @@ func benchLatency(b *testing.B, o demo.GridOptions, wo watcher.Options) {
 	var afterPublish, sincePublishStart, sinceHint []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
+		if jitter > 0 {
+			time.Sleep(mrand.N(jitter))
+		}
 		start := time.Now()
 		seq := put(b, p, c, []byte(fmt.Sprintf("v%d", i+2)))
 		end := time.Now()
@@ -70,13 +76,13 @@ func benchLatency(b *testing.B, o demo.GridOptions, wo watcher.Options) {
 // BenchmarkPushLatency: publish-to-event latency with push on a 5-server
 // loopback grid. Run with -benchtime 100x.
 func BenchmarkPushLatency(b *testing.B) {
-	benchLatency(b, demo.GridOptions{}, watcher.Options{Poll: time.Hour})
+	benchLatency(b, demo.GridOptions{}, watcher.Options{Poll: time.Hour}, 0)
 }
 
 // BenchmarkPollLatency: the same with every server polled every second.
 // Run with -benchtime 20x.
 func BenchmarkPollLatency(b *testing.B) {
-	benchLatency(b, demo.GridOptions{NoWatch: true}, watcher.Options{Poll: time.Second})
+	benchLatency(b, demo.GridOptions{NoWatch: true}, watcher.Options{Poll: time.Second}, time.Second)
 }
 
 // BenchmarkIdleCost measures the verifications and polls an idle watcher
