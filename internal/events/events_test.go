@@ -1,0 +1,91 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
+)
+
+var sample = events.Event{Type: events.Changed, Time: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
+	Cap: "URI:SSK-RO:abcdefghijklmnopqrstuvwxyz:0123456789", Path: "docs/a.txt", Root: "URI:DIR2-RO:x:y",
+	Seqnum: 5, PreviousSeqnum: 4, RootHash: "rh", Size: 12, Via: events.ViaPush, Server: "v0-s",
+	LatencyMS: 3.5, Contents: []byte("secret contents")}
+
+func TestJSONSchema(t *testing.T) {
+	var b bytes.Buffer
+	if err := (events.JSON{}).Print(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), "}\n") || strings.Count(b.String(), "\n") != 1 {
+		t.Fatalf("not one line: %q", b.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"type": "changed", "time": "2026-11-25T09:00:00Z", "cap": sample.Cap, "path": "docs/a.txt",
+		"root": "URI:DIR2-RO:x:y", "seqnum": 5.0, "previous_seqnum": 4.0, "roothash": "rh", "size": 12.0,
+		"via": "push", "server": "v0-s", "latency_ms": 3.5}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+	if len(m) != len(want) {
+		t.Errorf("keys %v, want exactly %v", m, want)
+	}
+}
+
+func TestTextLine(t *testing.T) {
+	var b bytes.Buffer
+	if err := (events.Text{}).Print(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "09:00:00.000 changed  docs/a.txt seq 5 (was 4) via push in 3.5ms\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	e := sample
+	e.Path = ""
+	b.Reset()
+	(events.Text{}).Print(&b, e)
+	if strings.Contains(b.String(), "0123456789") || !strings.Contains(b.String(), "URI:SSK-RO:abcdefgh") {
+		t.Errorf("a cap without a path should be abbreviated: %q", b.String())
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	p, err := events.NewTemplate("{{.Path}} {{.Seqnum}} {{.Via}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.Print(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "docs/a.txt 5 push\n" {
+		t.Errorf("got %q", b.String())
+	}
+	if _, err := events.NewTemplate("{{.Path"); err == nil {
+		t.Error("bad template accepted")
+	}
+	bad, _ := events.NewTemplate("{{.NoSuchField}}")
+	if err := bad.Print(&b, sample); err == nil {
+		t.Error("unknown field accepted")
+	}
+}
+
+func TestShortCap(t *testing.T) {
+	for in, want := range map[string]string{
+		"URI:SSK-RO:abcdefghijklmnop:qrstuv": "URI:SSK-RO:abcdefgh…",
+		"URI:DIR2-MDMF-RO:abcdefghijk:zz":    "URI:DIR2-MDMF-RO:abcdefgh…",
+		"short":                              "short",
+	} {
+		if got := events.ShortCap(in); got != want {
+			t.Errorf("ShortCap(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
