@@ -43,7 +43,13 @@ func TestLiveChangesAtThreeDepths(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		change()
-		waitFor(t, generous, what, cond)
+		if waitFor(t, generous, what, func() bool { return cond() || time.Since(start) > generous-time.Second }); !cond() {
+			for _, e := range rec.evs {
+				t.Logf("event %s %q %s", e.Type, e.Path, e.Message)
+			}
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error { t.Logf("local %s", p); return nil })
+			t.Fatalf("%s: not applied", what)
+		}
 		d := time.Since(start)
 		worst = max(worst, d)
 		t.Logf("%-28s %v", what, d.Round(time.Millisecond))
@@ -71,6 +77,11 @@ func TestLiveChangesAtThreeDepths(t *testing.T) {
 		hasContent(local("d1/d2/d3/x/deep.txt"), []byte("deep")))
 	step("remove subdirectory d1/d2/d3", func() { w.unlink(t, root, "d1/d2/d3") }, gone(local("d1/d2/d3")))
 	t.Logf("slowest change: %v", worst)
+	if t.Failed() {
+		for _, e := range rec.evs {
+			t.Logf("event %s %s", e.Type, e.Path)
+		}
+	}
 
 	if c := rec.of(mirror.Conflict); len(c) > 0 {
 		t.Errorf("unexpected conflicts: %v", c)

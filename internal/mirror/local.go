@@ -228,6 +228,26 @@ func (l *local) prune(rel, stop string, keep func(string) bool) {
 	}
 }
 
+// removeEmptyDirs removes the directory rel and every directory below
+// it that is (then) empty, deepest first; files and symlinks stay, and
+// so do the directories holding them.
+func (l *local) removeEmptyDirs(rel string) {
+	fi, err := l.root.Lstat(native(rel))
+	if err != nil || !fi.IsDir() || l.parentsOK(rel) != nil {
+		return
+	}
+	var dirs []string
+	fs.WalkDir(l.root.FS(), rel, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		l.root.Remove(native(dirs[i]))
+	}
+}
+
 // cleanTemps deletes the temporary files an interrupted run left.
 func (l *local) cleanTemps() error {
 	return fs.WalkDir(l.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {

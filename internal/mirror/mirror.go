@@ -222,6 +222,7 @@ func (m *Mirror) apply(ctx context.Context, ev events.Event, emit func(events.Ev
 		}
 		return
 	}
+	m.log.Debug("applying", "type", ev.Type, "path", ev.Path, "seqnum", ev.Seqnum)
 	if ev.Path == "" {
 		return // the root itself: entries changed are reported one by one
 	}

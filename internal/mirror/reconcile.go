@@ -68,6 +68,9 @@ func (s *session) reconcile(ctx context.Context, p string, c cap.Cap) error {
 		want[f.path] = true
 	}
 	s.removeGone(ctx, p, want, t)
+	if p != "" && !t.dirs[p] {
+		s.m.loc.removeEmptyDirs(p) // a directory gone remotely, emptied earlier
+	}
 	dirs := make([]string, 0, len(t.dirs))
 	for d := range t.dirs {
 		dirs = append(dirs, d)
