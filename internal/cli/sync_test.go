@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +27,9 @@ import (
 )
 
 // syncTree starts a pushing loopback grid holding a directory of n files
-// of size bytes each (under two subdirectories) and returns the grid and
-// the directory's read cap.
-func syncTree(t *testing.T, n, size int) (*demo.Grid, string, map[string][]byte) {
+// of size bytes each (under two subdirectories) and returns the grid,
+// the directory's read cap, the expected files and an editor of the tree.
+func syncTree(t *testing.T, n, size int) (*demo.Grid, string, map[string][]byte, *syncEditor) {
 	t.Helper()
 	ctx := context.Background()
 	dg, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{Servers: 3})
@@ -58,7 +60,26 @@ func syncTree(t *testing.T, n, size int) (*demo.Grid, string, map[string][]byte)
 		}
 		want[p] = data
 	}
-	return dg, root.ReadOnly().String(), want
+	return dg, root.ReadOnly().String(), want, &syncEditor{ed: ed, up: up, root: root}
+}
+
+// syncEditor changes the tree syncTree made.
+type syncEditor struct {
+	ed   *dirop.Editor
+	up   *upload.Uploader
+	root *cap.Mutable
+}
+
+func (e *syncEditor) link(t *testing.T, p string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := e.up.Upload(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ed.Link(ctx, e.root, strings.Split(p, "/"), dirop.ChildOf(res.Cap), true, true); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func buildBinary(t *testing.T) string {
@@ -95,7 +116,7 @@ func checkNoTemps(t *testing.T, dir string) {
 func TestSyncSurvivesSIGKILL(t *testing.T) {
 	bin := buildBinary(t)
 	const files = 40
-	dg, root, want := syncTree(t, files, 256<<10)
+	dg, root, want, _ := syncTree(t, files, 256<<10)
 	dir := filepath.Join(t.TempDir(), "mirror")
 	args := append([]string{"sync", "--once", "--json", "--parallel", "1"}, dg.ServerFlags()...)
 	args = append(args, root, dir)
@@ -146,7 +167,7 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 // it with SIGTERM mid-download and expects exit 0 and no temporary file.
 func TestSyncExitsCleanlyOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
-	dg, root, _ := syncTree(t, 20, 256<<10)
+	dg, root, _, _ := syncTree(t, 20, 256<<10)
 	dir := filepath.Join(t.TempDir(), "mirror")
 	args := append([]string{"sync", "--parallel", "2"}, dg.ServerFlags()...)
 	cmd := exec.Command(bin, append(args, root, dir)...)
@@ -181,5 +202,65 @@ func TestSyncUsage(t *testing.T) {
 	code, _, errOut := run(t, "sync", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:LIT:oruw46ik", t.TempDir())
 	if code == ExitOK {
 		t.Errorf("a file cap: exit 0, stderr %q", errOut)
+	}
+}
+
+// syncBuffer is a goroutine-safe stdout for an in-process run.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestSyncJSONAndExec runs sync in process with --json and --exec: the
+// first mirror reports progress, and a remote change two levels down is
+// applied, printed as an event and passed to the command.
+func TestSyncJSONAndExec(t *testing.T) {
+	dg, root, _, ed := syncTree(t, 2, 1000)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	args := append([]string{"sync", "--json", "--exec", `echo "$TAHOE_WATCH_EVENT $TAHOE_WATCH_PATH" >> ` + hookLog}, dg.ServerFlags()...)
+	args = append(args, root, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, Streams{In: strings.NewReader(""), Out: out, Err: io.Discard}, args) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != ExitOK {
+			t.Errorf("exit %d", code)
+		}
+	}()
+	waitUntil(t, "first mirror", func() bool { return strings.Contains(out.String(), `"done":true`) })
+
+	ed.link(t, "s1/deeper/new.txt", []byte("new file"))
+	local := filepath.Join(dir, "s1", "deeper", "new.txt")
+	waitUntil(t, "the change applied", func() bool { b, _ := os.ReadFile(local); return string(b) == "new file" })
+	waitUntil(t, "the event printed", func() bool { return strings.Contains(out.String(), `"path":"s1/deeper/new.txt"`) })
+	waitUntil(t, "the command run", func() bool {
+		b, _ := os.ReadFile(hookLog)
+		return strings.Contains(string(b), "added s1/deeper/new.txt")
+	})
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not JSON: %q", line)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
