@@ -2,8 +2,8 @@ package watcher_test
 
 import (
 	"crypto/rand"
-	mrand "math/rand/v2"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"

@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"slices"
 	"time"
@@ -17,6 +18,7 @@ type outcome struct {
 	prev     *Version
 	baseline bool
 	announce bool // a baseline of a directory that appeared while watching
+	stuck    bool // the same version stayed below k across a refresh
 	changed  bool
 	via      events.Via
 	server   string
@@ -54,7 +56,8 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 			ev.Contents = w.contents(ctx, e, o.m)
 		}
 		w.send(ctx, ev)
-	default:
+	}
+	if !o.baseline {
 		w.warnings(ctx, e, o)
 	}
 }
@@ -75,6 +78,11 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 	e.holders = m.Holders
 	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
 		server: e.hintServer, hintAt: e.hintAt}
+	if e.refreshed {
+		e.refreshed = false
+		o.stuck = m.Stuck != nil && e.lastStuck != nil && *m.Stuck == *e.lastStuck
+		e.lastStuck = m.Stuck
+	}
 	switch {
 	case e.baseline:
 		e.known, e.baseline = m.Best, false
@@ -91,21 +99,30 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 	return o, true
 }
 
-// warnings reports uncoordinated writes and versions stuck below k. A
-// stuck version is only reported by a refresh, since every publish passes
-// through that state.
+// warnings reports uncoordinated writes and versions stuck below k. Every
+// publish passes through a state below k, so a version is only reported
+// as stuck when two refreshes in a row found it so.
+// Each warning is given once per seqnum.
 func (w *Watcher) warnings(ctx context.Context, e *entry, o outcome) {
+	var ev events.Event
 	switch {
 	case o.m.Uncoordinated:
-		ev := w.event(e, events.Warning, o)
+		ev = w.event(e, events.Warning, o)
 		ev.Message = "uncoordinated write: two versions share the newest seqnum"
-		w.send(ctx, ev)
-	case o.m.Stuck != nil && o.via == events.ViaRefresh:
-		ev := w.event(e, events.Warning, o)
+	case o.stuck:
+		ev = w.event(e, events.Warning, o)
 		ev.Seqnum = o.m.Stuck.Seqnum
 		ev.Message = "a newer version has fewer than k shares and cannot be read"
-		w.send(ctx, ev)
+	default:
+		return
 	}
+	key := fmt.Sprintf("%s %d", ev.Message, ev.Seqnum)
+	if e.warned == key { // e's checks are serialized: no lock needed
+		return
+	}
+	e.warned = key
+	w.log.Warn(ev.Message, "cap", e.label(), "seqnum", ev.Seqnum)
+	w.send(ctx, ev)
 }
 
 // event builds an event about e from a verification's outcome.

@@ -29,6 +29,11 @@ type entry struct {
 	lastErr  error
 	checked  time.Time
 	checks   int
+	warned   string // the last warning given
+	// refreshed is set by a refresh's hint; lastStuck is the version
+	// below k that the last refresh's map found.
+	refreshed bool
+	lastStuck *Version
 
 	queued, running, again bool
 	hintVia                events.Via
@@ -125,6 +130,9 @@ func (w *Watcher) hint(e *entry, via events.Via, server string, seq uint64, forc
 	}
 	if e.hintAt.IsZero() {
 		e.hintAt, e.hintVia, e.hintServer = w.opts.Clock.Now(), via, server
+	}
+	if via == events.ViaRefresh {
+		e.refreshed = true
 	}
 	switch {
 	case e.running:

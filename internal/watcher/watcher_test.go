@@ -37,7 +37,7 @@ func TestPutYieldsOneChangedEvent(t *testing.T) {
 }
 
 func TestBackToBackUpdatesInOrder(t *testing.T) {
-	n := 200 // WATCHER_UPDATES=1000 for the full count
+	n := 1000 // WATCHER_UPDATES overrides; -short: 30
 	if s := os.Getenv("WATCHER_UPDATES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
