@@ -32,6 +32,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -84,6 +85,9 @@ type Mirror struct {
 	loc     *local
 	st      *state
 	log     *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open prepares dir (creating it) as the mirror of root, a directory cap
@@ -128,13 +132,15 @@ func Open(root cap.Cap, dir string, o Options) (*Mirror, error) {
 	return m, nil
 }
 
-// Close flushes the journal and releases the directory.
+// Close flushes the journal and releases the directory and its lock.
 func (m *Mirror) Close() error {
-	err := errors.Join(m.st.close(), m.loc.close())
-	if m.ownR {
-		m.r.Close()
-	}
-	return err
+	m.closeOnce.Do(func() {
+		m.closeErr = errors.Join(m.st.close(), m.loc.close())
+		if m.ownR {
+			m.r.Close()
+		}
+	})
+	return m.closeErr
 }
 
 // Records returns the journal's records, for tests and status views.

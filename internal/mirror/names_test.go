@@ -47,8 +47,8 @@ func TestHostileNamesAreSkipped(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("written beside LOCALDIR: %v", ents)
 	}
-	if st, err := os.ReadDir(filepath.Join(dir, mirror.StateDir)); err != nil || len(st) != 1 {
-		t.Errorf("state directory holds %v (%v)", st, err)
+	if st, err := os.ReadDir(filepath.Join(dir, mirror.StateDir)); err != nil || len(st) != 2 {
+		t.Errorf("state directory holds %v (%v), want lock and state.jsonl", st, err)
 	}
 	warnings := rec.of(events.Warning)
 	if len(warnings) != len(hostile)-1 {
@@ -88,4 +88,63 @@ func TestSymlinksAreNotFollowed(t *testing.T) {
 	if len(rec.of(mirror.Conflict)) != 1 || len(rec.of(events.Warning)) == 0 {
 		t.Errorf("want a conflict for y.txt and a warning for sub: %v", rec.evs)
 	}
+}
+
+// TestHostileNamesLive adds hostile entries to a directory while it is
+// mirrored; their events name paths ("a/b", and "x" for "../x" inside
+// a) that must not be taken at their word.
+func TestHostileNamesLive(t *testing.T) {
+	w := newWorld(t, 3)
+	a := w.mkdir(t)
+	ok := w.upload(t, []byte("fine")).String()
+	evil := w.upload(t, []byte("evil")).String()
+	w.link(t, a, "inner.txt", w.upload(t, []byte("inner")))
+	root := w.createRaw(t, rawDir(map[string]string{"a": a.ReadOnly().String(), "ok.txt": ok}))
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "mirror")
+	rec := &recorder{}
+	m := open(t, root, dir, w.g, mirror.Options{})
+	run(t, m, rec)
+	waitFor(t, generous, "first mirror", hasContent(filepath.Join(dir, "a", "inner.txt"), []byte("inner")))
+
+	if _, err := w.pub.Modify(context.Background(), a, func([]byte) ([]byte, error) {
+		return rawDir(map[string]string{"inner.txt": evil, "../x": evil, "../../y": evil}), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pub.Modify(context.Background(), root, func([]byte) ([]byte, error) {
+		return rawDir(map[string]string{"a": a.ReadOnly().String(), "ok.txt": ok, "a/b": evil, "new.txt": ok}), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, generous, "the legitimate changes", func() bool {
+		return hasContent(filepath.Join(dir, "new.txt"), []byte("fine"))() &&
+			hasContent(filepath.Join(dir, "a", "inner.txt"), []byte("evil"))()
+	})
+	got := listTree(t, dir)
+	want := []string{"a", "a/inner.txt", "new.txt", "ok.txt"}
+	if keys := sortedKeys(got); strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Errorf("mirror holds %q, want %q", keys, want)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+		t.Errorf("written beside LOCALDIR: %v", ents)
+	}
+}
+
+// TestOneMirrorPerDirectory: a second mirror of the same LOCALDIR is
+// refused while the first is open.
+func TestOneMirrorPerDirectory(t *testing.T) {
+	w := newWorld(t, 3)
+	root := w.mkdir(t)
+	dir := t.TempDir()
+	first := open(t, root, dir, w.g, mirror.Options{})
+	if _, err := mirror.Open(root, dir, mirror.Options{Grid: w.g}); err == nil {
+		t.Fatal("a second mirror opened the same directory")
+	}
+	first.Close()
+	second, err := mirror.Open(root, dir, mirror.Options{Grid: w.g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
 }

@@ -42,6 +42,7 @@ type state struct {
 	mu   sync.Mutex
 	recs map[string]*Record
 	f    *os.File
+	lock *os.File
 }
 
 const journalName = "state.jsonl"
@@ -55,18 +56,21 @@ func openState(dir string) (*state, error) {
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return nil, errors.Join(errors.New(dir+" is not a directory"), err)
 	}
-	s := &state{dir: dir, recs: map[string]*Record{}}
-	if err := s.load(); err != nil {
-		return nil, err
-	}
-	if err := s.compact(); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0o600)
+	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	s.f = f
+	s := &state{dir: dir, recs: map[string]*Record{}, lock: lock}
+	if err = s.load(); err == nil {
+		err = s.compact()
+	}
+	if err == nil {
+		s.f, err = os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0o600)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -173,5 +177,5 @@ func (s *state) under(prefix string) []string {
 
 // close syncs and closes the journal.
 func (s *state) close() error {
-	return errors.Join(s.f.Sync(), s.f.Close())
+	return errors.Join(s.f.Sync(), s.f.Close(), s.lock.Close())
 }
