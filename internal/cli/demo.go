@@ -121,12 +121,13 @@ In another terminal, try:
   tahoe-watch --grid %s %s
   tahoe-watch ls --grid %s %s
   tahoe-watch status --grid %s %s/todo.txt
+  echo hello | tahoe-watch put --grid %s - "$(cat %s)/hello.txt"
 
 Watching it now; a writer changes something every few seconds. Ctrl-C stops.
 
 `, gridFile, joinFlags(g.ServerFlags()), ro,
 		t.Files["README.txt"].ReadOnly(), t.Files["todo.txt"].ReadOnly(), t.Files["docs/notes.txt"].ReadOnly(),
-		capFile, gridFile, ro, gridFile, ro, gridFile, ro)
+		capFile, gridFile, ro, gridFile, ro, gridFile, ro, gridFile, capFile)
 	return nil
 }
 

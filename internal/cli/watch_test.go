@@ -176,3 +176,36 @@ func TestWatchUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchCountAndDashCommand(t *testing.T) {
+	g, p, c := watchGrid(t)
+	file := filepath.Join(t.TempDir(), "runs")
+	args := append(g.ServerFlags(), "--count", "2", "--format", "{{.Type}} {{.Seqnum}}", c.ReadOnly().String(),
+		"--", "sh", "-c", "echo $TAHOE_WATCH_SEQNUM >> "+file)
+	out, errOut, wait := startWatch(t, context.Background(), args)
+	for i, text := range []string{"second", "third"} {
+		if _, err := p.Modify(context.Background(), c, func([]byte) ([]byte, error) { return []byte(text), nil }); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(out.String(), "\n") < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no event %d; stderr:\n%s", i+1, errOut.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if code := wait(); code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	if out.String() != "changed 2\nchanged 3\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+	b, _ := os.ReadFile(file)
+	if !strings.HasSuffix(string(b), "3\n") {
+		t.Errorf("the command did not run for the last change: %q", b)
+	}
+	if !strings.Contains(errOut.String(), "hook exited") {
+		t.Errorf("hook exit status not logged:\n%s", errOut.String())
+	}
+}
