@@ -254,9 +254,6 @@ func (l *local) cleanTemps() error {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && p == StateDir {
-			return fs.SkipDir
-		}
 		if !d.IsDir() && strings.HasPrefix(d.Name(), tmpPrefix) {
 			l.root.Remove(native(p))
 		}

@@ -122,11 +122,13 @@ func Open(root cap.Cap, dir string, o Options) (*Mirror, error) {
 	if m.loc, err = openLocal(dir); err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
-	if err = m.loc.cleanTemps(); err == nil {
-		m.st, err = openState(filepath.Join(dir, StateDir))
-	}
-	if err != nil {
+	// The lock comes first: the temporary files may be another mirror's.
+	if m.st, err = openState(filepath.Join(dir, StateDir)); err != nil {
 		m.loc.close()
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	if err = m.loc.cleanTemps(); err != nil {
+		m.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	return m, nil
