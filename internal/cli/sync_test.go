@@ -137,6 +137,11 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the first run finished (%d files) before it was killed", before)
 	}
 	t.Logf("killed after %d of %d files", before, files)
+	for p, data := range want { // no partial file at any final name
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err == nil && !bytes.Equal(b, data) {
+			t.Errorf("after the kill %s holds %d bytes, not the whole file", p, len(b))
+		}
+	}
 
 	cmd = exec.Command(bin, args...)
 	var stdout bytes.Buffer
