@@ -269,3 +269,19 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestSyncProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	bar := newProgressBar(&b, "always", false)
+	bar.show(mirror.ProgressEvent{Files: 10, FilesDone: 4, Bytes: 10 << 20, BytesDone: 4 << 20, Rate: 2 << 20, ETASeconds: 3})
+	bar.show(mirror.ProgressEvent{Files: 10, FilesDone: 10, Bytes: 10 << 20, BytesDone: 10 << 20, Rate: 2 << 20, Done: true})
+	want := "\r\033[K4/10 files  4.0 MiB/10.0 MiB  2.0 MiB/s  ETA 3s" + "\r\033[K10/10 files  10.0 MiB/10.0 MiB  2.0 MiB/s  ETA 0s\n"
+	if b.String() != want {
+		t.Errorf("bar:\n got %q\nwant %q", b.String(), want)
+	}
+	b.Reset()
+	newProgressBar(&b, "auto", false).show(mirror.ProgressEvent{})
+	if b.Len() != 0 {
+		t.Errorf("auto drew on a buffer: %q", b.String())
+	}
+}
