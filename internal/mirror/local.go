@@ -153,6 +153,14 @@ func (f found) matches(rec *Record) bool {
 	return f.mtime == rec.MTime
 }
 
+// still reports whether rel is as f found it (size and mtime), checked
+// again just before a replace or delete, so an edit made while f was
+// being hashed is not lost.
+func (l *local) still(rel string, f found) bool {
+	now, err := l.look(rel, false)
+	return err == nil && now.exists == f.exists && now.size == f.size && now.mtime == f.mtime
+}
+
 // temp is a complete download waiting to be renamed into place.
 type temp struct {
 	name   string // slash path below LOCALDIR

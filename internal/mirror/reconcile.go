@@ -221,7 +221,7 @@ func (s *session) remove(rp, top string, dirs map[string]bool) {
 	case err != nil:
 		s.warn(rp, fmt.Sprintf("removed remotely, left in place: %v", err))
 		return
-	case f.exists && (rec.Conflict || !f.matches(rec)):
+	case f.exists && (rec.Conflict || !f.matches(rec) || !s.m.loc.still(rp, f)):
 		s.forget(rp)
 		s.report(Conflict, rp, rec.Cap, rec.Seqnum, f.size, "removed remotely but changed locally; the local file is kept")
 		return
@@ -393,7 +393,7 @@ func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
 		s.m.loc.discard(t) // already there (a crash before the journal was written)
 		newRec.MTime = f.mtime
 		return s.m.st.put(newRec)
-	case f.exists && (rec == nil || rec.Conflict || !f.matches(rec)):
+	case f.exists && (rec == nil || rec.Conflict || !f.matches(rec) || !s.m.loc.still(rp, f)):
 		return s.conflict(rp, newRec, t)
 	case f.exists:
 		typ = events.Modified
