@@ -37,7 +37,10 @@ func TestPutYieldsOneChangedEvent(t *testing.T) {
 }
 
 func TestBackToBackUpdatesInOrder(t *testing.T) {
-	n := 1000 // WATCHER_UPDATES overrides; -short: 30
+	n := 1000 // WATCHER_UPDATES overrides; -race: 200; -short: 30
+	if raceEnabled {
+		n = 200
+	}
 	if s := os.Getenv("WATCHER_UPDATES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
