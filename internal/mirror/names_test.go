@@ -148,3 +148,29 @@ func TestOneMirrorPerDirectory(t *testing.T) {
 	}
 	second.Close()
 }
+
+// TestCycleFollowedOnce: a directory that contains itself is mirrored
+// once, with a warning, instead of forever.
+func TestCycleFollowedOnce(t *testing.T) {
+	w := newWorld(t, 3)
+	root := w.mkdir(t)
+	w.link(t, root, "a/f.txt", w.upload(t, []byte("f")))
+	a, err := w.ed.Dir(context.Background(), root, []string{"a"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.link(t, root, "a/again", a.ReadOnly())
+	dir := t.TempDir()
+	rec := &recorder{}
+	m := open(t, root, dir, w.g, mirror.Options{})
+	if err := m.Sync(context.Background(), rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	got := sortedKeys(listTree(t, dir))
+	if strings.Join(got, ",") != "a,a/again,a/f.txt" {
+		t.Errorf("mirrored %q", got)
+	}
+	if len(rec.of(events.Warning)) != 1 {
+		t.Errorf("warnings %v", rec.of(events.Warning))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 
@@ -56,7 +57,7 @@ func (s *session) reconcile(ctx context.Context, p string, c cap.Cap) error {
 	case c == nil:
 	case c.IsDir():
 		t.dirs[p] = true
-		s.walk(ctx, p, c, map[string]bool{}, t)
+		s.walk(ctx, p, c, t)
 	default:
 		t.files = append(t.files, remote{p, c})
 	}
@@ -86,39 +87,61 @@ func (s *session) reconcile(ctx context.Context, p string, c cap.Cap) error {
 	return s.fetchAll(ctx, t.files, blocked)
 }
 
-// walk lists the tree below directory c at p into t. ancestors holds the
-// directories on the way down, so a cycle is followed once.
-func (s *session) walk(ctx context.Context, p string, c cap.Cap, ancestors map[string]bool, t *tree) {
+// walk lists the tree below directory c at p into t, reading up to
+// Parallel directories at once.
+func (s *session) walk(ctx context.Context, p string, c cap.Cap, t *tree) {
+	w := &walker{s: s, t: t}
+	w.g.SetLimit(s.m.opts.Parallel)
+	w.dir(ctx, p, c, nil)
+	w.g.Wait()
+	sort.Slice(t.files, func(i, j int) bool { return t.files[i].path < t.files[j].path })
+}
+
+// walker is one walk of a tree.
+type walker struct {
+	s  *session
+	g  errgroup.Group
+	mu sync.Mutex // guards t
+	t  *tree
+}
+
+// dir lists the directory c at p and walks its subdirectories, in new
+// goroutines while there is room. ancestors are the caps of the
+// directories above, so a cycle is followed once.
+func (w *walker) dir(ctx context.Context, p string, c cap.Cap, ancestors []string) {
 	key := c.String()
-	if ancestors[key] {
-		s.warn(p, "directory contains itself; not followed again")
+	if slices.Contains(ancestors, key) {
+		w.s.warn(p, "directory contains itself; not followed again")
 		return
 	}
-	ancestors[key] = true
-	defer delete(ancestors, key)
-	ents, err := s.m.r.ReadDir(ctx, c)
+	ancestors = append(slices.Clip(ancestors), key)
+	ents, err := w.s.m.r.ReadDir(ctx, c)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.warn(p, fmt.Sprintf("cannot read directory: %v", err))
+			w.s.warn(p, fmt.Sprintf("cannot read directory: %v", err))
 		}
-		t.unreadable = append(t.unreadable, p)
+		w.mu.Lock()
+		w.t.unreadable = append(w.t.unreadable, p)
+		w.mu.Unlock()
 		return
 	}
-	kids := s.children(p, ents, true)
-	names := make([]string, 0, len(kids))
-	for n := range kids {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		child, cp := kids[n], path.Join(p, n)
+	for n, child := range w.s.children(p, ents, true) {
+		cp := path.Join(p, n)
+		w.mu.Lock()
+		if child.IsDir() {
+			w.t.dirs[cp] = true
+		} else {
+			w.t.files = append(w.t.files, remote{cp, child})
+		}
+		w.mu.Unlock()
 		if !child.IsDir() {
-			t.files = append(t.files, remote{cp, child})
-			s.prog.addTotal(sizeOf(child))
+			w.s.prog.addTotal(sizeOf(child))
 			continue
 		}
-		t.dirs[cp] = true
-		s.walk(ctx, cp, child, ancestors, t)
+		sub := func() error { w.dir(ctx, cp, child, ancestors); return nil }
+		if !w.g.TryGo(sub) {
+			sub() // no room: walk it here rather than wait for a slot
+		}
 	}
 }
 
