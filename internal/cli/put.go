@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +39,7 @@ type writeOptions struct {
 	total      int
 	format     string
 	convergent string // for tests: the convergence secret file
+	timeout    time.Duration
 }
 
 func addWriteFlags(cmd *cobra.Command, o *writeOptions, format bool) {
@@ -46,6 +48,7 @@ func addWriteFlags(cmd *cobra.Command, o *writeOptions, format bool) {
 	f.IntVarP(&o.needed, "shares-needed", "k", 0, "shares needed to read a new file (default: the node's tahoe.cfg, else 3)")
 	f.IntVar(&o.happy, "shares-happy", 0, "servers that must hold distinct shares for a write to succeed (default: tahoe.cfg, else 7 capped to the grid size)")
 	f.IntVarP(&o.total, "shares-total", "N", 0, "shares made of a new file (default: tahoe.cfg, else 10 capped to the grid size)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "treat a server that has not answered a request after this long as failed")
 	if format {
 		f.StringVar(&o.format, "format", "sdmf", "format of new mutable files and directories: sdmf or mdmf")
 	}
@@ -82,8 +85,12 @@ func (o *writeOptions) open(ctx context.Context) (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	lease, err := o.leaseSecret()
+	if err != nil {
+		return nil, err
+	}
 	cl := &publish.Clients{Options: &grid.Options{}}
-	pub := &publish.Publisher{Grid: cfg.Grid, Dial: cl.Dial, Happy: enc.Happy}
+	pub := &publish.Publisher{Grid: cfg.Grid, Dial: cl.Dial, Happy: enc.Happy, LeaseSecret: lease, Timeout: o.timeout}
 	prm := publish.Params{Format: f, K: enc.Needed, N: enc.Total}
 	return &writer{cfg: cfg, clients: cl, pub: pub, params: prm, enc: enc,
 		ed: &dirop.Editor{Pub: pub, New: prm}}, nil
@@ -113,11 +120,10 @@ func (o *writeOptions) encoding(cfg *gridconfig.Config) (gridconfig.Encoding, er
 
 // convergence returns the node's convergence secret, or tahoe-watch's
 // own: the file $TAHOE_WATCH_CONVERGENCE, else
-// <user config dir>/tahoe-watch/convergence, created on first use with a
-// random 32-byte secret in Tahoe's format (base32, as in a node's
+// <user config dir>/tahoe-watch/convergence, made on first use with a
+// random 32-byte secret in Tahoe's format (base32, as a node's
 // private/convergence).
 func (w *writer) convergence(o *writeOptions) ([]byte, error) {
-	const op = "convergence"
 	if w.cfg.Convergence != nil {
 		return w.cfg.Convergence, nil
 	}
@@ -125,12 +131,39 @@ func (w *writer) convergence(o *writeOptions) ([]byte, error) {
 	if path == "" {
 		path = os.Getenv(EnvConvergence)
 	}
+	return secretFile("convergence", path)
+}
+
+// leaseSecret returns the master lease secret: the node's private/secret
+// with --node-dir (or $TAHOE_WATCH_NODE_DIR), so that the node can renew
+// the leases tahoe-watch adds, else tahoe-watch's own
+// <user config dir>/tahoe-watch/lease-secret, made on first use.
+func (o *writeOptions) leaseSecret() ([]byte, error) {
+	dir := o.grid.nodeDir
+	if dir == "" {
+		dir = os.Getenv(gridconfig.EnvNodeDir)
+	}
+	if dir != "" {
+		if b, err := os.ReadFile(filepath.Join(dir, "private", "secret")); err == nil {
+			if s, err := base32.Decode(strings.TrimSpace(string(b))); err == nil {
+				return s, nil
+			}
+		}
+	}
+	return secretFile("lease-secret", "")
+}
+
+// secretFile reads a base32 secret from path (default
+// <user config dir>/tahoe-watch/name), creating it with 32 random bytes
+// if it does not exist.
+func secretFile(name, path string) ([]byte, error) {
+	op := "secret " + name
 	if path == "" {
 		dir, err := os.UserConfigDir()
 		if err != nil {
-			return nil, errkind.E(op, errkind.Usage, "no place for a convergence secret (%v): set $%s or use --node-dir", err, EnvConvergence)
+			return nil, errkind.E(op, errkind.Usage, "no place to keep the %s secret (%v): set $%s or use --node-dir", name, err, EnvConvergence)
 		}
-		path = filepath.Join(dir, "tahoe-watch", "convergence")
+		path = filepath.Join(dir, "tahoe-watch", name)
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -151,7 +184,7 @@ func (w *writer) convergence(o *writeOptions) ([]byte, error) {
 	}
 	secret, err := base32.Decode(strings.TrimSpace(string(b)))
 	if err != nil {
-		return nil, errkind.E(op, errkind.Usage, "%s: not a base32 convergence secret", path)
+		return nil, errkind.E(op, errkind.Usage, "%s: not a base32 secret", path)
 	}
 	return secret, nil
 }
@@ -160,7 +193,8 @@ func (w *writer) convergence(o *writeOptions) ([]byte, error) {
 func (w *writer) uploader(conv []byte) *upload.Uploader {
 	return &upload.Uploader{Grid: w.cfg.Grid, Convergence: conv,
 		Dial: func(s *grid.ServerInfo) (upload.Storage, error) { return w.clients.Client(s) },
-		K:    w.enc.Needed, Happy: w.enc.Happy, N: w.enc.Total}
+		K:    w.enc.Needed, Happy: w.enc.Happy, N: w.enc.Total,
+		LeaseSecret: w.pub.LeaseSecret, Timeout: w.pub.Timeout}
 }
 
 // putOptions are the flags of "tahoe-watch put".

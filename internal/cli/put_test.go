@@ -16,6 +16,15 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
+// writeEnv keeps the secrets tahoe-watch makes on first use out of the
+// user's config directory.
+func writeEnv(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv(EnvConvergence, "")
+	return dir
+}
+
 // runIn runs a command line with stdin.
 func runIn(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -67,6 +76,7 @@ func keyFile(t *testing.T, pem string) string {
 // TestPutPrivateKeyVectors: with Tahoe's keys, put prints exactly the
 // caps Tahoe made.
 func TestPutPrivateKeyVectors(t *testing.T) {
+	writeEnv(t)
 	g := testgrid.New(t, 3)
 	grid := g.WriteServersYAML(t.TempDir())
 	count := map[string]int{}
@@ -94,6 +104,7 @@ func random(n int) []byte {
 // TestPutUpdateRealGrid replaces mutables Tahoe wrote, on servers keeping
 // the write enablers Tahoe set, and reads them back with cat.
 func TestPutUpdateRealGrid(t *testing.T) {
+	writeEnv(t)
 	g := testgrid.RealGrid(t)
 	for _, o := range gridObjects(t) {
 		c, err := cap.Parse(o.Cap)
@@ -117,6 +128,7 @@ func TestPutUpdateRealGrid(t *testing.T) {
 // and reads them back with cat.
 func TestPutRoundTrip(t *testing.T) {
 	g := testgrid.New(t, 5)
+	writeEnv(t)
 	t.Setenv(EnvConvergence, filepath.Join(t.TempDir(), "convergence"))
 	grid := g.WriteServersYAML(t.TempDir())
 	sizes := []int{0, 1024, 1 << 20}
@@ -163,6 +175,7 @@ func mustCat(t *testing.T, grid, target string, want []byte) {
 }
 
 func TestMkdirPutMutableRm(t *testing.T) {
+	writeEnv(t)
 	g := testgrid.New(t, 3)
 	grid := g.WriteServersYAML(t.TempDir())
 	vectors := sskVectors(t)
@@ -200,6 +213,7 @@ func TestMkdirPutMutableRm(t *testing.T) {
 }
 
 func TestWriteUsageErrors(t *testing.T) {
+	writeEnv(t)
 	g := testgrid.New(t, 2)
 	grid := g.WriteServersYAML(t.TempDir())
 	ro := cap.MustParse(sskVectors(t)[0].Expected).ReadOnly().String()
@@ -215,5 +229,33 @@ func TestWriteUsageErrors(t *testing.T) {
 		if code, _, errOut := run(t, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, ExitUsage, errOut)
 		}
+	}
+}
+
+// TestConvergenceSecretKept: without a node dir, the first upload makes
+// tahoe-watch's own secret (private to the user) and later ones reuse it,
+// so equal files get equal caps.
+func TestConvergenceSecretKept(t *testing.T) {
+	cfg := writeEnv(t)
+	g := testgrid.New(t, 3)
+	grid := g.WriteServersYAML(t.TempDir())
+	_, dir, _ := run(t, "mkdir", "--grid", grid)
+	dir = strings.TrimSpace(dir)
+	data := random(1000)
+	_, c1, errOut := runIn(t, data, "put", "--grid", grid, "-", dir+"/one")
+	_, c2, _ := runIn(t, data, "put", "--grid", grid, "-", dir+"/two")
+	if c1 == "" || c1 != c2 {
+		t.Fatalf("caps %q and %q (%s)", c1, c2, errOut)
+	}
+	for _, name := range []string{"convergence", "lease-secret"} {
+		st, err := os.Stat(filepath.Join(cfg, "tahoe-watch", name))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", name, err, st)
+		}
+	}
+	// Another secret gives another cap for the same bytes.
+	t.Setenv(EnvConvergence, filepath.Join(t.TempDir(), "other"))
+	if _, c3, _ := runIn(t, data, "put", "--grid", grid, "-", dir+"/three"); c3 == c1 {
+		t.Fatal("a different convergence secret gave the same cap")
 	}
 }

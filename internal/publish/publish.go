@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -32,6 +33,10 @@ type Publisher struct {
 	LeaseSecret []byte
 	// Parallel limits concurrent requests; 0 means 8.
 	Parallel int
+	// Timeout bounds each request to a server (and each server's part of
+	// a map update); a server that does not answer in time is treated as
+	// failed and its shares go elsewhere. 0 means 30s.
+	Timeout time.Duration
 
 	keys sync.Map // storage index → *rsa.PrivateKey recovered from shares
 }
@@ -60,6 +65,13 @@ func (p *Publisher) parallel() int {
 		return p.Parallel
 	}
 	return 8
+}
+
+func (p *Publisher) timeout() time.Duration {
+	if p.Timeout > 0 {
+		return p.Timeout
+	}
+	return 30 * time.Second
 }
 
 func (p *Publisher) happy() int { return max(p.Happy, 1) }

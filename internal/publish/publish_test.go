@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -347,5 +348,28 @@ func TestServerStopsDuringPublish(t *testing.T) {
 	case bytes.Equal(got, old) && seq == 1 && err != nil:
 	default:
 		t.Fatalf("read seqnum %d, %d bytes: neither version (publish error %v)", seq, len(got), err)
+	}
+}
+
+// TestHungServer: a server that never answers costs one timeout; its
+// shares go to the others.
+func TestHungServer(t *testing.T) {
+	tg := testgrid.New(t, 4)
+	tg.AddHung()
+	p := newPublisher(t, tg.Grid(), 4)
+	p.Timeout = 300 * time.Millisecond
+	res, err := p.Create(context.Background(), testgrid.Key(t), []byte("hung"), publish.Params{Format: cap.SDMF, K: 3, N: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, nums := range res.Placed {
+		n += len(nums)
+	}
+	if res.Happiness != 4 || n != 10 {
+		t.Errorf("happiness %d with %d shares: %v", res.Happiness, n, res.Placed)
+	}
+	if got, _ := mustRead(t, p, res.Cap); string(got) != "hung" {
+		t.Errorf("read %q", got)
 	}
 }

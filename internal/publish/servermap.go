@@ -80,7 +80,7 @@ func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 	if len(servers) == 0 {
 		return nil, errkind.E(op, errkind.Unreachable, "the grid has no reachable storage servers")
 	}
-	mu, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Parallel: p.parallel()})
+	mu, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Parallel: p.parallel(), Timeout: p.timeout()})
 	if err != nil {
 		return nil, errkind.E(op, errkind.KindOf(err), err)
 	}
@@ -108,7 +108,7 @@ func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 			if sh := good[r.ID][n]; sh != nil {
 				info.Prefix = sh.Prefix
 				info.Checkstring, _ = checkstring(sh.Head)
-			} else if b, err := r.Source.ReadShare(ctx, grid.Mutable, si, uint64(n), 0, sdmfCheckLen); err == nil {
+			} else if b, err := p.readHead(ctx, r.Source, si, n); err == nil {
 				info.Checkstring, _ = checkstring(b) // a bad share: still replaceable
 			}
 			if info.Checkstring == nil {
@@ -124,13 +124,20 @@ func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 	return m, nil
 }
 
+// readHead reads the checkstring bytes of share n.
+func (p *Publisher) readHead(ctx context.Context, src mapupdate.Source, si []byte, n int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout())
+	defer cancel()
+	return src.ReadShare(ctx, grid.Mutable, si, uint64(n), 0, sdmfCheckLen)
+}
+
 // Best returns the newest recoverable version, if any.
 func (m *Map) Best() (*mapupdate.Version, bool) { return m.Update.Best, m.Update.Best != nil }
 
 // Read downloads version v and returns its plaintext.
 func (p *Publisher) Read(ctx context.Context, m *Map, v *mapupdate.Version) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := retrieve.Mutable(ctx, &buf, m.Cap.Readkey, m.Cap.StorageIndex(), v, nil); err != nil {
+	if _, err := retrieve.Mutable(ctx, &buf, m.Cap.Readkey, m.Cap.StorageIndex(), v, &retrieve.Options{Timeout: p.timeout()}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -203,7 +203,9 @@ func (w *writer) writeServer(ctx context.Context, pl *placement, lead bool) erro
 				tw[uint64(n)] = grid.TestWrite{Test: []grid.TestVector{testVector(cs)},
 					Write: []grid.WriteVector{{Offset: 0, Data: data}}, NewLength: &size}
 			}
-			res, err := st.ReadTestWrite(ctx, si, sec, tw, []grid.ReadVector{{Offset: 0, Size: sdmfCheckLen}})
+			rctx, cancel := context.WithTimeout(ctx, w.p.timeout())
+			res, err := st.ReadTestWrite(rctx, si, sec, tw, []grid.ReadVector{{Offset: 0, Size: sdmfCheckLen}})
+			cancel()
 			if err != nil {
 				return err
 			}

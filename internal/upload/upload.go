@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -49,6 +50,20 @@ type Uploader struct {
 	LeaseSecret []byte
 	// Parallel limits concurrent requests; 0 means 8.
 	Parallel int
+	// Timeout bounds each request; a server that does not answer in time
+	// is treated as failed and its shares go elsewhere. 0 means 30s.
+	Timeout time.Duration
+}
+
+// call runs f with the per-request timeout.
+func (u *Uploader) call(ctx context.Context, f func(ctx context.Context) error) error {
+	d := u.Timeout
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
 }
 
 // Result describes a finished upload.
@@ -221,7 +236,11 @@ func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]
 	for i, n := range nums {
 		req[i] = uint64(n)
 	}
-	alloc, err := st.Allocate(ctx, si, sec, req, uint64(len(p.enc.Shares[0])))
+	var alloc *grid.Allocation
+	err = p.u.call(ctx, func(ctx context.Context) (err error) {
+		alloc, err = st.Allocate(ctx, si, sec, req, uint64(len(p.enc.Shares[0])))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +250,7 @@ func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]
 	}
 	for _, n := range alloc.Allocated {
 		if err := p.write(ctx, st, n, secret); err != nil {
-			st.AbortUpload(context.WithoutCancel(ctx), si, n, secret)
+			p.u.call(context.WithoutCancel(ctx), func(ctx context.Context) error { return st.AbortUpload(ctx, si, n, secret) })
 			return held, err
 		}
 		held = append(held, int(n))
@@ -244,7 +263,11 @@ func (p *placer) write(ctx context.Context, st Storage, n uint64, secret []byte)
 	share := p.enc.Shares[n]
 	for off := 0; off < len(share); off += chunkSize {
 		end := min(off+chunkSize, len(share))
-		if _, err := st.WriteShare(ctx, p.enc.StorageIndex, n, secret, uint64(off), share[off:end]); err != nil {
+		err := p.u.call(ctx, func(ctx context.Context) error {
+			_, err := st.WriteShare(ctx, p.enc.StorageIndex, n, secret, uint64(off), share[off:end])
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -29,7 +30,9 @@ func readCHK(t testing.TB, tg *testgrid.Grid, c *cap.CHK) []byte {
 	ctx := context.Background()
 	shares := map[int][]byte{}
 	for _, cl := range tg.Clients(nil) {
-		nums, err := cl.ListShares(ctx, grid.Immutable, c.StorageIndex())
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second) // hung servers never answer
+		nums, err := cl.ListShares(lctx, grid.Immutable, c.StorageIndex())
+		cancel()
 		if err != nil {
 			continue
 		}
@@ -144,5 +147,23 @@ func TestNotHappy(t *testing.T) {
 	u.Happy = 7
 	if _, err := u.Upload(context.Background(), data); err == nil {
 		t.Fatal("happy 7 on a 5-server grid succeeded")
+	}
+}
+
+func TestHungServer(t *testing.T) {
+	tg := testgrid.New(t, 4)
+	tg.AddHung()
+	u := newUploader(t, tg.Grid(), 3, 4, 10)
+	u.Timeout = 300 * time.Millisecond
+	data := bytes.Repeat([]byte("hung server "), 100)
+	res, err := u.Upload(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Happiness != 4 {
+		t.Errorf("happiness %d: %v", res.Happiness, res.Placed)
+	}
+	if got := readCHK(t, tg, res.Cap.(*cap.CHK)); !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
 	}
 }
