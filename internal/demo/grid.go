@@ -22,7 +22,9 @@ import (
 type GridOptions struct {
 	Servers int  // how many storage servers; default 5
 	NoWatch bool // serve no watch endpoint: clients must poll
-	Logger  *slog.Logger
+	// Watch are the watch endpoints' limits (zero: the defaults).
+	Watch  watchserver.Options
+	Logger *slog.Logger
 }
 
 // Grid is an embedded grid: storage servers (internal/storage) with watch
@@ -39,6 +41,7 @@ type Node struct {
 	Base     string           // node directory
 	Info     *grid.ServerInfo // as a client sees it; stable across restarts
 	watch    bool
+	hubOpts  watchserver.Options
 	log      *slog.Logger
 
 	mu     sync.Mutex
@@ -58,7 +61,8 @@ func StartGrid(ctx context.Context, dir string, o GridOptions) (*Grid, error) {
 	g := &Grid{Dir: dir}
 	for i := range o.Servers {
 		n := &Node{Nickname: fmt.Sprintf("storage%d", i+1), Base: filepath.Join(dir, fmt.Sprintf("storage%d", i+1)),
-			watch: !o.NoWatch, log: o.Logger, addr: "127.0.0.1:0"}
+			watch: !o.NoWatch, hubOpts: o.Watch, log: o.Logger, addr: "127.0.0.1:0"}
+		n.hubOpts.Logger = o.Logger
 		if err := os.MkdirAll(n.Base, 0o700); err != nil {
 			g.Close()
 			return nil, errkind.E("demo.StartGrid", errkind.Other, err)
@@ -124,7 +128,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if n.watch {
-		watchserver.AttachToStorage(srv, watchserver.Options{Logger: n.log})
+		watchserver.AttachToStorage(srv, n.hubOpts)
 	}
 	ln, err := listen(ctx, n.addr)
 	if err != nil {

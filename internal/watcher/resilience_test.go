@@ -15,6 +15,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
+	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
 )
 
 // waitFinal reads events until seqnum final, checking order and
@@ -222,5 +223,36 @@ func restoreShares(t *testing.T, files map[string][]byte) {
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestRefusedSubscriptionIsPolled(t *testing.T) {
+	g := startGrid(t, demo.GridOptions{Watch: watchserver.Options{MaxSubsPerConn: 1}})
+	p := newPublisher(t, g.Grid())
+	a := create(t, p, false, []byte("a1"))
+	b := create(t, p, false, []byte("b1"))
+	w, ch := watch(t, g, watcher.Options{Poll: 300 * time.Millisecond}, a, b)
+	for _, s := range w.Status().Servers {
+		if s.Mode != watcher.ModePush || s.Subscribed != 1 {
+			t.Fatalf("server %s: %s with %d subscriptions, want push with 1 (the other refused)", s.Name, s.Mode, s.Subscribed)
+		}
+	}
+	// Whichever cap was refused is polled; both changes are seen.
+	put(t, p, a, []byte("a2"))
+	put(t, p, b, []byte("b2"))
+	seen := map[string]events.Event{}
+	for len(seen) < 2 {
+		e := next(t, ch, 10*time.Second)
+		seen[e.Cap] = e
+	}
+	vias := map[events.Via]bool{}
+	for _, e := range seen {
+		if e.Seqnum != 2 {
+			t.Errorf("event %+v, want seq 2", e)
+		}
+		vias[e.Via] = true
+	}
+	if !vias[events.ViaPush] || !vias[events.ViaPoll] {
+		t.Errorf("vias %v, want one push and one poll", vias)
 	}
 }

@@ -255,10 +255,11 @@ func maxSeq(ss []watchproto.ShareState) uint64 {
 func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 	defer func() { w.closeConn(p.conn) }()
 	clk := w.opts.Clock
+	nextPoll := clk.Now().Add(w.opts.Poll)
 	for {
 		var pollC <-chan time.Time
 		if len(p.poll) > 0 {
-			pollC = clk.After(w.opts.Poll)
+			pollC = clk.After(nextPoll.Sub(clk.Now()))
 		}
 		select {
 		case <-ctx.Done():
@@ -284,6 +285,7 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 			w.resyncSubs(ctx, s, p)
 		case <-pollC:
 			w.pollServer(ctx, s, p.poll)
+			nextPoll = clk.Now().Add(w.opts.Poll)
 		}
 	}
 }
