@@ -75,13 +75,21 @@ func mkdirRun(ctx context.Context, opts *mkdirOptions) error {
 }
 
 // mkdirAt makes a new directory, linked at path below root if root is
-// set; with parents, missing parents are made and an existing directory
-// at path is returned.
+// set; with parents, missing parents are made, and an existing directory
+// at path is returned as its read cap: write caps are printed only for
+// what this command created.
 func mkdirAt(ctx context.Context, ed *dirop.Editor, root cap.Cap, path []string, parents bool) (cap.Cap, error) {
 	if root == nil {
 		return ed.Mkdir(ctx)
 	}
 	if parents {
+		c, err := ed.Dir(ctx, root, path, false)
+		if err == nil {
+			return c.ReadOnly(), nil
+		}
+		if !errkind.Is(err, errkind.NotFound) {
+			return nil, err
+		}
 		return ed.Dir(ctx, root, path, true)
 	}
 	parent, err := ed.Dir(ctx, root, path[:len(path)-1], false)

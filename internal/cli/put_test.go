@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -192,6 +195,11 @@ func TestMkdirPutMutableRm(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(sub, "URI:DIR2:") {
 		t.Fatalf("mkdir -p: %d %q %s", code, sub, errOut)
 	}
+	// mkdir -p of an existing directory is fine and shows no write cap.
+	code, again, errOut := run(t, "mkdir", "--grid", grid, "-p", dir+"/a/b")
+	if code != ExitOK || strings.TrimSpace(again) != cap.MustParse(strings.TrimSpace(sub)).ReadOnly().String() {
+		t.Fatalf("mkdir -p again: %d %q %s", code, again, errOut)
+	}
 	// A mutable file linked with --mutable, replaced, read back.
 	code, fc, errOut := runIn(t, []byte("one"), "put", "--grid", grid, "--mutable", "--private-key", keyFile(t, vectors[0].Key), "-", dir+"/a/b/m")
 	if code != ExitOK || strings.TrimSpace(fc) != vectors[0].Expected {
@@ -257,5 +265,62 @@ func TestConvergenceSecretKept(t *testing.T) {
 	t.Setenv(EnvConvergence, filepath.Join(t.TempDir(), "other"))
 	if _, c3, _ := runIn(t, data, "put", "--grid", grid, "-", dir+"/three"); c3 == c1 {
 		t.Fatal("a different convergence secret gave the same cap")
+	}
+}
+
+// TestPutConcurrentCLI runs two command lines replacing one file at once,
+// each with its own publisher as separate processes would have: every
+// run either succeeds or exits 1 saying another writer won, and the final
+// seqnum counts the successes.
+func TestPutConcurrentCLI(t *testing.T) {
+	writeEnv(t)
+	g := testgrid.New(t, 4)
+	grid := g.WriteServersYAML(t.TempDir())
+	v := sskVectors(t)[1]
+	if code, _, errOut := runIn(t, []byte("v0"), "put", "--grid", grid, "--format", v.Format, "--private-key", keyFile(t, v.Key)); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	rounds := 15
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				var out, errb bytes.Buffer
+				data := fmt.Sprintf("writer %d round %d", w, i)
+				code := Run(context.Background(), Streams{In: strings.NewReader(data), Out: &out, Err: &errb}, []string{"put", "--grid", grid, v.Expected})
+				switch {
+				case code == ExitOK:
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				case code != ExitFailure || !strings.Contains(errb.String(), "another writer"):
+					t.Errorf("exit %d: %s", code, errb.String())
+				}
+				if strings.Contains(out.String()+errb.String(), v.Expected) {
+					t.Errorf("output shows the write cap: %s %s", out.String(), errb.String())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	code, out, errOut := run(t, "status", "--grid", grid, "--json", v.Expected)
+	if code != ExitOK {
+		t.Fatalf("status: %s", errOut)
+	}
+	var st struct {
+		Best *struct {
+			Seqnum uint64 `json:"seqnum"`
+		} `json:"best"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Best == nil {
+		t.Fatalf("status --json: %v %s", err, out)
+	}
+	t.Logf("%d of %d runs won", wins, 2*rounds)
+	if st.Best.Seqnum != uint64(1+wins) {
+		t.Errorf("seqnum %d after %d successful puts", st.Best.Seqnum, wins)
 	}
 }

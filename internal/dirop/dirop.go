@@ -8,6 +8,7 @@ package dirop
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -183,6 +184,7 @@ func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Ch
 			if !replace {
 				return nil, errkind.E(op, errkind.Conflict, "%q already exists", joinPath(path))
 			}
+			ent.Metadata = relinked(entries[i].Metadata, ent.Metadata)
 			entries[i] = ent
 			return dirnode.Pack(entries, dir.Writekey)
 		}
@@ -221,6 +223,34 @@ func (e *Editor) Unlink(ctx context.Context, root cap.Cap, path []string) error 
 		return dirnode.Pack(kept, dir.Writekey)
 	})
 	return err
+}
+
+// relinked is the metadata of a replaced entry, as Tahoe keeps it: the
+// old metadata with tahoe.linkmotime from fresh (the new link's) and
+// tahoe.linkcrtime kept from the first link.
+func relinked(old, fresh json.RawMessage) json.RawMessage {
+	var o, f map[string]json.RawMessage
+	if json.Unmarshal(old, &o) != nil || o == nil || json.Unmarshal(fresh, &f) != nil {
+		return fresh
+	}
+	var ot, ft map[string]json.RawMessage
+	json.Unmarshal(o["tahoe"], &ot)
+	if json.Unmarshal(f["tahoe"], &ft) != nil {
+		return fresh
+	}
+	if cr, ok := ot["linkcrtime"]; ok {
+		ft["linkcrtime"] = cr
+	}
+	tb, err := json.Marshal(ft)
+	if err != nil {
+		return fresh
+	}
+	o["tahoe"] = tb
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fresh
+	}
+	return b
 }
 
 func joinPath(p []string) string {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/dirop"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/publish"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
 )
@@ -104,8 +106,14 @@ func TestMkdirLinkUnlink(t *testing.T) {
 	if err := ed.Link(ctx, root, []string{"a", "b", "f"}, dirop.ChildOf(other), false, false); !errkind.Is(err, errkind.Conflict) {
 		t.Fatalf("link over an existing entry: %v", err)
 	}
+	ed.Now = func() time.Time { return time.Unix(2000000000, 0) }
 	if err := ed.Link(ctx, root, []string{"a", "b", "f"}, dirop.ChildOf(other), false, true); err != nil {
 		t.Fatal(err)
+	}
+	entries, _ = ed.List(ctx, b)
+	cr, mo, ok := dirnode.LinkTimes(entries[0].Metadata)
+	if !ok || entries[0].ROCap != other.String() || mo.Unix() != 2000000000 || cr.Unix() == 2000000000 {
+		t.Errorf("replaced entry %+v: crtime %v motime %v", entries[0], cr, mo)
 	}
 	if err := ed.Unlink(ctx, root, []string{"a", "b", "f"}); err != nil {
 		t.Fatal(err)

@@ -134,9 +134,15 @@ func (p *Publisher) Update(ctx context.Context, m *Map, plaintext []byte) (*Resu
 	if c.Access != cap.Write {
 		return nil, errkind.E(op, errkind.Usage, "a read-only cap cannot update a file")
 	}
+	// The encoding comes from the newest recoverable version, else from
+	// the newest version seen: replacing a file needs no old contents,
+	// so a write in progress elsewhere (no version recoverable for now)
+	// does not stop it; the lead server's test orders the two.
 	best, err := m.best(op)
-	if err != nil {
+	if err != nil && len(m.Update.Versions) == 0 {
 		return nil, err
+	} else if err != nil {
+		best = m.Update.Versions[0]
 	}
 	priv, err := p.privateKey(ctx, m)
 	if err != nil {
