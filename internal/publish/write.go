@@ -51,6 +51,9 @@ func (w *writer) run(ctx context.Context, op string) (*Result, error) {
 	w.failed = map[*grid.ServerInfo]error{}
 	rest, err := w.lead(ctx)
 	if err != nil {
+		if errors.Is(err, errLeadConflict) && w.seqnum == 1 && w.held == nil {
+			return nil, errkind.E(op, errkind.Conflict, "%s already has shares on the grid (its key was used before); nothing was written", cap.Abbrev(w.c))
+		}
 		if errors.Is(err, errLeadConflict) {
 			return nil, errkind.E(op, errkind.Conflict, "%s changed since it was read (another writer won); nothing was written", cap.Abbrev(w.c))
 		}
