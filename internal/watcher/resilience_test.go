@@ -11,8 +11,10 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
@@ -254,5 +256,40 @@ func TestRefusedSubscriptionIsPolled(t *testing.T) {
 	}
 	if !vias[events.ViaPush] || !vias[events.ViaPoll] {
 		t.Errorf("vias %v, want one push and one poll", vias)
+	}
+}
+
+func TestHungServerDoesNotStopEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for timeouts")
+	}
+	g := startGrid(t, demo.GridOptions{})
+	hung := testgrid.New(t, 0).AddHung()
+	full := grid.NewGrid(append(g.Grid().Servers, hung))
+	p := newPublisher(t, g.Grid())
+	c := create(t, p, false, []byte("v1"))
+	w, err := watcher.New([]cap.Cap{c}, watcher.Options{Grid: full, Poll: time.Hour, MapTimeout: time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan events.Event, 16)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx, func(e events.Event) { ch <- e }) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-w.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready with a hung server")
+	}
+	seq := put(t, p, c, []byte("v2"))
+	e := next(t, ch, 10*time.Second)
+	if e.Seqnum != seq || e.Via != events.ViaPush {
+		t.Fatalf("event %+v", e)
+	}
+	for _, s := range w.Status().Servers {
+		if s.ID == hung.ID && s.Mode == watcher.ModePush {
+			t.Errorf("hung server in push mode")
+		}
 	}
 }

@@ -50,6 +50,7 @@ func DialWatch(ctx context.Context, s *Server) (Conn, error) {
 
 // Timeouts of control messages on a watch connection.
 const (
+	dialTimeout        = 10 * time.Second
 	subscribeTimeout   = 30 * time.Second
 	unsubscribeTimeout = 300 * time.Millisecond
 	minSession         = time.Second // shorter sessions back off before redialing
@@ -187,15 +188,17 @@ type push struct {
 // connect dials s and subscribes every watched entry with its known
 // seqnum; results showing newer shares become hints.
 func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
-	dctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
-	defer cancel()
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	conn, err := w.opts.Dial(dctx, s.srv)
+	cancel()
 	if err != nil {
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
-	if err := w.subscribe(dctx, s, p, w.mappedEntries()); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, w.mappedEntries()); err != nil {
 		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err

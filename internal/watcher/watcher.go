@@ -18,6 +18,8 @@ const (
 	DefaultPoll    = 60 * time.Second
 	DefaultRefresh = 5 * time.Minute
 	DefaultWorkers = 8
+	// DefaultMapTimeout bounds one server's answer during a verification.
+	DefaultMapTimeout = 5 * time.Second
 
 	// closeWait bounds how long Run waits, on the way out, for watch
 	// connections to finish closing.
@@ -42,6 +44,9 @@ type Options struct {
 	// MaxRetry bounds the delay between push reconnect attempts;
 	// default min(Refresh, 30s).
 	MaxRetry time.Duration
+	// MapTimeout bounds each server's part of a verification, so that a
+	// hung server delays events by at most this much; default 5s.
+	MapTimeout time.Duration
 	// Recursive watches directories' mutable children too.
 	Recursive bool
 	// Contents attaches each changed file's new plaintext to its event.
@@ -56,7 +61,10 @@ func (o Options) withDefaults() Options {
 		o.Servers = NewServers(o.Grid)
 	}
 	if (o.Mapper == nil || o.Reader == nil) && o.Grid != nil {
-		gm := &GridMapper{R: retrieve.NewReader(o.Grid, nil, nil)}
+		if o.MapTimeout <= 0 {
+			o.MapTimeout = DefaultMapTimeout
+		}
+		gm := &GridMapper{R: retrieve.NewReader(o.Grid, &retrieve.Options{Timeout: o.MapTimeout}, nil)}
 		if o.Mapper == nil {
 			o.Mapper = gm
 		}
