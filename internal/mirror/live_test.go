@@ -135,6 +135,18 @@ func TestLiveEditRacingRemoteChange(t *testing.T) {
 		t.Errorf("conflict copy %s does not end in its seqnum 0", copies[0])
 	}
 
+	// Once the user removes their copy, the remote version comes back
+	// on the next reconcile.
+	if err := os.Remove(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(c); string(b) != "remote two" {
+		t.Errorf("after removing the local edit c.txt holds %q", b)
+	}
+
 	if err := os.WriteFile(k, []byte("edited before the remote delete"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,8 @@ func (m *Mirror) Records() []Record {
 }
 
 // Sync reconciles the whole tree once. Only conflicts, warnings and
-// progress are reported through emit (which may be nil).
+// progress are reported through emit (which may be nil). It may run
+// while Run does, as an extra refresh.
 func (m *Mirror) Sync(ctx context.Context, emit func(events.Event)) error {
 	s := m.session(emit, true, events.ViaRefresh)
 	stop := s.prog.start(m.opts.Progress, m.opts.ProgressEvery)

@@ -380,12 +380,12 @@ func (s *session) fetch(ctx context.Context, f remote) error {
 // written there, so nothing needs fetching. A local edit of an unchanged
 // remote file is left alone.
 func (s *session) current(rp string, rec *Record) (bool, error) {
-	if rec.Conflict {
-		return true, nil
-	}
 	f, err := s.m.loc.look(rp, false)
 	if err != nil || !f.exists {
 		return false, err // missing: fetch it again
+	}
+	if rec.Conflict {
+		return true, nil // the user's file; the remote one is beside it
 	}
 	if f.matches(rec) {
 		return true, nil
