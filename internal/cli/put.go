@@ -229,7 +229,9 @@ Tahoe's --private-key-path), so that its cap is known in advance.
 
 Immutable uploads are convergent: the secret is the node's
 private/convergence with --node-dir, else the file $` + EnvConvergence + `,
-else <user config dir>/tahoe-watch/convergence, made on first use.
+else <user config dir>/tahoe-watch/convergence, made on first use. Leases
+are added under the node's private/secret with --node-dir, else under
+<user config dir>/tahoe-watch/lease-secret, so they can be renewed later.
 
 Only a newly created mutable file's write cap is ever printed; uploads
 print the read cap of what was linked.`,

@@ -14,7 +14,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/chk"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
@@ -322,5 +324,40 @@ func TestPutConcurrentCLI(t *testing.T) {
 	t.Logf("%d of %d runs won", wins, 2*rounds)
 	if st.Best.Seqnum != uint64(1+wins) {
 		t.Errorf("seqnum %d after %d successful puts", st.Best.Seqnum, wins)
+	}
+}
+
+// TestPutNodeDirDefaults: with --node-dir, new files use the node's
+// tahoe.cfg encoding (3-of-5, happy 4) and its convergence secret.
+func TestPutNodeDirDefaults(t *testing.T) {
+	writeEnv(t)
+	g := testgrid.New(t, 5)
+	node := testutil.Testdata(t, "grid", "nodes", "client")
+	v := sskVectors(t)[2]
+	args := append([]string{"put", "--node-dir", node, "--format", v.Format, "--private-key", keyFile(t, v.Key)}, g.ServerFlags()...)
+	if code, _, errOut := runIn(t, random(1024), args...); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := run(t, append([]string{"status", "--json", v.Expected}, g.ServerFlags()...)...)
+	var st struct {
+		Best *struct{ K, N int } `json:"best"`
+	}
+	if code != ExitOK || json.Unmarshal([]byte(out), &st) != nil || st.Best == nil || st.Best.K != 3 || st.Best.N != 5 {
+		t.Fatalf("status: %d %s %s", code, out, errOut)
+	}
+	// The node's convergence secret names immutable files.
+	_, dir, _ := run(t, append([]string{"mkdir", "--node-dir", node}, g.ServerFlags()...)...)
+	data := random(5000)
+	_, got, errOut := runIn(t, data, append([]string{"put", "--node-dir", node, "-", strings.TrimSpace(dir) + "/f"}, g.ServerFlags()...)...)
+	secret, err := base32.Decode(strings.TrimSpace(string(testutil.ReadTestdata(t, "grid", "nodes", "client", "private", "convergence"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := chk.Encode(data, secret, chk.Params{K: 3, N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := cap.NewCHK(false, enc.Key, enc.UEBHash, 3, 5, enc.Size).String(); strings.TrimSpace(got) != want {
+		t.Fatalf("put printed %q, want %s (%s)", got, want, errOut)
 	}
 }
