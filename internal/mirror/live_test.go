@@ -222,3 +222,35 @@ func TestResumeSkipsCompleteFiles(t *testing.T) {
 		t.Errorf("m = %q", b)
 	}
 }
+
+// TestKeepDeleted: with Keep (--delete=false) a file removed remotely
+// stays; without, it goes, and so does its emptied directory.
+func TestKeepDeleted(t *testing.T) {
+	w := newWorld(t, 3)
+	root := w.mkdir(t)
+	w.link(t, root, "k/kept.txt", w.upload(t, []byte("kept")))
+	w.link(t, root, "g/gone.txt", w.upload(t, []byte("gone")))
+	dir := t.TempDir()
+	ctx := context.Background()
+	sync := func(keep bool) {
+		m := open(t, root, dir, w.g, mirror.Options{Keep: keep})
+		if err := m.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	sync(false)
+	w.unlink(t, root, "k/kept.txt")
+	sync(true)
+	if !hasContent(filepath.Join(dir, "k", "kept.txt"), []byte("kept"))() {
+		t.Error("Keep removed a file")
+	}
+	w.unlink(t, root, "g")
+	sync(false)
+	if !gone(filepath.Join(dir, "g"))() {
+		t.Error("a removed directory stayed")
+	}
+	if !hasContent(filepath.Join(dir, "k", "kept.txt"), []byte("kept"))() {
+		t.Error("a kept file was removed later")
+	}
+}
