@@ -194,9 +194,6 @@ func (opts *watchOptions) hookRunner() (*hook.Runner, error) {
 		Signal: sig, Timeout: opts.hookTimeout, Stdout: opts.out, Stderr: opts.errOut, Logger: opts.log()})
 }
 
-var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
-	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "KILL": syscall.SIGKILL, "QUIT": syscall.SIGQUIT}
-
 func parseSignal(s string) (syscall.Signal, error) {
 	if sig, ok := signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
 		return sig, nil

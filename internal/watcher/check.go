@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
@@ -170,8 +171,13 @@ func (w *Watcher) contents(ctx context.Context, e *entry, m *Map) []byte {
 func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.Event {
 	b, err := w.opts.Reader.Read(ctx, e.cap, o.m)
 	var kids map[string]string
+	var unsafe []string
 	if err == nil {
-		kids, err = parseDir(b)
+		kids, unsafe, err = parseDir(b)
+	}
+	for _, name := range unsafe {
+		w.log.Warn("skipping a directory entry whose name is not a safe path component",
+			"dir", e.label(), "name", strconv.Quote(name))
 	}
 	if err != nil {
 		w.log.Warn("could not read directory", "cap", e.label(), "err", err)
@@ -222,16 +228,37 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 }
 
 // parseDir decodes directory contents into name -> read-only cap text.
-func parseDir(b []byte) (map[string]string, error) {
+// Entries whose names are not safe path components are left out and
+// returned in unsafe, so that no event's Path can point outside the
+// directory it was found in.
+func parseDir(b []byte) (kids map[string]string, unsafe []string, err error) {
 	ents, err := dirnode.Parse(b, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	kids := make(map[string]string, len(ents))
+	kids = make(map[string]string, len(ents))
 	for _, d := range ents {
+		if !safeName(d.Name) {
+			unsafe = append(unsafe, d.Name)
+			continue
+		}
 		kids[d.Name] = d.ROCap
 	}
-	return kids, nil
+	return kids, unsafe, nil
+}
+
+// safeName reports whether name can stand as one path component: not
+// empty, ".", or "..", and free of '/', '\\' and control characters.
+func safeName(name string) bool {
+	if name == "" || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func unionNames(a, b map[string]string) []string {
