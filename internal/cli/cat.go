@@ -40,6 +40,24 @@ func (o *readOptions) reader(ctx context.Context) (*retrieve.Reader, error) {
 	return retrieve.NewReader(cfg.Grid, &retrieve.Options{Timeout: o.timeout}, &grid.Options{Retries: -1}), nil
 }
 
+// open parses a CAP[/PATH] target, connects to the grid and resolves the
+// path; the caller closes the reader.
+func (o *readOptions) open(ctx context.Context, target string) (*retrieve.Reader, cap.Cap, error) {
+	c, path, err := parseTarget(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := o.reader(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = r.Resolve(ctx, c, path); err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, c, nil
+}
+
 // parseTarget splits "CAP/a/b" and parses the cap.
 func parseTarget(arg string) (cap.Cap, []string, error) {
 	s, path, err := cap.SplitPath(arg)
@@ -114,18 +132,11 @@ reported to their server, and named on stderr.`,
 // catRun resolves the target and streams its contents.
 func catRun(ctx context.Context, opts *catOptions) error {
 	const op = "cat"
-	c, path, err := parseTarget(opts.target)
-	if err != nil {
-		return err
-	}
-	r, err := opts.reader(ctx)
+	r, c, err := opts.open(ctx, opts.target)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if c, err = r.Resolve(ctx, c, path); err != nil {
-		return err
-	}
 	if c.IsDir() {
 		return errkind.E(op, errkind.Usage, "%s is a directory (use tahoe-watch ls)", opts.target)
 	}

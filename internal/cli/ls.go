@@ -69,18 +69,11 @@ type lsEntry struct {
 
 // lsRun resolves the directory and lists it.
 func lsRun(ctx context.Context, opts *lsOptions) error {
-	c, path, err := parseTarget(opts.target)
-	if err != nil {
-		return err
-	}
-	r, err := opts.reader(ctx)
+	r, c, err := opts.open(ctx, opts.target)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if c, err = r.Resolve(ctx, c, path); err != nil {
-		return err
-	}
 	if !c.IsDir() {
 		return errkind.E("ls", errkind.Usage, "%s is not a directory (use tahoe-watch cat)", opts.target)
 	}

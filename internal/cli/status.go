@@ -60,18 +60,11 @@ The exit status is 0 when a version is recoverable, 1 otherwise.`,
 
 // statusRun maps the target and prints the report.
 func statusRun(ctx context.Context, opts *statusOptions) error {
-	c, path, err := parseTarget(opts.target)
-	if err != nil {
-		return err
-	}
-	r, err := opts.reader(ctx)
+	r, c, err := opts.open(ctx, opts.target)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if c, err = r.Resolve(ctx, c, path); err != nil {
-		return err
-	}
 	st, err := buildStatus(ctx, r, c)
 	if err != nil {
 		return err
