@@ -1,6 +1,6 @@
 module github.com/tahoe-watch/tahoe-watch
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/charmbracelet/bubbles v0.21.1
