@@ -3,7 +3,6 @@ package chk
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
@@ -52,24 +52,14 @@ func parseCHKCap(t *testing.T, s string) chkCap {
 	return chkCap{key: key, vc: VerifyCap{UEBHash: ueb, K: k, N: n, Size: size}}
 }
 
-// stripContainer returns the share data of an on-disk immutable share
-// file: after the 12-byte header (version, unused length, lease count, all
-// big-endian uint32) and before the 72-byte leases at the end.
+// stripContainer returns the share data of an on-disk immutable share file.
 func stripContainer(t *testing.T, file []byte) []byte {
 	t.Helper()
-	if len(file) < 12 {
-		t.Fatalf("share file of %d bytes", len(file))
+	im, err := container.ParseImmutable(file)
+	if err != nil {
+		t.Fatalf("share file of %d bytes: %v", len(file), err)
 	}
-	version := binary.BigEndian.Uint32(file)
-	leases := int(binary.BigEndian.Uint32(file[8:]))
-	if version != 1 && version != 2 {
-		t.Fatalf("immutable container version %d", version)
-	}
-	end := len(file) - leases*72
-	if end < 12 {
-		t.Fatalf("%d leases do not fit in %d bytes", leases, len(file))
-	}
-	return file[12:end]
+	return im.Data
 }
 
 // gridCHK loads every CHK object of the grid capture with its shares.

@@ -1,10 +1,8 @@
 package mutable
 
 import (
-	"bytes"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,32 +12,20 @@ import (
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
-// Tahoe's on-disk mutable container (schema v1 or v2, which differ only in
-// how leases are stored): a 100-byte header (32-byte magic,
-// write enabler node id and secret, share data length at 84, extra-lease
-// offset at 92), four 92-byte leases, then the share data.
-const (
-	containerMagic      = "Tahoe mutable container v" // then "1\n" or "2\n"
-	containerLenOffset  = 32 + 20 + 32
-	containerDataOffset = 100 + 4*92
-)
-
 // containerData returns the share data of an on-disk container file.
 func containerData(t testing.TB, file []byte) []byte {
 	t.Helper()
-	if len(file) < containerDataOffset || !bytes.HasPrefix(file, []byte(containerMagic)) {
-		t.Fatalf("not a mutable container (%d bytes)", len(file))
+	m, err := container.ParseMutable(file)
+	if err != nil {
+		t.Fatalf("not a mutable container (%d bytes): %v", len(file), err)
 	}
-	n := binary.BigEndian.Uint64(file[containerLenOffset:])
-	if uint64(len(file)-containerDataOffset) < n {
-		t.Fatalf("container says %d data bytes, has %d", n, len(file)-containerDataOffset)
-	}
-	return file[containerDataOffset : containerDataOffset+int(n)]
+	return m.Data()
 }
 
 // capKeys splits a write or read cap ("URI:<kind>:<key>:<fingerprint>")
