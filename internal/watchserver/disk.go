@@ -1,9 +1,7 @@
 package watchserver
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,21 +11,14 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
 
-// Minimal reader of Tahoe's mutable container and share headers, kept
-// here until internal/tahoe/container and internal/tahoe/mutable land.
-const (
-	containerMagicPrefix = "Tahoe mutable container v"
-	containerHeaderLen   = 100 // magic, write enabler node id, write enabler, data length, extra lease offset
-	containerDataOffset  = containerHeaderLen + 4*92
-	sdmfVersion          = 0
-	mdmfVersion          = 1
-	sdmfHeaderLen        = 107 // >BQ32s16s BBQQ LLLLQQ
-	mdmfHeaderLen        = 123 // >BQ32sBBQQ QQQQQQQQ
-	maxVerifyKeyLen      = 4096
-)
+// maxVerifyKeyLen bounds the verification key read from a share: Tahoe's
+// 2048-bit RSA keys take under 300 bytes of DER.
+const maxVerifyKeyLen = 4096
 
 // DiskSource reads mutable shares from a Tahoe storage directory laid out
 // as Dir/<2-char prefix>/<storage index>/<share number>.
@@ -86,66 +77,54 @@ func readShareFile(path string, shnum int) (ShareState, bool, error) {
 
 // ReadShare reads the state of the mutable share in a Tahoe mutable
 // container (v1 or v2). ok is false when r holds some other kind of share.
+// It reads only the container header, the share header and the
+// verification key, never the whole file.
 func ReadShare(r io.ReaderAt, shnum int) (st ShareState, ok bool, err error) {
 	const op = "watchserver.ReadShare"
-	var hdr [containerHeaderLen]byte
-	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+	var magic [32]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
 		if errors.Is(err, io.EOF) {
 			return st, false, nil // too short to be a mutable container
 		}
 		return st, false, err
 	}
-	if !isMutableMagic(hdr[:32]) {
+	if container.MutableVersion(magic[:]) == 0 {
 		return st, false, nil
 	}
-	dataLen := binary.BigEndian.Uint64(hdr[84:92])
-	data := io.NewSectionReader(r, containerDataOffset, int64(min(dataLen, 1<<62)))
-	st, err = parseMutableShare(data)
+	ch, err := container.ReadMutableHeader(r)
 	if err != nil {
-		return st, false, errkind.E(op, errkind.Corrupt, "share %d: %v", shnum, err)
+		return st, false, errkind.E(op, errkind.Corrupt, "share %d: %w", shnum, err)
+	}
+	data := io.NewSectionReader(r, container.MutableDataOffset, int64(min(ch.DataLength, container.MaxMutableDataSize)))
+	st, err = readMutableState(data)
+	if err != nil {
+		return st, false, errkind.E(op, errkind.Corrupt, "share %d: %w", shnum, err)
 	}
 	st.Shnum = shnum
 	return st, true, nil
 }
 
-func isMutableMagic(m []byte) bool {
-	rest, ok := bytes.CutPrefix(m, []byte(containerMagicPrefix))
-	return ok && (rest[0] == '1' || rest[0] == '2') && rest[1] == '\n'
-}
-
-// parseMutableShare extracts seqnum, root hash and key fingerprint from
-// SDMF or MDMF share data.
-func parseMutableShare(r *io.SectionReader) (ShareState, error) {
+// readMutableState reads seqnum, root hash and key fingerprint from SDMF
+// or MDMF share data.
+func readMutableState(r *io.SectionReader) (ShareState, error) {
 	var st ShareState
-	var h [mdmfHeaderLen]byte
-	n, err := r.ReadAt(h[:], 0)
-	if n < sdmfHeaderLen {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = errors.New("share data shorter than its header")
-		}
+	b := make([]byte, min(mutable.MaxHeaderLen, r.Size()))
+	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
 		return st, err
 	}
-	st.Seqnum = binary.BigEndian.Uint64(h[1:9])
-	copy(st.Root[:], h[9:41])
-	var lo, hi uint64
-	switch h[0] {
-	case sdmfVersion:
-		lo, hi = sdmfHeaderLen, uint64(binary.BigEndian.Uint32(h[75:79]))
-	case mdmfVersion:
-		if n < mdmfHeaderLen {
-			return st, errors.New("MDMF share data shorter than its header")
-		}
-		lo, hi = binary.BigEndian.Uint64(h[83:91]), binary.BigEndian.Uint64(h[91:99])
-	default:
-		return st, errors.New("unknown mutable share version " + strconv.Itoa(int(h[0])))
-	}
-	if hi <= lo || hi-lo > maxVerifyKeyLen || hi > uint64(r.Size()) {
-		return st, errors.New("verification key offsets out of range")
-	}
-	key := make([]byte, hi-lo)
-	if _, err := r.ReadAt(key, int64(lo)); err != nil {
+	h, err := mutable.ParseHeader(b)
+	if err != nil {
 		return st, err
 	}
+	vk := h.Layout.VerificationKey
+	if vk.Len() <= 0 || vk.Len() > maxVerifyKeyLen || vk.End > r.Size() {
+		return st, errors.New("verification key out of range")
+	}
+	key := make([]byte, vk.Len())
+	if _, err := r.ReadAt(key, vk.Start); err != nil {
+		return st, err
+	}
+	st.Seqnum, st.Root = h.Seqnum, h.RootHash
 	copy(st.Fingerprint[:], hashes.SSKPubkeyFingerprint(key))
 	return st, nil
 }

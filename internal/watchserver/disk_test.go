@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
@@ -76,8 +77,8 @@ func TestReadShareRejectsDamage(t *testing.T) {
 		if _, ok, _ := ReadShare(bytes.NewReader(b), 0); !ok {
 			continue
 		}
-		for _, n := range []int{0, 100, containerDataOffset + 50, containerDataOffset + 110} {
-			if _, ok, err := ReadShare(bytes.NewReader(b[:n]), 0); ok || (n > containerDataOffset && err == nil) {
+		for _, n := range []int{0, 100, container.MutableDataOffset + 50, container.MutableDataOffset + 110} {
+			if _, ok, err := ReadShare(bytes.NewReader(b[:n]), 0); ok || (n > container.MutableDataOffset && err == nil) {
 				t.Errorf("%s truncated to %d: ok %v err %v", p, n, ok, err)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/storage"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
@@ -21,10 +22,13 @@ import (
 func realShare(t testing.TB) (si, fp, data []byte) {
 	const name = "dqrkoatek6jcaq4mqnlomig4wq"
 	b := testutil.ReadTestdata(t, "grid", "shares", "storage1", name[:2], name, "0")
-	n := binary.BigEndian.Uint64(b[84:92])
+	m, err := container.ParseMutable(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	si, _ = base32.Decode(name)
 	fp, _ = base32.Decode("ulcoxpkrq6iy3eah5ld6q7dmxre26ahfilbitjughysfwtfmkjga")
-	return si, fp, bytes.Clone(b[containerDataOffset : containerDataOffset+n])
+	return si, fp, bytes.Clone(m.Data())
 }
 
 // TestAttachToStorage runs the watch endpoint on the GBS storage server:
