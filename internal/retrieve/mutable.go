@@ -1,6 +1,7 @@
 package retrieve
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -139,14 +140,48 @@ func (r *mutableReader) fetch(ctx context.Context, c *candidate, reg mutable.Reg
 	return b, err
 }
 
-// fail drops a candidate, reporting it (and, if corrupt, telling its server).
+// fail drops a candidate and reports it. A share that failed
+// verification is reported to its server as corrupt unless it has since
+// been replaced by another version (see replaced): a writer's new shares
+// are not corrupt, and reporting them would send operators hunting for
+// damage that is not there.
 func (r *mutableReader) fail(ctx context.Context, c *candidate, err error) {
 	c.bad = true
 	r.active = slices.DeleteFunc(r.active, func(a *candidate) bool { return a == c })
-	r.report.Bad = append(r.report.Bad, BadShare{Server: c.Server.Name, Num: c.Num, Err: err})
 	if k := errkind.KindOf(err); k == errkind.Corrupt || k == errkind.Invalid {
-		advise(ctx, c.Server.Source, grid.Mutable, r.si, c.Num, err)
+		if changed := r.replaced(ctx, c); changed != nil {
+			err = changed
+		} else {
+			advise(ctx, c.Server.Source, grid.Mutable, r.si, c.Num, err)
+		}
 	}
+	r.report.Bad = append(r.report.Bad, BadShare{Server: c.Server.Name, Num: c.Num, Err: err})
+}
+
+// replaced reads c's signed header prefix (version, seqnum, root hash,
+// encoding) again and returns an errkind.Conflict error if the share now
+// holds another version than the one being read, or is gone: a concurrent
+// writer replaced it between the map update and the block reads. It
+// returns nil when the prefix is unchanged or cannot be read. A header
+// damaged in place also reads as changed here; the next map update
+// verifies its signature and reports it then.
+func (r *mutableReader) replaced(ctx context.Context, c *candidate) error {
+	const op = "retrieve.Mutable"
+	want := r.h.SignedPrefix()
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	got, err := c.Server.Source.ReadShare(ctx, grid.Mutable, r.si, uint64(c.Num), 0, mutable.MaxHeaderLen)
+	switch {
+	case errkind.Is(err, errkind.NotFound):
+		return errkind.E(op, errkind.Conflict, "share %d was removed during the read", c.Num)
+	case err != nil || bytes.HasPrefix(got, want):
+		return nil
+	}
+	seq := "another version"
+	if h, err := mutable.ParseHeader(got); err == nil {
+		seq = fmt.Sprintf("seqnum %d", h.Seqnum)
+	}
+	return errkind.E(op, errkind.Conflict, "share %d was replaced by %s during the read of seqnum %d", c.Num, seq, r.h.Seqnum)
 }
 
 // window decodes segments [seg, end) and writes them to w.
