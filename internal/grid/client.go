@@ -29,6 +29,13 @@ const maxCBORBody = 16 << 20
 // maxErrorBody bounds what we read of an error response.
 const maxErrorBody = 4096
 
+// maxIdlePerServer is how many idle connections a client keeps to its
+// server. A watcher verifies many versions at once against each server;
+// keeping fewer idle connections than it has requests in flight makes
+// every burst open (and TLS-handshake) new ones. The number of open
+// connections is not capped: requests never wait for a free one.
+const maxIdlePerServer = 64
+
 // Options tune a Client. The zero value is usable.
 type Options struct {
 	Name    string        // how messages name the server; default: the redacted NURL
@@ -75,7 +82,7 @@ func New(n *nurl.NURL, o *Options) *Client {
 	c.tr = &http.Transport{
 		DialTLSContext:      d.DialTLSContext,
 		TLSClientConfig:     c.tls,
-		MaxIdleConnsPerHost: 8,
+		MaxIdleConnsPerHost: maxIdlePerServer,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 30 * time.Second,
 	}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -332,5 +333,68 @@ func TestHangingHandler(t *testing.T) {
 	_, err := c.ListShares(ctxTimeout(t, 300*time.Millisecond), Mutable, make([]byte, 16))
 	if !errkind.Is(err, errkind.Unreachable) || time.Since(start) > 2*time.Second {
 		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+// TestConcurrentReadsReuseConnections: two bursts of more concurrent
+// requests than Go's default idle pool holds open no new connections
+// (so no new TLS handshakes) for the second burst.
+func TestConcurrentReadsReuseConnections(t *testing.T) {
+	const n = 24
+	var conns atomic.Int32
+	var mu sync.Mutex
+	release := make(chan struct{})
+	arrived := make(chan struct{}, n)
+	srv := httptest.NewUnstartedServer(authed(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rel := release
+		mu.Unlock()
+		arrived <- struct{}{}
+		select { // hold every request until all n are in flight
+		case <-rel:
+		case <-r.Context().Done():
+			return
+		}
+		writeCBOR(t, w, []uint64{1})
+	}))
+	cert := newCert(t)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := New(nurl.New(cert.Leaf, []string{srv.Listener.Addr().String()}, testSwissnum), &Options{Retries: -1})
+	defer c.Close()
+	ctx := ctxTimeout(t, 20*time.Second)
+	burst := func() {
+		errs := make(chan error, n)
+		for range n {
+			go func() { _, err := c.ListShares(ctx, Mutable, make([]byte, 16)); errs <- err }()
+		}
+		for range n {
+			select {
+			case <-arrived:
+			case <-ctx.Done():
+				t.Fatal("requests did not all arrive")
+			}
+		}
+		mu.Lock()
+		close(release)
+		release = make(chan struct{})
+		mu.Unlock()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	burst()
+	first := conns.Load()
+	burst()
+	if first != n || conns.Load() != first {
+		t.Fatalf("first burst of %d opened %d connections, second %d more; want %d and 0", n, first, conns.Load()-first, n)
 	}
 }
