@@ -43,9 +43,12 @@ type Conn struct {
 	log     *slog.Logger
 	nextID  atomic.Uint64
 	notices chan Notice
-	cancel  context.CancelFunc
+	cancel  context.CancelFunc // ends the goroutines; closes the socket under a pending Read
 	wg      sync.WaitGroup
 	done    chan struct{}
+
+	stop     chan struct{} // closed when Close starts
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	pending map[uint64]chan Message
@@ -73,7 +76,9 @@ func DialNURL(ctx context.Context, n *nurl.NURL, tlsConf *tls.Config, opts DialO
 	return Dial(ctx, URL(n), opts)
 }
 
-// Dial opens a connection to the watch endpoint at url (wss://host:port/storage/v1/watch).
+// Dial opens a connection to the watch endpoint at url
+// (wss://host:port/storage/v1/watch). A failed handshake is a
+// *HandshakeError carrying the server's HTTP status; see Unsupported.
 func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 	const op = "watchproto.Dial"
 	h := http.Header{}
@@ -84,10 +89,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 		Subprotocols: []string{Subprotocol},
 	})
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, errkind.E(op, errkind.Auth, err)
-		}
-		return nil, errkind.E(op, errkind.Unreachable, err)
+		return nil, handshakeError(op, resp, err)
 	}
 	if ws.Subprotocol() != Subprotocol {
 		ws.Close(CloseProtocolError, "subprotocol")
@@ -111,7 +113,7 @@ func newConn(ws *websocket.Conn, opts DialOptions) *Conn {
 	}
 	ws.SetReadLimit(opts.MaxReplySize)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{ws: ws, log: opts.Logger, cancel: cancel, done: make(chan struct{}),
+	c := &Conn{ws: ws, log: opts.Logger, cancel: cancel, done: make(chan struct{}), stop: make(chan struct{}),
 		notices: make(chan Notice, opts.NoticeBuffer), pending: map[uint64]chan Message{}}
 	c.wg.Add(1)
 	go c.readLoop(ctx)
@@ -181,13 +183,28 @@ func (c *Conn) Unsubscribe(ctx context.Context, sis [][]byte) error {
 	return nil
 }
 
-// Close ends the connection normally and waits for its goroutines.
+// closeTimeout bounds Close's wait for the server's half of the close
+// handshake; after it the connection is dropped.
+const closeTimeout = time.Second
+
+// Close ends the connection normally and waits for its goroutines. It
+// takes at most about a second: if the server does not answer the close
+// handshake by then (it vanished, or its network did), the connection is
+// dropped and Close reports that. Undelivered notices are discarded.
 func (c *Conn) Close() error {
+	c.stopOnce.Do(func() { close(c.stop) })
+	// Cancelling the read loop's context closes the socket under a
+	// pending Read, which also ends the handshake's wait.
+	force := time.AfterFunc(closeTimeout, c.cancel)
 	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	forced := !force.Stop()
 	c.cancel()
 	c.wg.Wait()
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
+	switch {
+	case forced:
+		return errkind.E("watchproto.Close", errkind.Unreachable, "server did not answer the close handshake within %v", closeTimeout)
+	case errors.Is(err, net.ErrClosed):
+		return nil
 	}
 	return err
 }
@@ -255,6 +272,8 @@ func (c *Conn) dispatch(ctx context.Context, m Message) bool {
 	case *Notice:
 		select {
 		case c.notices <- *m:
+			return true
+		case <-c.stop: // closing: keep reading so the handshake can finish
 			return true
 		case <-ctx.Done():
 			return false
