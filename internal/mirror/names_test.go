@@ -174,3 +174,40 @@ func TestCycleFollowedOnce(t *testing.T) {
 		t.Errorf("warnings %v", rec.of(events.Warning))
 	}
 }
+
+// TestNormalizationClashOneFile: two entries whose names differ only in
+// Unicode normalization (NFD "e" + U+0301, then NFC "é") would be one
+// file on macOS. internal/tahoe/dirnode reads every name as NFC and lets
+// the later entry of one name win, as Tahoe does, so the mirror sees and
+// writes exactly one file, named in NFC, holding the later entry, on
+// every file system; a live change to that entry follows it.
+func TestNormalizationClashOneFile(t *testing.T) {
+	w := newWorld(t, 3)
+	nfc, nfd := "caf\u00e9.txt", "cafe\u0301.txt"
+	entry := func(name string, c string) string {
+		return netstring(netstring(name) + netstring(c) + netstring("") + netstring("{}"))
+	}
+	ok := entry("ok.txt", w.upload(t, []byte("fine")).String())
+	first := entry(nfd, w.upload(t, []byte("decomposed, first")).String())
+	root := w.createRaw(t, []byte(ok+first+entry(nfc, w.upload(t, []byte("composed, later")).String())))
+	dir := t.TempDir()
+	rec := &recorder{}
+	m := open(t, root, dir, w.g, mirror.Options{})
+	run(t, m, rec)
+	waitFor(t, generous, "first mirror", hasContent(filepath.Join(dir, nfc), []byte("composed, later")))
+	if got := sortedKeys(listTree(t, dir)); strings.Join(got, ",") != nfc+",ok.txt" {
+		t.Errorf("mirrored %q, want only %q and ok.txt", got, nfc)
+	}
+
+	later := entry(nfc, w.upload(t, []byte("composed, changed")).String())
+	if _, err := w.pub.Modify(context.Background(), root, func([]byte) ([]byte, error) { return []byte(ok + first + later), nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, generous, "the live change", hasContent(filepath.Join(dir, nfc), []byte("composed, changed")))
+	if got := sortedKeys(listTree(t, dir)); strings.Join(got, ",") != nfc+",ok.txt" {
+		t.Errorf("mirrored %q, want only %q and ok.txt", got, nfc)
+	}
+	if n := len(rec.of(mirror.Conflict)) + len(rec.of(events.Warning)); n != 0 {
+		t.Errorf("%d conflicts or warnings, want none", n)
+	}
+}
