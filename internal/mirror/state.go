@@ -35,17 +35,28 @@ func (r *Record) sameRemote(c string, seq uint64, root string) bool {
 }
 
 // state is the journal of Records in LOCALDIR/.tahoe-watch/state.jsonl:
-// one JSON record per line, later lines winning, compacted on open.
+// one JSON record per line, later lines winning, compacted on open and
+// again whenever it holds more than compactFactor lines per live record.
 type state struct {
 	dir string
 
-	mu   sync.Mutex
-	recs map[string]*Record
-	f    *os.File
-	lock *os.File
+	mu    sync.Mutex
+	recs  map[string]*Record
+	f     *os.File
+	lock  *os.File
+	lines int // lines in the journal now
+	next  int // compact when lines reaches next
 }
 
 const journalName = "state.jsonl"
+
+// A journal is compacted when it has compactFactor lines per live record
+// and at least compactMin lines, so a long live run does not grow it
+// without bound.
+const (
+	compactFactor = 4
+	compactMin    = 256
+)
 
 // openState loads the journal in dir (creating dir 0700), compacts it and
 // opens it for appending.
@@ -63,9 +74,6 @@ func openState(dir string) (*state, error) {
 	s := &state{dir: dir, recs: map[string]*Record{}, lock: lock}
 	if err = s.load(); err == nil {
 		err = s.compact()
-	}
-	if err == nil {
-		s.f, err = os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0o600)
 	}
 	if err != nil {
 		lock.Close()
@@ -88,6 +96,7 @@ func (s *state) load() error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
+		s.lines++
 		var r Record
 		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Path == "" {
 			continue
@@ -101,29 +110,61 @@ func (s *state) load() error {
 	return sc.Err()
 }
 
-// compact rewrites the journal with one line per live record, atomically.
+// compact rewrites the journal with one line per live record,
+// atomically: a new file is written and synced, renamed over the old one
+// and kept open as the journal appended to. On error the journal is as
+// it was. The caller holds mu (or is openState).
 func (s *state) compact() error {
-	tmp, err := os.CreateTemp(s.dir, tmpPrefix)
+	f, err := s.rewrite()
 	if err != nil {
+		s.next = 2 * max(s.lines, compactMin) // do not retry on every put
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f, s.lines = f, len(s.recs)
+	s.next = max(compactMin, compactFactor*len(s.recs))
+	return nil
+}
+
+// rewrite writes the live records to a new journal and returns it, open
+// at its end.
+func (s *state) rewrite() (*os.File, error) {
+	tmp, err := os.CreateTemp(s.dir, tmpPrefix)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
 		tmp.Close()
-		return err
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return fail(err)
 	}
 	w := bufio.NewWriter(tmp)
 	enc := json.NewEncoder(w)
 	for _, p := range s.paths("") {
 		if err := enc.Encode(s.recs[p]); err != nil {
-			tmp.Close()
-			return err
+			return fail(err)
 		}
 	}
-	if err := errors.Join(w.Flush(), tmp.Sync(), tmp.Close()); err != nil {
-		return err
+	if err := errors.Join(w.Flush(), tmp.Sync()); err != nil {
+		return fail(err)
 	}
-	return os.Rename(tmp.Name(), filepath.Join(s.dir, journalName))
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, journalName)); err != nil {
+		return fail(err)
+	}
+	syncDir(s.dir)
+	return tmp, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // get returns a copy of the record at path, or nil.
@@ -138,7 +179,8 @@ func (s *state) get(path string) *Record {
 }
 
 // put records r (or, with r.Deleted, forgets r.Path) and appends it to
-// the journal.
+// the journal, compacting the journal when it has grown too long (a
+// failed compaction is retried later; the record is journalled anyway).
 func (s *state) put(r Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -151,8 +193,13 @@ func (s *state) put(r Record) error {
 	} else {
 		s.recs[r.Path] = &r
 	}
-	_, err = s.f.Write(append(b, '\n'))
-	return err
+	if _, err = s.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if s.lines++; s.lines >= s.next {
+		s.compact()
+	}
+	return nil
 }
 
 // paths returns the recorded paths at or below prefix ("" for all),
