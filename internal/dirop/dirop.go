@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -132,12 +133,18 @@ func (e *Editor) Dir(ctx context.Context, root cap.Cap, path []string, create bo
 }
 
 // mkdirIn makes a directory and links it as name in dir, unless name
-// appears first; it returns the entry name ends up with.
+// appears first; it returns the entry name ends up with. The directory
+// has to exist before its cap is linked (readers must never find a
+// dangling entry), so an editor that loses the race has made one for
+// nothing: it deletes it again. If that fails (a server down), the
+// orphan's shares, whose cap nobody else ever saw, stay until their
+// leases expire.
 func (e *Editor) mkdirIn(ctx context.Context, dir *cap.Mutable, name string) (dirnode.Entry, error) {
 	sub, err := e.Mkdir(ctx)
 	if err != nil {
 		return dirnode.Entry{}, err
 	}
+	mine := ChildOf(sub)
 	var got dirnode.Entry
 	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
 		entries, err := dirnode.Parse(old, dir.Writekey)
@@ -148,20 +155,23 @@ func (e *Editor) mkdirIn(ctx context.Context, dir *cap.Mutable, name string) (di
 			got = ent
 			return nil, publish.ErrUnchanged
 		}
-		c := ChildOf(sub)
-		got = dirnode.Entry{Name: name, RWCap: c.RW, ROCap: c.RO, Metadata: dirnode.NewMetadata(e.now())}
+		got = dirnode.Entry{Name: name, RWCap: mine.RW, ROCap: mine.RO, Metadata: dirnode.NewMetadata(e.now())}
 		return dirnode.Pack(append(entries, got), dir.Writekey)
 	})
+	if err == nil && got.RWCap != mine.RW {
+		e.Pub.Delete(ctx, sub) // best effort, as documented above
+	}
 	return got, err
 }
 
-// Link links child as the last element of path below root, creating
-// missing parents when parents is set. An existing entry of that name is
-// replaced only when replace is set; otherwise Link fails with Conflict.
-func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Child, parents, replace bool) error {
-	const op = "dirop.Link"
+// editEntries finds the directory holding the last element of path below
+// root (creating missing parents when parents is set) and applies edit
+// to its entries in a read-modify-write. edit gets the entries and the
+// name; returning publish.ErrUnchanged leaves the directory as it is.
+func (e *Editor) editEntries(ctx context.Context, op string, root cap.Cap, path []string, parents bool,
+	edit func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error)) error {
 	if len(path) == 0 {
-		return errkind.E(op, errkind.Usage, "no name to link under the directory")
+		return errkind.E(op, errkind.Usage, "no entry named: give DIRCAP/path/name")
 	}
 	dir, err := e.Dir(ctx, root, path[:len(path)-1], parents)
 	if err != nil {
@@ -173,6 +183,20 @@ func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Ch
 		if err != nil {
 			return nil, err
 		}
+		if entries, err = edit(entries, name); err != nil {
+			return nil, err
+		}
+		return dirnode.Pack(entries, dir.Writekey)
+	})
+	return err
+}
+
+// Link links child as the last element of path below root, creating
+// missing parents when parents is set. An existing entry of that name is
+// replaced only when replace is set; otherwise Link fails with Conflict.
+func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Child, parents, replace bool) error {
+	const op = "dirop.Link"
+	return e.editEntries(ctx, op, root, path, parents, func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error) {
 		ent := dirnode.Entry{Name: name, RWCap: child.RW, ROCap: child.RO, Metadata: dirnode.NewMetadata(e.now())}
 		for i := range entries {
 			if entries[i].Name != ent.Name {
@@ -186,43 +210,23 @@ func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Ch
 			}
 			ent.Metadata = relinked(entries[i].Metadata, ent.Metadata)
 			entries[i] = ent
-			return dirnode.Pack(entries, dir.Writekey)
+			return entries, nil
 		}
-		return dirnode.Pack(append(entries, ent), dir.Writekey)
+		return append(entries, ent), nil
 	})
-	return err
 }
 
 // Unlink removes the entry at path below root. A missing entry is an
 // error of kind NotFound.
 func (e *Editor) Unlink(ctx context.Context, root cap.Cap, path []string) error {
 	const op = "dirop.Unlink"
-	if len(path) == 0 {
-		return errkind.E(op, errkind.Usage, "no entry named: give DIRCAP/path/name")
-	}
-	dir, err := e.Dir(ctx, root, path[:len(path)-1], false)
-	if err != nil {
-		return err
-	}
-	name := path[len(path)-1]
-	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
-		entries, err := dirnode.Parse(old, dir.Writekey)
-		if err != nil {
-			return nil, err
-		}
+	return e.editEntries(ctx, op, root, path, false, func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error) {
 		target, ok := dirnode.Find(entries, name)
 		if !ok {
 			return nil, errkind.E(op, errkind.NotFound, "no entry %q", joinPath(path))
 		}
-		kept := entries[:0]
-		for _, ent := range entries {
-			if ent.Name != target.Name {
-				kept = append(kept, ent)
-			}
-		}
-		return dirnode.Pack(kept, dir.Writekey)
+		return slices.DeleteFunc(entries, func(ent dirnode.Entry) bool { return ent.Name == target.Name }), nil
 	})
-	return err
 }
 
 // relinked is the metadata of a replaced entry, as Tahoe keeps it: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +125,68 @@ func TestMkdirLinkUnlink(t *testing.T) {
 	// A read-only root cannot be edited.
 	if err := ed.Link(ctx, root.ReadOnly(), []string{"x"}, dirop.ChildOf(file), false, false); !errkind.Is(err, errkind.Usage) {
 		t.Fatalf("link under a read cap: %v", err)
+	}
+}
+
+// TestConcurrentMkdirP: two editors that both find a/b missing and both
+// make it end with one directory linked at each level, the same one for
+// both, and the loser's unlinked directory deleted from the grid.
+func TestConcurrentMkdirP(t *testing.T) {
+	tg := testgrid.New(t, 4)
+	ctx := context.Background()
+	root, err := newEditor(t, tg.Grid(), keys(t)).Mkdir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each editor's first new key waits for the other's: both have
+	// listed root and found no "a" before either links one.
+	var barrier sync.WaitGroup
+	barrier.Add(2)
+	racing := func() func() (*rsa.PrivateKey, error) {
+		var once sync.Once
+		return func() (*rsa.PrivateKey, error) {
+			once.Do(func() { barrier.Done(); barrier.Wait() })
+			return rsakey.Generate()
+		}
+	}
+	eds := []*dirop.Editor{newEditor(t, tg.Grid(), racing()), newEditor(t, tg.Grid(), racing())}
+	got := make([]*cap.Mutable, len(eds))
+	var wg sync.WaitGroup
+	for i, ed := range eds {
+		wg.Go(func() {
+			var err error
+			if got[i], err = ed.Dir(ctx, root, []string{"a", "b"}, true); err != nil {
+				t.Errorf("editor %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if got[0].String() != got[1].String() {
+		t.Fatalf("editors ended in different directories: %s, %s", cap.Abbrev(got[0]), cap.Abbrev(got[1]))
+	}
+	a, err := eds[0].Dir(ctx, root, []string{"a"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*cap.Mutable{root, a} {
+		if entries, err := eds[0].List(ctx, d); err != nil || len(entries) != 1 {
+			t.Fatalf("%s holds %+v, %v; want one entry", cap.Abbrev(d), entries, err)
+		}
+	}
+	// Only root, a and a/b have shares left.
+	want := map[string]bool{}
+	for _, d := range []*cap.Mutable{root, a, got[0]} {
+		want[cap.FormatSI(d.SI)] = true
+	}
+	for _, s := range tg.Servers {
+		files, _ := filepath.Glob(filepath.Join(s.SharesDir(), "*", "*", "*"))
+		for _, f := range files {
+			if si := filepath.Base(filepath.Dir(f)); !want[si] {
+				t.Errorf("%s holds a share of %s, a directory nobody links", s.Info.Name(), si)
+			}
+		}
 	}
 }
