@@ -181,6 +181,29 @@ func (m *Server) SlowConsumerDropped() {
 // status code. The wrapper keeps http.Hijacker, http.Flusher and
 // http.ResponseController working, so WebSocket upgrades pass through.
 func (m *Server) Instrument(endpoint string, h http.Handler) http.Handler {
+	return m.instrument(func(*http.Request) string { return endpoint }, h)
+}
+
+// UnmatchedEndpoint is InstrumentRoutes' endpoint label for requests no
+// route took (unknown paths, or refused before routing).
+const UnmatchedEndpoint = "unmatched"
+
+// InstrumentRoutes wraps h, which routes with an http.ServeMux (possibly
+// behind middleware that passes the request on unchanged), and counts
+// every response under the pattern of the route that served it, e.g.
+// "GET /storage/v1/mutable/{si}/{shnum}", or UnmatchedEndpoint.
+func (m *Server) InstrumentRoutes(h http.Handler) http.Handler {
+	return m.instrument(func(r *http.Request) string {
+		if r.Pattern == "" {
+			return UnmatchedEndpoint
+		}
+		return r.Pattern
+	}, h)
+}
+
+// instrument counts each response under the endpoint that label names
+// once the request has been served.
+func (m *Server) instrument(label func(*http.Request) string, h http.Handler) http.Handler {
 	if m == nil {
 		return h
 	}
@@ -193,7 +216,7 @@ func (m *Server) Instrument(endpoint string, h http.Handler) http.Handler {
 		} else if code == 0 {
 			code = http.StatusOK
 		}
-		m.Request(endpoint, code)
+		m.Request(label(r), code)
 	})
 }
 

@@ -159,3 +159,44 @@ func TestServeOff(t *testing.T) {
 		t.Fatal("Serve on a bad address succeeded")
 	}
 }
+
+// TestInstrumentRoutes counts responses under the ServeMux pattern that
+// served them, also behind middleware, and unrouted ones apart.
+func TestInstrumentRoutes(t *testing.T) {
+	r := New()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /item/{id}", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "x") })
+	gate := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("X-Key") != "k" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+	srv := httptest.NewServer(r.Server.InstrumentRoutes(gate))
+	defer srv.Close()
+	get := func(path, key string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("X-Key", key)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get("/item/1", "k")
+	get("/item/2", "k")
+	get("/item/3", "wrong")
+	get("/nothing", "k")
+	body := scrape(t, r)
+	for _, want := range []string{
+		`tahoe_watch_http_requests_total{code="200",endpoint="GET /item/{id}"} 2`,
+		`tahoe_watch_http_requests_total{code="401",endpoint="unmatched"} 1`,
+		`tahoe_watch_http_requests_total{code="404",endpoint="unmatched"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -150,23 +150,29 @@ func (c *conn) writeLoop(ctx context.Context) {
 				return
 			}
 		}
-		for _, n := range notices {
-			b, err := watchproto.Encode(n)
+		for _, q := range notices {
+			b, err := watchproto.Encode(q.n)
 			if err != nil || !c.write(ctx, b) {
 				return
 			}
+			c.hub.opts.Metrics.NoticeSent(q.at)
 		}
 	}
 }
 
 // closeOnOverflow closes the connection with CloseOverflow once notices
-// have been lost. It runs apart from writeLoop, which may be blocked
+// have been lost (or Hub.Resync says they may have been). It runs apart from writeLoop, which may be blocked
 // writing to the slow client.
 func (c *conn) closeOnOverflow(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-c.s.lost:
+		if c.s.forced() {
+			c.ws.Close(watchproto.CloseOverflow, "server lost track of changes; resubscribe")
+			return
+		}
 		c.hub.opts.Logger.Debug("watch: client too slow; closing")
+		c.hub.opts.Metrics.SlowConsumerDropped()
 		c.ws.Close(watchproto.CloseOverflow, "too many undelivered notices; resubscribe")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	// Watcher, if set, is told when a storage index gains its first
 	// subscriber (before its shares are read) and loses its last one.
 	Watcher Watcher
+	// Metrics, if set, records connections, subscriptions, notices sent
+	// with their latency from Notify, and slow consumers dropped.
+	Metrics *metrics.Server
 }
 
 // Watcher starts and stops watching a storage index for changes, for
@@ -88,22 +92,33 @@ type Hub struct {
 	// a subscriber's read and its registration.
 	stripes [256]sync.Mutex
 
-	mu    sync.Mutex // guards bySI, total and every session's subs
-	bySI  map[siKey]map[*session]*sub
-	total int
-	conns int
+	mu       sync.Mutex // guards bySI, total, sessions and every session's subs
+	bySI     map[siKey]map[*session]*sub
+	total    int
+	sessions map[*session]struct{}
 }
 
 // NewHub returns a Hub reading shares from src.
 func NewHub(src ShareSource, opts Options) *Hub {
-	return &Hub{src: src, opts: opts.withDefaults(), bySI: map[siKey]map[*session]*sub{}}
+	return &Hub{src: src, opts: opts.withDefaults(), bySI: map[siKey]map[*session]*sub{}, sessions: map[*session]struct{}{}}
 }
 
 // Stats reports the number of open connections and subscriptions.
 func (h *Hub) Stats() (conns, subs int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.conns, h.total
+	return len(h.sessions), h.total
+}
+
+// Resync closes every connection with watchproto.CloseOverflow, telling
+// each client to resubscribe and re-read: for when the hub's source may
+// have missed changes (the sidecar's inotify queue overflowed).
+func (h *Hub) Resync() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.sessions {
+		s.forceResync()
+	}
 }
 
 // Notify tells the hub that a write to share shnum of storage index si is
@@ -114,6 +129,7 @@ func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
 	if len(si) != watchproto.SILen {
 		return
 	}
+	at := time.Now()
 	k := siKey(si)
 	stripe := &h.stripes[k[0]]
 	stripe.Lock()
@@ -133,7 +149,7 @@ func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
 	defer h.mu.Unlock()
 	for s, sb := range h.bySI[k] {
 		for _, n := range sb.diff(k, states) {
-			s.queueNotice(n)
+			s.queueNotice(n, at)
 		}
 	}
 }
@@ -221,6 +237,7 @@ func (h *Hub) register(s *session, k siKey, sb *sub) bool {
 		}
 		s.sis[k] = struct{}{}
 		h.total++
+		h.opts.Metrics.Subscribed(1)
 	}
 	if subs == nil {
 		subs = map[*session]*sub{}
@@ -292,18 +309,21 @@ func (h *Hub) removeLocked(s *session, k siKey) {
 	}
 	delete(s.sis, k)
 	h.total--
+	h.opts.Metrics.Subscribed(-1)
 }
 
 // open and close account for a connection's life.
 func (h *Hub) open(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.conns++
+	h.sessions[s] = struct{}{}
+	h.opts.Metrics.ConnOpened()
 }
 
 func (h *Hub) close(s *session) {
 	h.mu.Lock()
-	h.conns--
+	delete(h.sessions, s)
+	h.opts.Metrics.ConnClosed()
 	sis := make([]siKey, 0, len(s.sis))
 	for k := range s.sis {
 		sis = append(sis, k)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
 
@@ -540,7 +541,8 @@ func TestClientKeepAliveDetectsSilentServer(t *testing.T) {
 }
 
 func TestSlowConsumerOverflow(t *testing.T) {
-	ts := startServer(t, Options{MaxPending: 8, KeepAlive: -1})
+	reg := metrics.New()
+	ts := startServer(t, Options{MaxPending: 8, KeepAlive: -1, Metrics: reg.Server})
 	const nsi = 100
 	ws := ts.rawDial(t)
 	subs := make([]watchproto.Sub, nsi)
@@ -573,6 +575,9 @@ func TestSlowConsumerOverflow(t *testing.T) {
 		t.Fatalf("close status %d, want %d", got, watchproto.CloseOverflow)
 	}
 	waitFor(t, func() bool { c, _ := ts.hub.Stats(); return c == 0 })
+	if got := gauge(t, reg, "tahoe_watch_slow_consumers_dropped_total"); got != 1 {
+		t.Errorf("slow consumers dropped = %v, want 1", got)
+	}
 }
 
 // sessionOf returns the hub's only session.

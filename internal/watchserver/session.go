@@ -2,6 +2,7 @@ package watchserver
 
 import (
 	"sync"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
@@ -16,17 +17,25 @@ type session struct {
 
 	mu       sync.Mutex
 	replies  [][]byte
-	notices  map[shareKey]*watchproto.Notice
+	notices  map[shareKey]queued
 	order    []shareKey // notice keys in arrival order; may hold stale keys
 	held     bool
 	overflow bool
 	max      int
 	wake     chan struct{}
-	lost     chan struct{} // closed when notices overflowed
+	lost     chan struct{} // closed when notices overflowed or a resync was forced
+	resync   bool          // the overflow was forced by Hub.Resync, not a slow client
+}
+
+// queued is an undelivered notice and when the change it reports was
+// first seen (for the notice latency metric).
+type queued struct {
+	n  *watchproto.Notice
+	at time.Time
 }
 
 func newSession(maxPending int) *session {
-	return &session{sis: map[siKey]struct{}{}, notices: map[shareKey]*watchproto.Notice{},
+	return &session{sis: map[siKey]struct{}{}, notices: map[shareKey]queued{},
 		max: maxPending, wake: make(chan struct{}, 1), lost: make(chan struct{})}
 }
 
@@ -37,24 +46,49 @@ func (s *session) signal() {
 	}
 }
 
-// queueNotice queues n, replacing any undelivered notice of the same share.
-func (s *session) queueNotice(n *watchproto.Notice) {
+// queueNotice queues n about a change seen at time at, replacing any
+// undelivered notice of the same share (whose time it keeps).
+func (s *session) queueNotice(n *watchproto.Notice, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.overflow {
 		return
 	}
 	k := shareKey{siKey(n.SI), int(n.Shnum)}
-	if _, ok := s.notices[k]; !ok {
+	if old, ok := s.notices[k]; ok {
+		at = old.at
+	} else {
 		if len(s.notices) >= s.max {
-			s.overflow = true
-			close(s.lost)
+			s.overflowLocked(false)
 			return
 		}
 		s.order = append(s.order, k)
 	}
-	s.notices[k] = n
+	s.notices[k] = queued{n, at}
 	s.signal()
+}
+
+// forceResync marks the session as having lost notices, which closes its
+// connection with CloseOverflow so the client re-reads.
+func (s *session) forceResync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.overflow {
+		s.overflowLocked(true)
+	}
+}
+
+func (s *session) overflowLocked(resync bool) {
+	s.overflow, s.resync = true, resync
+	close(s.lost)
+	s.signal()
+}
+
+// forced reports whether the overflow was forced by a resync.
+func (s *session) forced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resync
 }
 
 // dropNotices discards undelivered notices of storage index k.
@@ -89,7 +123,7 @@ func (s *session) queueReply(reply []byte) { s.release(reply) }
 
 // take returns everything ready to send, in order, and whether the
 // connection overflowed.
-func (s *session) take() (replies [][]byte, notices []*watchproto.Notice, overflow bool) {
+func (s *session) take() (replies [][]byte, notices []queued, overflow bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.overflow {
@@ -100,8 +134,8 @@ func (s *session) take() (replies [][]byte, notices []*watchproto.Notice, overfl
 		return replies, nil, false
 	}
 	for _, k := range s.order {
-		if n, ok := s.notices[k]; ok {
-			notices = append(notices, n)
+		if q, ok := s.notices[k]; ok {
+			notices = append(notices, q)
 			delete(s.notices, k)
 		}
 	}
