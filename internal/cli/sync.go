@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 type syncOptions struct {
 	gridOptions
 	target, dir string
+	capFile     string
 
 	json     bool
 	exec     string
@@ -42,7 +45,7 @@ type syncOptions struct {
 func newSyncCommand(s Streams) *cobra.Command {
 	opts := &syncOptions{out: s.Out, errOut: s.Err}
 	cmd := &cobra.Command{
-		Use:   "sync DIRCAP[/PATH] LOCALDIR",
+		Use:   "sync [--cap-file FILE] DIRCAP[/PATH] LOCALDIR",
 		Short: "Keep LOCALDIR a live copy of a Tahoe directory tree",
 		Long: `Mirror a Tahoe-LAFS directory tree into LOCALDIR, then apply every change
 the grid reports (pushed, or polled where servers cannot push) as it happens.
@@ -51,18 +54,27 @@ One-way, grid to local. Local edits are never overwritten: a remote change
 to a file edited locally is written beside it as NAME.conflict-TIME-SEQNUM,
 and a file edited locally and removed remotely is kept. State lives in
 LOCALDIR/.tahoe-watch (read caps only); a restart downloads only what
-changed. Names that could leave LOCALDIR are skipped. See docs/sync.md.`,
+changed. Names that could leave LOCALDIR are skipped. See docs/sync.md.
+
+With --cap-file FILE the cap is read from FILE (surrounding white space
+trimmed) and only LOCALDIR is given: a cap on the command line can be read
+by every local user with ps. A FILE holding a write cap must not be
+readable by group or others (chmod 600).`,
 		Example: `  tahoe-watch sync URI:DIR2-RO:xxx:yyy ~/mirror
   tahoe-watch sync --json --exec 'make -C ~/mirror' URI:DIR2:xxx:yyy ~/mirror
-  tahoe-watch sync --once URI:DIR2-CHK:xxx:yyy:3:10:1234 ./snapshot`,
-		Args: cobra.ExactArgs(2),
+  tahoe-watch sync --once URI:DIR2-CHK:xxx:yyy:3:10:1234 ./snapshot
+  tahoe-watch sync --cap-file ~/.config/tahoe-watch/shared.cap ~/Shared`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.target, opts.dir = args[0], args[1]
+			if err := opts.setArgs(args); err != nil {
+				return err
+			}
 			return syncRun(cmd.Context(), opts)
 		},
 	}
 	addGridFlags(cmd, &opts.gridOptions)
 	f := cmd.Flags()
+	f.StringVar(&opts.capFile, "cap-file", "", "read DIRCAP[/PATH] from `FILE` instead of the command line (ps shows arguments)")
 	f.BoolVar(&opts.json, "json", false, "print events and progress as NDJSON on stdout (docs/sync.md)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c after each applied change")
 	f.BoolVar(&opts.delete, "delete", true, "delete local files whose entries were removed remotely (unless edited locally)")
@@ -74,6 +86,50 @@ changed. Names that could leave LOCALDIR are skipped. See docs/sync.md.`,
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
 	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	return cmd
+}
+
+// setArgs takes DIRCAP and LOCALDIR from args, or DIRCAP from --cap-file.
+func (o *syncOptions) setArgs(args []string) error {
+	switch {
+	case o.capFile == "" && len(args) == 2:
+		o.target, o.dir = args[0], args[1]
+		return nil
+	case o.capFile == "":
+		return &usageError{fmt.Errorf("want DIRCAP[/PATH] LOCALDIR")}
+	case len(args) != 1:
+		return &usageError{fmt.Errorf("with --cap-file, want only LOCALDIR")}
+	}
+	target, err := readCapFile(o.capFile)
+	if err != nil {
+		return err
+	}
+	o.target, o.dir = target, args[0]
+	return nil
+}
+
+// readCapFile reads a DIRCAP[/PATH] from path, trimmed. A write cap in a
+// file that group or others may read is refused (except on Windows,
+// whose permissions are not mode bits): it would be as exposed as on the
+// command line. The cap is never echoed in errors.
+func readCapFile(path string) (string, error) {
+	const op = "sync --cap-file"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", errkind.E(op, errkind.Usage, err)
+	}
+	target := strings.TrimSpace(string(b))
+	c, _, err := parseTarget(target)
+	if err != nil {
+		return "", errkind.E(op, errkind.Usage, "%s does not hold a cap", path) // its text may be a cap: not echoed
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	if perm := fi.Mode().Perm(); !c.IsReadOnly() && perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", errkind.E(op, errkind.Usage, "%s holds a write cap and is readable by others (mode %04o); chmod 600 it", path, perm)
+	}
+	return target, nil
 }
 
 // syncRun mirrors the tree, then follows it until ctx is done.

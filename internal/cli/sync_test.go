@@ -285,3 +285,63 @@ func TestSyncProgressBar(t *testing.T) {
 		t.Errorf("auto drew on a buffer: %q", b.String())
 	}
 }
+
+// TestSyncCapFile: --cap-file reads DIRCAP from a file instead of the
+// command line; a write cap in a file others can read is refused without
+// printing it, and the flag and a DIRCAP argument do not mix.
+func TestSyncCapFile(t *testing.T) {
+	dg, ro, want, ed := syncTree(t, 2, 100)
+	rw := ed.root.String()
+	capFile := func(text string, mode os.FileMode) string {
+		p := filepath.Join(t.TempDir(), "dircap")
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		return p
+	}
+	syncOnce := func(file string, rest ...string) (int, string, string) {
+		args := append([]string{"sync", "--once", "--cap-file", file}, dg.ServerFlags()...)
+		return run(t, append(args, rest...)...)
+	}
+
+	dir := t.TempDir()
+	code, _, errOut := syncOnce(capFile("\n  "+rw+"\n", 0o644), dir)
+	if code != ExitUsage || !strings.Contains(errOut, "chmod 600") || strings.Contains(errOut, rw) {
+		t.Errorf("a shared write cap file: exit %d, stderr %q", code, errOut)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("mirrored %v from a refused cap file", ents)
+	}
+	if code, _, errOut = syncOnce(capFile("URI:DIR2:nonsense "+rw[10:], 0o600), dir); code != ExitUsage || strings.Contains(errOut, rw[10:]) {
+		t.Errorf("a bad cap file: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ = syncOnce(capFile(ro, 0o644), ro, dir); code != ExitUsage {
+		t.Errorf("--cap-file and DIRCAP: exit %d", code)
+	}
+	if code, _, _ = syncOnce(filepath.Join(t.TempDir(), "missing"), dir); code == ExitOK {
+		t.Error("a missing cap file: exit 0")
+	}
+
+	for _, c := range []struct {
+		text string
+		mode os.FileMode
+	}{{rw + "\n", 0o600}, {ro + "\n", 0o644}, {ro + "/s1", 0o600}} {
+		dir := t.TempDir()
+		if code, _, errOut := syncOnce(capFile(c.text, c.mode), dir); code != ExitOK {
+			t.Fatalf("%04o file: exit %d, stderr %q", c.mode, code, errOut)
+		}
+		for p, data := range want {
+			if sub, ok := strings.CutPrefix(c.text, ro+"/"); ok {
+				if p, ok = strings.CutPrefix(p, sub+"/"); !ok {
+					continue
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || !bytes.Equal(b, data) {
+				t.Errorf("%04o file: %s not mirrored (%v)", c.mode, p, err)
+			}
+		}
+	}
+}
