@@ -2,13 +2,18 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/storage"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
@@ -20,8 +25,13 @@ type serveOptions struct {
 	listen   string
 	nickname string
 	watch    bool
+	metrics  string // --metrics-listen; "" is off
 	logger   *slog.Logger
 }
+
+// MetricsAddrFile is the file, in the node directory, where serve and
+// notifier write the address their --metrics-listen server listens on.
+const MetricsAddrFile = "metrics-addr"
 
 func newServeCommand(s Streams) *cobra.Command {
 	opts := &serveOptions{}
@@ -44,7 +54,12 @@ With --watch (the default) the server also serves the watch protocol
 (docs/watch-protocol.md) at /storage/v1/watch and advertises it in its
 version document, so tahoe-watch clients get change notices pushed instead
 of polling. --watch=false turns the endpoint off, making serve behave like
-a plain Tahoe-LAFS storage server.`,
+a plain Tahoe-LAFS storage server.
+
+--metrics-listen ADDR serves Prometheus metrics at http://ADDR/metrics
+(requests by endpoint and status, watch connections, subscriptions, notices
+sent and their latency, slow consumers dropped); the address it listens on
+is logged and written to DIR/metrics-addr. See docs/operations.md.`,
 		Example: `  tahoe-watch serve --base-dir ~/.tahoe-storage
   tahoe-watch serve --base-dir ./node --listen 127.0.0.1:3457 --nickname alpha`,
 		Args: cobra.NoArgs,
@@ -58,6 +73,7 @@ a plain Tahoe-LAFS storage server.`,
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free port (see DIR/nurl)")
 	f.StringVar(&opts.nickname, "nickname", "", "nickname for logs")
 	f.BoolVar(&opts.watch, "watch", true, "serve and advertise the watch endpoint (push change notices)")
+	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (default off; see DIR/metrics-addr)")
 	return cmd
 }
 
@@ -70,7 +86,11 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err := os.MkdirAll(opts.baseDir, 0o700); err != nil {
 		return errkind.E(op, errkind.Usage, "cannot create base directory: %v", err)
 	}
-	srv, err := newStorageServer(opts)
+	var reg *metrics.Registry
+	if opts.metrics != "" {
+		reg = metrics.New()
+	}
+	srv, err := newStorageServer(opts, serverMetrics(reg))
 	if err != nil {
 		return errkind.E(op, errkind.KindOf(err), err)
 	}
@@ -78,20 +98,92 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return errkind.E(op, errkind.Usage, "cannot listen on %s: %v", opts.listen, err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waitMetrics, err := startMetrics(ctx, reg, opts.metrics, filepath.Join(opts.baseDir, MetricsAddrFile), opts.logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer waitMetrics()
 	n := srv.NURLFor(ln.Addr().String())
 	if err := writeFileAtomic(filepath.Join(opts.baseDir, "nurl"), []byte(n.String()+"\n")); err != nil {
 		ln.Close()
 		return errkind.E(op, errkind.Other, "writing nurl: %v", err)
 	}
 	opts.logger.Info("serving", "nurl", n.String(), "nickname", opts.nickname, "base_dir", opts.baseDir)
-	err = srv.Serve(ctx, ln)
+	if reg != nil {
+		err = serveInstrumented(ctx, srv, ln, reg.Server, opts.logger)
+	} else {
+		err = srv.Serve(ctx, ln)
+	}
 	opts.logger.Info("stopped", "nickname", opts.nickname)
 	return err
 }
 
+// serverMetrics is reg's server metrics, or nil when metrics are off.
+func serverMetrics(reg *metrics.Registry) *metrics.Server {
+	if reg == nil {
+		return nil
+	}
+	return reg.Server
+}
+
+// startMetrics serves reg's /metrics on addr until ctx is done, logging
+// the address it listens on and writing it to file. With addr empty it
+// does nothing. wait returns once the metrics server has stopped.
+func startMetrics(ctx context.Context, reg *metrics.Registry, addr, file string, log *slog.Logger) (wait func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, errkind.E("metrics", errkind.Usage, "cannot listen on --metrics-listen %s: %v", addr, err)
+	}
+	if err := writeFileAtomic(file, []byte(ln.Addr().String()+"\n")); err != nil {
+		ln.Close()
+		return nil, errkind.E("metrics", errkind.Other, "writing %s: %v", file, err)
+	}
+	log.Info("metrics serving", "url", "http://"+ln.Addr().String()+"/metrics", "addr_file", file)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := reg.ServeListener(ctx, ln); err != nil {
+			log.Warn("metrics server stopped", "err", err)
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+// serveInstrumented is srv.Serve with every response counted in m by the
+// route that served it. It wraps at the http.Server level because the
+// storage server offers no hook to wrap its handler.
+func serveInstrumented(ctx context.Context, srv *storage.Server, ln net.Listener, m *metrics.Server, log *slog.Logger) error {
+	const op = "serve"
+	defer srv.Backend().Close()
+	hs := &http.Server{Handler: m.InstrumentRoutes(srv.Handler()), ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(tls.NewListener(ln, srv.TLSConfig())) }()
+	select {
+	case err := <-done:
+		return errkind.E(op, errkind.Other, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-done
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return errkind.E(op, errkind.Other, err)
+	}
+	return nil
+}
+
 // newStorageServer builds the storage server, with the watch endpoint
 // mounted and advertised unless opts.watch is off.
-func newStorageServer(opts *serveOptions) (*storage.Server, error) {
+func newStorageServer(opts *serveOptions, m *metrics.Server) (*storage.Server, error) {
 	cfg := storage.Config{BaseDir: opts.baseDir, Nickname: opts.nickname, Logger: opts.logger}
 	if opts.watch {
 		cfg.ApplicationVersion = storage.ApplicationVersion + " " + watchproto.AppVersionToken
@@ -101,7 +193,7 @@ func newStorageServer(opts *serveOptions) (*storage.Server, error) {
 		return nil, err
 	}
 	if opts.watch {
-		watchserver.AttachToStorage(srv, watchserver.Options{Logger: opts.logger})
+		watchserver.AttachToStorage(srv, watchserver.Options{Logger: opts.logger, Metrics: m})
 	}
 	return srv, nil
 }

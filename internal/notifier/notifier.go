@@ -127,7 +127,15 @@ func (n *Notifier) NURL() *nurl.NURL { return n.nurl }
 // Hub returns the sidecar's subscription hub.
 func (n *Notifier) Hub() *watchserver.Hub { return n.hub }
 
-// Run writes NURLFile and serves until ctx is cancelled.
+// Close releases what New acquired, for a Notifier whose Run is never
+// called (Run releases it itself).
+func (n *Notifier) Close() error {
+	n.fw.Close()
+	return n.listen.Close()
+}
+
+// Run writes NURLFile and serves until ctx is cancelled. With
+// cfg.Hub.Metrics set, every response is counted by route.
 func (n *Notifier) Run(ctx context.Context) error {
 	const op = "notifier.Run"
 	defer n.fw.Close()
@@ -140,7 +148,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	watchserver.Mount(mux, watchserver.NewHandler(n.hub, n.id.Swissnum))
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{n.id.Certificate}, MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"http/1.1"}}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second,
+	hs := &http.Server{Handler: n.cfg.Hub.Metrics.InstrumentRoutes(mux), ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:    slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	served := make(chan error, 1)
