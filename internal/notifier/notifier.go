@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -49,6 +50,10 @@ type Notifier struct {
 	log    *slog.Logger
 	nurl   *nurl.NURL
 	listen net.Listener
+
+	mu      sync.Mutex
+	watched map[string]bool            // base32 storage indexes somebody subscribes to
+	absent  map[string]map[string]bool // prefix → watched indexes whose directory is gone
 }
 
 // New checks that cfg.BaseDir is a readable Tahoe storage node, loads its
@@ -82,6 +87,7 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, errkind.E(op, errkind.Usage, err)
 	}
 	n := &Notifier{cfg: cfg, id: id, fw: fw, log: cfg.Logger, listen: ln,
+		watched: map[string]bool{}, absent: map[string]map[string]bool{},
 		src: watchserver.DiskSource{Dir: filepath.Join(cfg.BaseDir, "storage", "shares")}}
 	n.nurl = id.NURL([]string{ln.Addr().String()})
 	opts := cfg.Hub

@@ -13,10 +13,15 @@ import (
 )
 
 // dirWatcher is the Notifier as the hub's watchserver.Watcher: one
-// inotify watch per subscribed storage index's share directory.
+// inotify watch per subscribed storage index's share directory, and, while
+// such a directory is gone (its last share was deleted), one on its prefix
+// directory, so that shares written again later are seen.
 type dirWatcher Notifier
 
 func (w *dirWatcher) Watch(si []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.watched[base32.Encode(si)] = true
 	err := w.fw.Add(w.src.ShareDir(si))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // no shares: the subscription will be refused
@@ -25,7 +30,72 @@ func (w *dirWatcher) Watch(si []byte) error {
 }
 
 func (w *dirWatcher) Unwatch(si []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := base32.Encode(si)
+	delete(w.watched, s)
+	(*Notifier)(w).present(s)
 	w.fw.Remove(w.src.ShareDir(si)) // may already be gone with the directory
+}
+
+// track follows share directories of watched storage indexes going away
+// and coming back; it reports whether ev is such a directory appearing.
+func (n *Notifier) track(ev fsnotify.Event) bool {
+	dir, base := filepath.Split(ev.Name)
+	if len(base) != 26 || filepath.Clean(dir) != filepath.Join(n.src.Dir, base[:2]) {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.watched[base] {
+		return false
+	}
+	switch {
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		n.absentLocked(base)
+	case ev.Has(fsnotify.Create):
+		if n.present(base) {
+			if err := n.fw.Add(ev.Name); err != nil {
+				n.log.Warn("watch sidecar: cannot watch re-created share directory", "dir", ev.Name, "err", err)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// absentLocked records that watched index si's directory is gone and
+// watches its prefix directory for it to come back.
+func (n *Notifier) absentLocked(si string) {
+	p := si[:2]
+	if n.absent[p] == nil {
+		if err := n.fw.Add(filepath.Join(n.src.Dir, p)); err != nil {
+			n.log.Warn("watch sidecar: cannot watch prefix directory; a re-created share may be missed", "prefix", p, "err", err)
+			return
+		}
+		n.absent[p] = map[string]bool{}
+	}
+	n.absent[p][si] = true
+	// It may have come back before the prefix watch was in place.
+	if dir := filepath.Join(n.src.Dir, p, si); n.fw.Add(dir) == nil {
+		n.present(si)
+	}
+}
+
+// present forgets that si's directory is gone, dropping the prefix watch
+// when no other index waits on it; it reports whether si was absent.
+// The caller holds n.mu.
+func (n *Notifier) present(si string) bool {
+	p := si[:2]
+	if !n.absent[p][si] {
+		return false
+	}
+	delete(n.absent[p], si)
+	if len(n.absent[p]) == 0 {
+		delete(n.absent, p)
+		n.fw.Remove(filepath.Join(n.src.Dir, p))
+	}
+	return true
 }
 
 // change names a share that changed; shnum -1 means "any".
@@ -35,7 +105,8 @@ type change struct {
 }
 
 // eventLoop turns inotify events into hub notifications, each once the
-// share has been quiet for the settle time.
+// share has been quiet for the settle time. When inotify's queue
+// overflows, events were lost: every client is told to resync.
 func (n *Notifier) eventLoop(ctx context.Context) {
 	due := map[change]time.Time{}
 	timer := time.NewTimer(time.Hour)
@@ -48,6 +119,7 @@ func (n *Notifier) eventLoop(ctx context.Context) {
 			if !ok {
 				return
 			}
+			n.track(ev)
 			if c, ok := n.changeOf(ev); ok {
 				due[c] = time.Now().Add(n.cfg.Settle)
 				timer.Reset(n.cfg.Settle)
@@ -56,7 +128,7 @@ func (n *Notifier) eventLoop(ctx context.Context) {
 			if !ok {
 				return
 			}
-			n.log.Warn("watch sidecar: inotify", "err", err) // e.g. queue overflow
+			n.inotifyError(err)
 		case <-timer.C:
 			if next := n.fire(ctx, due); next > 0 {
 				timer.Reset(next)
@@ -65,6 +137,17 @@ func (n *Notifier) eventLoop(ctx context.Context) {
 	}
 }
 
+// inotifyError handles an error from the inotify watcher: after a queue
+// overflow every connection is closed with the resync code, since any
+// watched share may have changed unseen.
+func (n *Notifier) inotifyError(err error) {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		n.log.Warn("watch sidecar: inotify queue overflowed; telling every client to resync", "err", err)
+		n.hub.Resync()
+		return
+	}
+	n.log.Warn("watch sidecar: inotify", "err", err)
+}
 // fire notifies every settled change and returns the wait until the next.
 func (n *Notifier) fire(ctx context.Context, due map[change]time.Time) time.Duration {
 	now := time.Now()
