@@ -148,6 +148,7 @@ func (n *Notifier) inotifyError(err error) {
 	}
 	n.log.Warn("watch sidecar: inotify", "err", err)
 }
+
 // fire notifies every settled change and returns the wait until the next.
 func (n *Notifier) fire(ctx context.Context, due map[change]time.Time) time.Duration {
 	now := time.Now()
