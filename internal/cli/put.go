@@ -308,29 +308,47 @@ func (o *putOptions) key() (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-func putNew(ctx context.Context, opts *putOptions, file string) error {
-	if opts.mutable {
-		return errkind.E("put", errkind.Usage, "--mutable needs a DIRCAP/PATH to link at")
-	}
-	data, err := opts.readInput(file)
+// withInput reads file (stdin for "-"), opens the grid and runs do with
+// both; a cap do returns is printed.
+func (o *putOptions) withInput(ctx context.Context, file string, do func(w *writer, data []byte) (cap.Cap, error)) error {
+	data, err := o.readInput(file)
 	if err != nil {
 		return err
 	}
-	priv, err := opts.key()
-	if err != nil {
-		return err
-	}
-	w, err := opts.open(ctx)
+	w, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	res, err := w.pub.Create(ctx, priv, data, w.params)
-	if err != nil {
+	c, err := do(w, data)
+	if err != nil || c == nil {
 		return err
 	}
-	_, err = fmt.Fprintln(opts.out, res.Cap)
+	_, err = fmt.Fprintln(o.out, c)
 	return err
+}
+
+func putNew(ctx context.Context, opts *putOptions, file string) error {
+	if opts.mutable {
+		return errkind.E("put", errkind.Usage, "--mutable needs a DIRCAP/PATH to link at")
+	}
+	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+		return opts.newMutable(ctx, w, data)
+	})
+}
+
+// newMutable creates a mutable file holding data, with the --private-key
+// key or a new one.
+func (o *putOptions) newMutable(ctx context.Context, w *writer, data []byte) (cap.Cap, error) {
+	priv, err := o.key()
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.pub.Create(ctx, priv, data, w.params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Cap, nil
 }
 
 func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error {
@@ -349,21 +367,14 @@ func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error
 	if m.Access != cap.Write {
 		return errkind.E(op, errkind.Usage, "%s is a read-only cap: replacing needs the write cap", cap.Abbrev(c))
 	}
-	data, err := opts.readInput(file)
-	if err != nil {
-		return err
-	}
-	w, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	sm, err := w.pub.Map(ctx, m)
-	if err != nil {
-		return err
-	}
-	_, err = w.pub.Update(ctx, sm, data)
-	return err
+	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+		sm, err := w.pub.Map(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		_, err = w.pub.Update(ctx, sm, data)
+		return nil, err
+	})
 }
 
 func putLink(ctx context.Context, opts *putOptions, file, target string) error {
@@ -378,40 +389,28 @@ func putLink(ctx context.Context, opts *putOptions, file, target string) error {
 	if len(path) == 0 {
 		return errkind.E(op, errkind.Usage, "%s names no entry: give DIRCAP/PATH", cap.Abbrev(root))
 	}
-	data, err := opts.readInput(file)
+	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+		child, err := opts.upload(ctx, w, data)
+		if err != nil {
+			return nil, err
+		}
+		return child, w.ed.Link(ctx, root, path, dirop.ChildOf(child), true, true)
+	})
+}
+
+// upload stores data as the file put links: a new mutable file with
+// --mutable, else an immutable one (CHK or LIT).
+func (o *putOptions) upload(ctx context.Context, w *writer, data []byte) (cap.Cap, error) {
+	if o.mutable {
+		return o.newMutable(ctx, w, data)
+	}
+	conv, err := w.convergence(&o.writeOptions)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w, err := opts.open(ctx)
+	res, err := w.uploader(conv).Upload(ctx, data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer w.Close()
-	var child cap.Cap
-	if opts.mutable {
-		priv, err := opts.key()
-		if err != nil {
-			return err
-		}
-		res, err := w.pub.Create(ctx, priv, data, w.params)
-		if err != nil {
-			return err
-		}
-		child = res.Cap
-	} else {
-		conv, err := w.convergence(&opts.writeOptions)
-		if err != nil {
-			return err
-		}
-		res, err := w.uploader(conv).Upload(ctx, data)
-		if err != nil {
-			return err
-		}
-		child = res.Cap
-	}
-	if err := w.ed.Link(ctx, root, path, dirop.ChildOf(child), true, true); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(opts.out, child)
-	return err
+	return res.Cap, nil
 }
