@@ -101,6 +101,9 @@ func mkdirAt(ctx context.Context, ed *dirop.Editor, root cap.Cap, path []string,
 		return nil, err
 	}
 	if err := ed.Link(ctx, parent, path[len(path)-1:], dirop.ChildOf(c), false, false); err != nil {
+		if errkind.Is(err, errkind.Conflict) { // the name exists: ours was never linked
+			ed.Pub.Delete(ctx, c) // best effort; leftover shares expire with their leases
+		}
 		return nil, err
 	}
 	return c, nil

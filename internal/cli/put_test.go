@@ -202,6 +202,14 @@ func TestMkdirPutMutableRm(t *testing.T) {
 	if code != ExitOK || strings.TrimSpace(again) != cap.MustParse(strings.TrimSpace(sub)).ReadOnly().String() {
 		t.Fatalf("mkdir -p again: %d %q %s", code, again, errOut)
 	}
+	// mkdir of an existing name fails and deletes the directory it made.
+	before := slots(g)
+	if code, _, errOut := run(t, "mkdir", "--grid", grid, dir+"/a/b"); code != ExitFailure || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("mkdir over an existing entry: %d %s", code, errOut)
+	}
+	if after := slots(g); after != before {
+		t.Fatalf("%d slots with shares before a failed mkdir, %d after", before, after)
+	}
 	// A mutable file linked with --mutable, replaced, read back.
 	code, fc, errOut := runIn(t, []byte("one"), "put", "--grid", grid, "--mutable", "--private-key", keyFile(t, vectors[0].Key), "-", dir+"/a/b/m")
 	if code != ExitOK || strings.TrimSpace(fc) != vectors[0].Expected {
@@ -360,4 +368,16 @@ func TestPutNodeDirDefaults(t *testing.T) {
 	if want := cap.NewCHK(false, enc.Key, enc.UEBHash, 3, 5, enc.Size).String(); strings.TrimSpace(got) != want {
 		t.Fatalf("put printed %q, want %s (%s)", got, want, errOut)
 	}
+}
+
+// slots counts the storage indexes any server of g holds shares of.
+func slots(g *testgrid.Grid) int {
+	seen := map[string]bool{}
+	for _, s := range g.Servers {
+		files, _ := filepath.Glob(filepath.Join(s.SharesDir(), "*", "*", "*"))
+		for _, f := range files {
+			seen[filepath.Base(filepath.Dir(f))] = true
+		}
+	}
+	return len(seen)
 }
