@@ -21,7 +21,8 @@ import (
 type local struct {
 	dir      string
 	root     *os.Root
-	foldCase bool // the file system folds case: "A" and "a" are one name
+	foldCase bool             // the file system folds case: "A" and "a" are one name
+	hashed   func(rel string) // tests: called for each file hashed
 }
 
 var errNotDir = errors.New("a parent is not a directory (or is a symlink)")
@@ -127,6 +128,9 @@ func (l *local) look(rel string, hash bool) (found, error) {
 	f := found{exists: true, regular: fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if !hash || !f.regular {
 		return f, nil
+	}
+	if l.hashed != nil {
+		l.hashed(rel)
 	}
 	r, err := l.root.OpenFile(native(rel), os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {

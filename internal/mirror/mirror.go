@@ -13,9 +13,10 @@
 // (read caps, seqnums, root hashes, sizes, SHA-256 of the bytes, mtimes;
 // mode 0600), which lets a restart skip files already complete. Every
 // write goes to a temporary file in the target's directory, is synced and
-// renamed into place. Before a file is replaced or deleted its contents
-// are compared with the journal; a file the user changed is never
-// touched: the remote version is written beside it as
+// renamed into place. Before a file is replaced or deleted it is compared
+// with the journal: by size and mtime if, while Run runs, an fsnotify
+// watch of LOCALDIR saw nobody touch it since it was written, else by
+// its contents. A file the user changed is never touched: the remote version is written beside it as
 // NAME.conflict-TIME-SEQNUM (or, on a remote delete, the local file is
 // kept) and a Conflict event is reported.
 //
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -85,6 +87,10 @@ type Mirror struct {
 	loc     *local
 	st      *state
 	log     *slog.Logger
+	// lw follows local edits while Run runs (nil otherwise, or if it
+	// could not start); localHook is for tests (see localWatch.hook).
+	lw        atomic.Pointer[localWatch]
+	localHook func(rel string) bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -186,6 +192,12 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, q.push) }()
 	defer func() { cancel(); <-done }()
+	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook); err != nil {
+		m.log.Warn("cannot watch local edits; every file is checked by its contents", "err", err)
+	} else {
+		m.lw.Store(lw)
+		defer func() { m.lw.Store(nil); lw.close() }()
+	}
 	select {
 	case <-w.Ready():
 	case <-ctx.Done():
@@ -251,6 +263,13 @@ func (m *Mirror) apply(ctx context.Context, ev events.Event, emit func(events.Ev
 	if err := s.reconcile(ctx, ev.Path, c); err != nil && ctx.Err() == nil {
 		s.warn(ev.Path, err.Error())
 	}
+}
+
+// trusted reports whether the local watch saw no change to rel since
+// the mirror wrote it, so size and mtime suffice to check it.
+func (m *Mirror) trusted(rel string) bool {
+	lw := m.lw.Load()
+	return lw != nil && lw.trusted(rel)
 }
 
 // errSkip marks a path that goes through a name the mirror skips.

@@ -82,6 +82,8 @@ func (s *session) reconcile(ctx context.Context, p string, c cap.Cap) error {
 		if err := s.m.loc.mkdirs(d); err != nil {
 			s.warn(d, fmt.Sprintf("cannot make directory, skipping what is below: %v", err))
 			blocked[d] = true
+		} else if lw := s.m.lw.Load(); lw != nil {
+			lw.addTree(d)
 		}
 	}
 	return s.fetchAll(ctx, t.files, blocked)
@@ -239,7 +241,7 @@ func (s *session) remove(rp, top string, dirs map[string]bool) {
 		s.warn(rp, "removed remotely; kept (--delete=false)")
 		return
 	}
-	f, err := s.m.loc.look(rp, true)
+	f, err := s.m.loc.look(rp, !s.m.trusted(rp))
 	switch {
 	case err != nil:
 		s.warn(rp, fmt.Sprintf("removed remotely, left in place: %v", err))
@@ -269,6 +271,9 @@ func parentOf(p string) string {
 }
 
 func (s *session) forget(rp string) {
+	if lw := s.m.lw.Load(); lw != nil {
+		lw.forget(rp)
+	}
 	if err := s.m.st.put(Record{Path: rp, Deleted: true}); err != nil {
 		s.warn(rp, fmt.Sprintf("cannot journal: %v", err))
 	}
@@ -402,9 +407,10 @@ func (s *session) current(rp string, rec *Record) (bool, error) {
 }
 
 // place moves a complete download into rp, unless the user changed what
-// is there: then it goes beside it and a conflict is reported.
+// is there: then it goes beside it and a conflict is reported. What is
+// there is hashed unless the local watch vouches for it.
 func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
-	f, err := s.m.loc.look(rp, true)
+	f, err := s.m.loc.look(rp, !s.m.trusted(rp))
 	if err != nil {
 		s.m.loc.discard(t)
 		return err
@@ -421,7 +427,7 @@ func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
 	case f.exists:
 		typ = events.Modified
 	}
-	now, err := s.m.loc.install(t, rp)
+	now, err := s.install(t, rp)
 	if err != nil {
 		return err
 	}
@@ -433,6 +439,22 @@ func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
 		s.report(typ, rp, v.cap, v.seqnum, t.size, "")
 	}
 	return nil
+}
+
+// install renames t to rp, telling the local watch first so that the
+// rename's own event does not make rp dirty.
+func (s *session) install(t *temp, rp string) (found, error) {
+	lw := s.m.lw.Load()
+	if lw != nil {
+		if fi, err := s.m.loc.root.Lstat(native(t.name)); err == nil {
+			lw.willInstall(rp, fi)
+		}
+	}
+	now, err := s.m.loc.install(t, rp)
+	if err != nil && lw != nil {
+		lw.forget(rp)
+	}
+	return now, err
 }
 
 // conflict writes the remote version beside the user's file.
