@@ -18,6 +18,16 @@ var ErrUnchanged = errors.New("unchanged")
 // Settle is how long Modify waits, in total, for a newer version that is
 // not yet recoverable (a publish in progress) before building on the
 // newest recoverable one instead.
+//
+// The wait cannot be skipped on the strength of test vectors. A writer
+// whose lead write landed has already won: when it then finds our newer
+// version on its other servers it counts itself superseded and reports
+// success (see Result.Superseded), and it cannot tell a writer that built
+// on its version from one that did not. So if we built on the version
+// before its pending one, its change would be lost while its caller was
+// told it succeeded. A dead writer and a slow one look the same from
+// here, so only time tells them apart: after a writer dies mid-publish,
+// the next Modify waits up to Settle once and then proceeds.
 var Settle = 10 * time.Second
 
 // MaxAttempts bounds Modify's read-modify-write rounds.
