@@ -21,6 +21,16 @@ const (
 	Warning  Type = "warning"  // something worth knowing that is not a change
 )
 
+// The kinds of warning (Event.Warning).
+const (
+	// WarnUncoordinated: two recoverable versions share the newest
+	// seqnum, as two writers publishing at once leave them.
+	WarnUncoordinated = "uncoordinated"
+	// WarnUnrecoverableNewer: a newer version has fewer than k shares
+	// across two refreshes, so it cannot be read.
+	WarnUnrecoverableNewer = "unrecoverable-newer"
+)
+
 // IsChange reports whether t reports a change (anything but a warning).
 func (t Type) IsChange() bool { return t != Warning && t != "" }
 
@@ -60,6 +70,9 @@ type Event struct {
 	// the verified event, in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	Message   string  `json:"message,omitempty"` // warnings only
+	// Warning is a warning's kind, for programs: WarnUncoordinated or
+	// WarnUnrecoverableNewer (more may come; treat others as generic).
+	Warning string `json:"warning,omitempty"`
 	// Contents is the new plaintext when the consumer asked for it (for
 	// a hook's stdin). It is never printed.
 	Contents []byte `json:"-"`

@@ -43,20 +43,20 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 	switch {
 	case o.baseline:
 		if e.cap.Dir && w.opts.Recursive {
-			w.emitAll(ctx, w.dirEvents(ctx, e, o))
+			w.emitAll(ctx, w.dirEvents(ctx, e, o), o)
 		}
 		w.subscriptionsChanged()
 		if o.initDone != nil {
 			o.initDone()
 		}
 	case o.changed && e.cap.Dir && w.opts.Recursive:
-		w.emitAll(ctx, w.dirEvents(ctx, e, o))
+		w.emitAll(ctx, w.dirEvents(ctx, e, o), o)
 	case o.changed:
 		ev := w.event(e, events.Changed, o)
 		if w.opts.Contents && !e.cap.Dir {
 			ev.Contents = w.contents(ctx, e, o.m)
 		}
-		w.send(ctx, ev)
+		w.emitAll(ctx, []events.Event{ev}, o)
 	}
 	if !o.baseline {
 		w.warnings(ctx, e, o)
@@ -65,10 +65,20 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 
 // record stores what a map found in e and decides whether it is a change.
 func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
+	if err == nil {
+		for _, id := range m.Down {
+			w.down.mark(id, true)
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e.removed {
 		return outcome{}, false
+	}
+	if w.pausedLocked(e) { // Resume verifies it again
+		o := outcome{initDone: e.initDone}
+		e.initDone = nil
+		return o, false
 	}
 	e.checked = w.opts.Clock.Now()
 	e.checks++
@@ -76,13 +86,25 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		w.log.Warn("could not map", "cap", e.label(), "err", err)
 		return outcome{initDone: e.initDone}, false
 	}
+	for _, id := range m.Skipped { // not asked: keep what is known
+		if h, ok := e.holders[id]; ok {
+			m.Holders[id] = h
+		}
+	}
 	e.holders = m.Holders
+	e.uncoordinated = m.Uncoordinated
+	if m.Stuck == nil {
+		e.stuck = 0
+	}
 	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
 		server: e.hintServer, hintAt: e.hintAt}
 	if e.refreshed {
 		e.refreshed = false
 		o.stuck = m.Stuck != nil && e.lastStuck != nil && *m.Stuck == *e.lastStuck
 		e.lastStuck = m.Stuck
+		if o.stuck {
+			e.stuck = m.Stuck.Seqnum
+		}
 	}
 	switch {
 	case e.baseline:
@@ -93,6 +115,10 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		e.known = m.Best
 		o.changed = true
 		e.hintAt = time.Time{}
+		e.lastChange, e.lastVia = w.opts.Clock.Now(), o.via
+		if e.lastVia == "" {
+			e.lastVia = events.ViaRefresh
+		}
 	case m.Stuck == nil:
 		// Nothing newer anywhere: the hint was stale or false.
 		e.hintAt = time.Time{}
@@ -109,9 +135,11 @@ func (w *Watcher) warnings(ctx context.Context, e *entry, o outcome) {
 	switch {
 	case o.m.Uncoordinated:
 		ev = w.event(e, events.Warning, o)
+		ev.Warning = events.WarnUncoordinated
 		ev.Message = "uncoordinated write: two versions share the newest seqnum"
 	case o.stuck:
 		ev = w.event(e, events.Warning, o)
+		ev.Warning = events.WarnUnrecoverableNewer
 		ev.Seqnum = o.m.Stuck.Seqnum
 		ev.Message = "a newer version has fewer than k shares and cannot be read"
 	default:
@@ -146,8 +174,16 @@ func (w *Watcher) event(e *entry, t events.Type, o outcome) events.Event {
 	return ev
 }
 
-func (w *Watcher) emitAll(ctx context.Context, evs []events.Event) {
+// emitAll sends the events of one verification, counting the changes.
+func (w *Watcher) emitAll(ctx context.Context, evs []events.Event, o outcome) {
+	var noticeAt time.Time // latency is observed for pushed changes only
+	if o.via == events.ViaPush {
+		noticeAt = o.hintAt
+	}
 	for _, ev := range evs {
+		if ev.Type.IsChange() {
+			w.opts.Metrics.Changed(noticeAt)
+		}
 		w.send(ctx, ev)
 	}
 }
@@ -279,7 +315,7 @@ func unionNames(a, b map[string]string) []string {
 // says whether it is part of the initial maps that Ready waits for.
 func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string, startup bool) {
 	m := mutableCap(c)
-	if m == nil {
+	if m == nil || !safeName(name) {
 		return
 	}
 	child := w.addEntry(m, parent.root, path.Join(parent.path, name), nil)
@@ -287,10 +323,10 @@ func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string,
 		return
 	}
 	w.mu.Lock()
-	if startup {
-		w.init.Add(1)
-		child.initDone = onceDone(&w.init)
-	} else {
+	if startup && parent.group != nil {
+		parent.group.Add(1)
+		child.group, child.initDone = parent.group, onceDone(parent.group)
+	} else if !startup {
 		child.announce = true
 	}
 	w.mu.Unlock()

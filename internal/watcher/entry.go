@@ -34,6 +34,12 @@ type entry struct {
 	// below k that the last refresh's map found.
 	refreshed bool
 	lastStuck *Version
+	// what the last map found, and the last change reported
+	uncoordinated bool
+	stuck         uint64 // seqnum of a version stuck below k, warned about
+	lastChange    time.Time
+	lastVia       events.Via
+	group         *sync.WaitGroup // the baseline group it belongs to, if any
 
 	queued, running, again bool
 	hintVia                events.Via
@@ -102,7 +108,7 @@ func (w *Watcher) mappedEntries() []*entry {
 	defer w.mu.Unlock()
 	out := make([]*entry, 0, len(w.entries))
 	for _, e := range w.entries {
-		if !e.baseline {
+		if !e.baseline && !w.pausedLocked(e) {
 			out = append(out, e)
 		}
 	}
@@ -113,7 +119,7 @@ func (w *Watcher) mappedEntries() []*entry {
 // (and, recursively, its children) are mapped.
 func (w *Watcher) initial(e *entry, wg *sync.WaitGroup) {
 	w.mu.Lock()
-	e.initDone = onceDone(wg)
+	e.initDone, e.group = onceDone(wg), wg
 	w.mu.Unlock()
 	w.hint(e, events.ViaRefresh, "", 0, true)
 }
@@ -125,7 +131,7 @@ func (w *Watcher) initial(e *entry, wg *sync.WaitGroup) {
 func (w *Watcher) hint(e *entry, via events.Via, server string, seq uint64, force bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if e.removed || !force && e.known != nil && seq <= e.known.Seqnum {
+	if e.removed || w.pausedLocked(e) || !force && e.known != nil && seq <= e.known.Seqnum {
 		return
 	}
 	if e.hintAt.IsZero() {

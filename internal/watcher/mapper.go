@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -44,6 +45,10 @@ type Map struct {
 	// Stuck is the newest verified version above Best with fewer than K
 	// shares, or nil.
 	Stuck *Version
+	// Down lists the servers that did not answer (timeout, refused,
+	// unreachable); Skipped those not asked because they were known to
+	// be down. Holders says nothing of either.
+	Down, Skipped []string
 
 	raw *mapupdate.Map // for reading, when a GridMapper made it
 }
@@ -64,6 +69,12 @@ type Reader interface {
 // count and every block they decode.
 type GridMapper struct {
 	R *retrieve.Reader
+	// Timeout bounds each server's part of a map; default
+	// DefaultMapTimeout.
+	Timeout time.Duration
+	// Skip, if set, leaves out the servers it names (unless it names
+	// every one): a Watcher skips servers known to be down.
+	Skip func(serverID string) bool
 }
 
 // Server is one storage server of the grid with its GBS client, used to
@@ -89,15 +100,24 @@ func NewServers(g *grid.Grid) []*Server {
 // Map runs a servermap update of c. It fails only when no server
 // answered at all (or ctx ended).
 func (g *GridMapper) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
-	um, err := g.R.Map(ctx, c)
+	servers, skipped := g.servers(c.SI)
+	timeout := g.Timeout
+	if timeout <= 0 {
+		timeout = DefaultMapTimeout
+	}
+	um, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}
-	m := &Map{Holders: map[string][]uint64{}, raw: um}
+	m := &Map{Holders: map[string][]uint64{}, raw: um, Skipped: skipped}
 	var errs []error
 	for _, r := range um.Servers {
 		if r.Err != nil && len(r.Listed) == 0 {
 			errs = append(errs, r.Err)
+			switch mapupdate.Classify(r.Err) {
+			case mapupdate.Timeout, mapupdate.Refused, mapupdate.Unreachable:
+				m.Down = append(m.Down, r.ID)
+			}
 		}
 		for _, n := range r.Listed {
 			m.Holders[r.ID] = append(m.Holders[r.ID], uint64(n))
@@ -120,6 +140,28 @@ func (g *GridMapper) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 		m.Stuck = &v
 	}
 	return m, nil
+}
+
+// servers returns the servers to ask for si, in permuted order, and the
+// IDs of those Skip leaves out. If Skip would leave none, all are asked.
+func (g *GridMapper) servers(si []byte) ([]mapupdate.Server, []string) {
+	all := g.R.Servers(si)
+	if g.Skip == nil {
+		return all, nil
+	}
+	var ask []mapupdate.Server
+	var skipped []string
+	for _, s := range all {
+		if g.Skip(s.ID) {
+			skipped = append(skipped, s.ID)
+		} else {
+			ask = append(ask, s)
+		}
+	}
+	if len(ask) == 0 {
+		return all, nil
+	}
+	return ask, skipped
 }
 
 func versionOf(v *mapupdate.Version) Version {

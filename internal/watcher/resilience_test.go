@@ -272,7 +272,7 @@ func TestHungServerDoesNotStopEvents(t *testing.T) {
 	full := grid.NewGrid(append(g.Grid().Servers, hung))
 	p := newPublisher(t, g.Grid())
 	c := create(t, p, false, []byte("v1"))
-	w, err := watcher.New([]cap.Cap{c}, watcher.Options{Grid: full, Poll: time.Hour, MapTimeout: time.Second, Logger: testLogger()})
+	w, err := watcher.New([]cap.Cap{c}, watcher.Options{Grid: full, Poll: time.Hour, MapTimeout: 3 * time.Second, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +290,11 @@ func TestHungServerDoesNotStopEvents(t *testing.T) {
 	e := next(t, ch, 10*time.Second)
 	if e.Seqnum != seq || e.Via != events.ViaPush {
 		t.Fatalf("event %+v", e)
+	}
+	// The hung server, known down since the first map, is not asked
+	// again: the verification does not wait for its timeout.
+	if e.LatencyMS >= 1500 {
+		t.Errorf("notice to event %.0f ms: the verification waited for the hung server", e.LatencyMS)
 	}
 	for _, s := range w.Status().Servers {
 		if s.ID == hung.ID && s.Mode == watcher.ModePush {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
@@ -62,6 +63,7 @@ type serverState struct {
 	srv     *Server
 	refresh chan request  // refresh and sync requests
 	resync  chan struct{} // the set of watched entries changed
+	lostOne bool          // a connection was lost since the last dial (loop only)
 
 	mu   sync.Mutex
 	stat ServerStatus
@@ -112,18 +114,73 @@ func (w *Watcher) subscriptionsChanged() {
 	}
 }
 
+// pushState is what a server loop knows of a server's watch endpoint.
+type pushState int
+
+const (
+	pushUnknown pushState = iota // not yet asked, or the last look failed
+	pushYes                      // a watch NURL or an advertised endpoint: dial it
+	pushNo                       // no endpoint: poll until the next refresh
+	// pushProbe: the version document does not advertise an endpoint.
+	// Servers of tahoe-watch before the advertisement (and the embedded
+	// demo grid, internal/demo, for now) still serve one, so it is
+	// dialled; a refusal as unsupported makes it pushNo.
+	pushProbe
+)
+
+// discover finds whether s can push: a sidecar's watch NURL says so, else
+// the watch token in its version document's application-version. A
+// failed look is pushUnknown, tried again after the push backoff.
+func (w *Watcher) discover(ctx context.Context, s *serverState) pushState {
+	switch {
+	case w.opts.NoPush:
+		return pushNo
+	case len(s.srv.Info.WatchNURLs) > 0:
+		return pushYes
+	case s.srv.Client == nil:
+		return pushYes // nothing to ask: let the dial tell
+	}
+	vctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	v, err := s.srv.Client.Version(vctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Debug("version document unavailable", "server", s.srv.Info.Name(), "err", err)
+			s.update(func(st *ServerStatus) { st.LastError = err.Error() })
+		}
+		return pushUnknown
+	}
+	w.markUp(s.srv.Info.ID)
+	if watchproto.Advertised(v.ApplicationVersion) {
+		return pushYes
+	}
+	w.log.Debug("no watch endpoint advertised; probing", "server", s.srv.Info.Name())
+	return pushProbe
+}
+
+// unsupported reports whether a dial failed because the server has no
+// watch endpoint (rather than for a network failure).
+func unsupported(err error) bool { return errkind.Is(err, errkind.NotFound) }
+
 // serverLoop watches one server until ctx is done: push while it can,
-// poll while it cannot, redialing with backoff. ready is called once the
-// server is first subscribed or has fallen back to polling.
+// poll while it cannot. A server without a watch endpoint is polled and
+// looked at again at each refresh; one whose dial fails is redialed with
+// backoff. ready is called once the server is first subscribed or has
+// fallen back to polling.
 func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) {
 	ready = sync.OnceFunc(ready)
 	defer ready()
 	b := newBackoff(200*time.Millisecond, w.opts.MaxRetry)
 	var lastPoll time.Time
-	dial := !w.opts.NoPush
+	state := pushUnknown
 	for ctx.Err() == nil {
-		if dial {
-			if p, err := w.connect(ctx, s); err == nil {
+		if state == pushUnknown {
+			state = w.discover(ctx, s)
+		}
+		if state == pushYes || state == pushProbe {
+			p, err := w.connect(ctx, s)
+			switch {
+			case err == nil:
 				ready()
 				started := w.opts.Clock.Now()
 				w.session(ctx, s, p)
@@ -131,23 +188,30 @@ func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) 
 					b.reset()
 					continue // redial at once
 				}
-			} else if ctx.Err() == nil {
+			case unsupported(err):
+				w.log.Debug("watch endpoint refused; polling until the next refresh", "server", s.srv.Info.Name(), "err", err)
+				state = pushNo
+			case ctx.Err() == nil:
 				w.log.Debug("push unavailable; polling", "server", s.srv.Info.Name(), "err", err)
 			}
 		}
-		wait := b.next()
-		if w.opts.NoPush {
-			wait = w.opts.Refresh
+		var deadline time.Time // none: poll until a refresh
+		if state != pushNo {
+			deadline = w.opts.Clock.Now().Add(b.next())
 		}
-		lastPoll = w.pollPhase(ctx, s, w.opts.Clock.Now().Add(wait), lastPoll, ready)
-		dial = !w.opts.NoPush
+		var refreshed bool
+		lastPoll, refreshed = w.pollPhase(ctx, s, deadline, lastPoll, ready)
+		if refreshed {
+			state = pushUnknown
+		}
 	}
 }
 
-// pollPhase polls s every Poll interval until deadline (when push is
-// tried again) or a refresh request. It returns the time of the last
-// poll. ready is called after the first poll (or at once if none is due).
-func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastPoll time.Time, ready func()) time.Time {
+// pollPhase polls s every Poll interval until deadline (zero: none), when
+// push is tried again, or a refresh request. It returns the time of the
+// last poll and whether a refresh ended it. ready is called after the
+// first poll (or at once if none is due).
+func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastPoll time.Time, ready func()) (time.Time, bool) {
 	clk := w.opts.Clock
 	for {
 		now := clk.Now()
@@ -156,13 +220,16 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			lastPoll = now
 		}
 		ready()
-		if !now.Before(deadline) {
-			return lastPoll
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return lastPoll, false
 		}
-		next := min(deadline.Sub(now), lastPoll.Add(w.opts.Poll).Sub(now))
+		next := lastPoll.Add(w.opts.Poll).Sub(now)
+		if !deadline.IsZero() {
+			next = min(next, deadline.Sub(now))
+		}
 		select {
 		case <-ctx.Done():
-			return lastPoll
+			return lastPoll, false
 		case <-clk.After(next):
 		case <-s.resync:
 		case r := <-s.refresh:
@@ -173,7 +240,7 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			w.pollServer(ctx, s, nil)
 			s.update(func(st *ServerStatus) { st.Refreshes++ })
 			r.done()
-			return clk.Now()
+			return clk.Now(), true
 		}
 	}
 }
@@ -195,6 +262,9 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
+	w.opts.Metrics.ConnOpened(s.lostOne)
+	s.lostOne = false
+	w.markUp(s.srv.Info.ID)
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
@@ -296,12 +366,15 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 // lost records that a push connection ended.
 func (w *Watcher) lost(s *serverState) {
 	w.log.Info("watch connection lost; reconnecting", "server", s.srv.Info.Name())
+	s.lostOne = true
 	s.update(func(st *ServerStatus) { st.Mode, st.Reconnects = ModeDown, st.Reconnects+1 })
 }
 
 // notice turns a server's notice into a hint.
 func (w *Watcher) notice(s *serverState, n watchproto.Notice) {
-	s.update(func(st *ServerStatus) { st.LastContact, st.Notices = w.opts.Clock.Now(), st.Notices+1 })
+	now := w.opts.Clock.Now()
+	s.update(func(st *ServerStatus) { st.LastContact, st.LastNotice, st.Notices = now, now, st.Notices+1 })
+	w.opts.Metrics.NoticeReceived()
 	if n.Deleted {
 		return
 	}
@@ -332,19 +405,19 @@ func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
 	var add []*entry
 	w.mu.Lock()
 	for k, e := range w.entries {
-		if !e.baseline && !p.subs[k] && p.poll[k] == nil {
+		if !e.baseline && !p.subs[k] && p.poll[k] == nil && !w.pausedLocked(e) {
 			add = append(add, e)
 		}
 	}
 	var drop [][]byte
 	for k := range p.subs {
-		if w.entries[k] == nil {
+		if e := w.entries[k]; e == nil || w.pausedLocked(e) {
 			drop = append(drop, append([]byte(nil), k[:]...))
 			delete(p.subs, k)
 		}
 	}
 	for k := range p.poll {
-		if w.entries[k] == nil {
+		if e := w.entries[k]; e == nil || w.pausedLocked(e) {
 			delete(p.poll, k)
 		}
 	}
@@ -385,7 +458,7 @@ func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey
 	var jobs []job
 	w.mu.Lock()
 	for k, e := range w.entries {
-		if only != nil && only[k] == nil {
+		if only != nil && only[k] == nil || w.pausedLocked(e) {
 			continue
 		}
 		if sh := e.holders[s.srv.Info.ID]; len(sh) > 0 {
@@ -428,6 +501,13 @@ func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey
 	}
 	wg.Wait()
 	now := w.opts.Clock.Now()
+	w.opts.Metrics.Polled("fallback")
+	switch {
+	case ok > 0:
+		w.markUp(s.srv.Info.ID)
+	case fail > 0:
+		w.down.mark(s.srv.Info.ID, true)
+	}
 	s.update(func(st *ServerStatus) {
 		st.Polls++
 		if only != nil {
@@ -450,6 +530,7 @@ func (w *Watcher) closeConn(c Conn) {
 	w.closing.Add(1)
 	go func() {
 		defer w.closing.Done()
+		defer w.opts.Metrics.ConnClosed()
 		c.Close()
 	}()
 }

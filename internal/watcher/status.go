@@ -5,8 +5,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 )
+
+func cloneHolders(h map[string][]uint64) map[string][]uint64 {
+	out := make(map[string][]uint64, len(h))
+	for id, sh := range h {
+		out[id] = slices.Clone(sh)
+	}
+	return out
+}
 
 // Status is a snapshot of what a Watcher is doing, for a status view.
 type Status struct {
@@ -28,6 +37,15 @@ type CapStatus struct {
 	Checks   int       // verifications (servermap updates) so far
 	Err      string    // why the last verification failed
 	Pending  bool      // a verification is queued or running
+	K, N     int       // encoding of the known version
+	// Holders lists, by server ID, the share numbers each server held at
+	// the last verification (of any version).
+	Holders       map[string][]uint64
+	Uncoordinated bool       // the last verification found two versions with the newest seqnum
+	Stuck         uint64     // a newer version stuck below k across refreshes (its seqnum), 0 if none
+	LastChange    time.Time  // when the last change was reported
+	LastVia       events.Via // how it was noticed
+	Paused        bool       // its root is paused (see Watcher.Pause)
 }
 
 // ServerStatus is one server's state.
@@ -35,6 +53,7 @@ type ServerStatus struct {
 	ID, Name    string
 	Mode        Mode
 	LastContact time.Time
+	LastNotice  time.Time     // when the last notice arrived
 	Latency     time.Duration // of the last subscribe or poll
 	Subscribed  int           // indexes subscribed on the current connection
 	Subscribes  int           // connections subscribed so far
@@ -51,15 +70,22 @@ func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	for _, e := range w.entries {
 		c := CapStatus{Cap: e.str, Root: e.root, Path: e.path, Dir: e.cap.Dir, Checked: e.checked,
-			Checks: e.checks, Pending: e.queued || e.running}
+			Checks: e.checks, Pending: e.queued || e.running, Holders: cloneHolders(e.holders),
+			Uncoordinated: e.uncoordinated, Stuck: e.stuck, LastChange: e.lastChange, LastVia: e.lastVia,
+			Paused: w.pausedLocked(e)}
 		if e.known != nil {
-			c.Known, c.Seqnum, c.Size = true, e.known.Seqnum, e.known.Size
+			c.Known, c.Seqnum, c.Size, c.K, c.N = true, e.known.Seqnum, e.known.Size, e.known.K, e.known.N
 			c.RootHash = base32.Encode(e.known.RootHash[:])
 		}
 		if e.lastErr != nil {
 			c.Err = e.lastErr.Error()
 		}
 		st.Caps = append(st.Caps, c)
+	}
+	for str, r := range w.roots { // not yet started: listed, not mapped
+		if !w.started || w.entries[keyOf(r.c.SI)] == nil {
+			st.Caps = append(st.Caps, CapStatus{Cap: str, Root: str, Dir: r.c.Dir, Paused: r.paused})
+		}
 	}
 	w.mu.Unlock()
 	slices.SortFunc(st.Caps, func(a, b CapStatus) int {

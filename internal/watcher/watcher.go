@@ -9,6 +9,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 )
@@ -52,8 +53,11 @@ type Options struct {
 	// Contents attaches each changed file's new plaintext to its event.
 	Contents bool
 	Workers  int // concurrent verifications; default DefaultWorkers
-	Clock    Clock
-	Logger   *slog.Logger
+	// Metrics records connections, notices, polls and changes; nil
+	// records nothing.
+	Metrics *metrics.Client
+	Clock   Clock
+	Logger  *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -64,7 +68,7 @@ func (o Options) withDefaults() Options {
 		if o.MapTimeout <= 0 {
 			o.MapTimeout = DefaultMapTimeout
 		}
-		gm := &GridMapper{R: retrieve.NewReader(o.Grid, &retrieve.Options{Timeout: o.MapTimeout}, nil)}
+		gm := &GridMapper{R: retrieve.NewReader(o.Grid, &retrieve.Options{Timeout: o.MapTimeout}, nil), Timeout: o.MapTimeout}
 		if o.Mapper == nil {
 			o.Mapper = gm
 		}
@@ -101,46 +105,68 @@ type siKey [cap.SILen]byte
 func keyOf(si []byte) siKey { var k siKey; copy(k[:], si); return k }
 
 // Watcher watches a set of mutable caps. Create it with New, start it
-// with Run; Status may be called at any time.
+// with Run; Status, Add, Remove, Pause, Resume and Refresh may be called
+// at any time.
 type Watcher struct {
-	opts    Options
-	log     *slog.Logger
-	roots   []*cap.Mutable
-	servers []*serverState
-	checks  *queue
-	out     chan events.Event
-	ready   chan struct{}
-	init    sync.WaitGroup // the baseline maps of start
-	closing sync.WaitGroup // connections being closed
+	opts       Options
+	log        *slog.Logger
+	servers    []*serverState
+	checks     *queue
+	out        chan events.Event
+	ready      chan struct{}
+	refreshNow chan struct{}
+	init       sync.WaitGroup // the baseline maps of start
+	closing    sync.WaitGroup // connections being closed
+	down       downSet        // servers verifications skip
 
 	mu      sync.Mutex
+	started bool                  // start has begun watching the roots
+	roots   map[string]*rootState // by read cap text
 	entries map[siKey]*entry
 }
 
-// New returns a watcher of caps, which must be mutable (file or
-// directory). Write caps are reduced to read caps here and never kept.
+// rootState is one cap given to New or Add.
+type rootState struct {
+	c      *cap.Mutable
+	paused bool
+}
+
+// New returns a watcher of caps (possibly none: see Add), which must be
+// mutable (file or directory). Write caps are reduced to read caps here
+// and never kept.
 func New(caps []cap.Cap, opts Options) (*Watcher, error) {
 	const op = "watcher.New"
 	opts = opts.withDefaults()
-	if len(caps) == 0 {
-		return nil, errkind.E(op, errkind.Usage, "no cap to watch")
-	}
 	if opts.Mapper == nil || opts.Reader == nil {
 		return nil, errkind.E(op, errkind.Usage, "no grid")
 	}
 	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64),
-		ready: make(chan struct{}), entries: map[siKey]*entry{}, checks: newQueue()}
+		ready: make(chan struct{}), refreshNow: make(chan struct{}, 1), entries: map[siKey]*entry{},
+		roots: map[string]*rootState{}, checks: newQueue()}
+	if gm, ok := opts.Mapper.(*GridMapper); ok && gm.Skip == nil {
+		gm.Skip = w.down.has
+	}
 	for _, c := range caps {
-		m, ok := c.ReadOnly().(*cap.Mutable)
-		if !ok || m.Access == cap.Verify {
-			return nil, errkind.E(op, errkind.Usage, "%s: only mutable files and directories can be watched, with a read or write cap", cap.Abbrev(c))
+		m, err := readMutable(op, c)
+		if err != nil {
+			return nil, err
 		}
-		w.roots = append(w.roots, m)
+		w.roots[m.String()] = &rootState{c: m}
 	}
 	for _, s := range opts.Servers {
 		w.servers = append(w.servers, newServerState(s))
 	}
 	return w, nil
+}
+
+// readMutable reduces c to a read-only mutable cap, or says why it
+// cannot be watched.
+func readMutable(op string, c cap.Cap) (*cap.Mutable, error) {
+	m, ok := c.ReadOnly().(*cap.Mutable)
+	if !ok || m.Access == cap.Verify {
+		return nil, errkind.E(op, errkind.Usage, "%s: only mutable files and directories can be watched, with a read or write cap", cap.Abbrev(c))
+	}
+	return m, nil
 }
 
 // Ready is closed once every cap has been mapped and every server has
@@ -188,11 +214,15 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.serverLoop(ctx, s, first.Done) }()
 	}
+	w.mu.Lock()
+	w.started = true
+	var roots []*cap.Mutable
 	for _, r := range w.roots {
-		if e := w.addEntry(r, r.String(), "", nil); e != nil {
-			w.init.Add(1)
-			w.initial(e, &w.init)
-		}
+		roots = append(roots, r.c)
+	}
+	w.mu.Unlock()
+	for _, r := range roots {
+		w.watchRoot(r, &w.init)
 	}
 	t0 := w.opts.Clock.Now()
 	if !waitGroup(ctx, &w.init) || !waitGroup(ctx, &first) {
@@ -213,13 +243,14 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // refreshLoop resubscribes every server and then re-maps every cap,
-// every Refresh.
+// every Refresh or when Refresh is called.
 func (w *Watcher) refreshLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.opts.Clock.After(w.opts.Refresh):
+		case <-w.refreshNow:
 		}
 		var done sync.WaitGroup
 		for _, s := range w.servers {
@@ -229,6 +260,7 @@ func (w *Watcher) refreshLoop(ctx context.Context) {
 		if !waitGroup(ctx, &done) {
 			return
 		}
+		w.down.clear() // a refresh asks every server again
 		for _, e := range w.allEntries() {
 			w.hint(e, events.ViaRefresh, "", 0, true)
 		}
