@@ -44,7 +44,8 @@ type mutableReader struct {
 // and writes its plaintext to w, segment by segment. It reads k shares
 // in parallel, preferring the fastest servers, checks every block
 // against the hash trees, and switches to another share whenever one
-// fails. Corrupt shares are reported to their server and in the Report.
+// fails. Corrupt shares are reported to their server and in the Report;
+// shares a writer replaced during the read only in the Report.
 func Mutable(ctx context.Context, w io.Writer, readkey []byte, si []byte, v *mapupdate.Version, o *Options) (*Report, error) {
 	const op = "retrieve.Mutable"
 	opts := o.withDefaults()
