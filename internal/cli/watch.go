@@ -16,6 +16,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
@@ -36,6 +37,7 @@ type watchOptions struct {
 	refresh   time.Duration
 	noPush    bool
 	verbose   bool
+	metrics   string // --metrics-listen address, "" for off
 
 	exec        string
 	stdin       bool
@@ -90,6 +92,7 @@ Events and exit codes: docs/events.md.`
 	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
+	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics (default off)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
 	f.BoolVar(&opts.stdin, "stdin", false, "pipe the new contents of a changed file to the command")
 	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long")
@@ -118,12 +121,40 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mc, served := serveMetrics(ctx, cancel, opts.metrics)
 	w, err := watcher.New(caps, watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush, Poll: opts.poll,
-		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log})
-	if err != nil {
-		return err
+		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log,
+		Metrics: mc})
+	if err == nil {
+		err = runWatch(ctx, opts, w, printer, runner, log)
 	}
-	return runWatch(ctx, opts, w, printer, runner, log)
+	cancel()
+	if merr := <-served; merr != nil {
+		return merr
+	}
+	return err
+}
+
+// serveMetrics serves /metrics on addr until ctx is done and returns the
+// watcher's metrics (nil when addr is ""). The channel yields Serve's
+// error once it returns; a failure to listen also cancels the watch.
+func serveMetrics(ctx context.Context, cancel context.CancelFunc, addr string) (*metrics.Client, <-chan error) {
+	served := make(chan error, 1)
+	if addr == "" {
+		served <- nil
+		return nil, served
+	}
+	reg := metrics.New()
+	go func() {
+		err := reg.Serve(ctx, addr)
+		if err != nil {
+			cancel()
+		}
+		served <- err
+	}()
+	return reg.Client, served
 }
 
 // log returns the logger: text on stderr, debug with --verbose.
