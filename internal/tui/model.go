@@ -219,9 +219,9 @@ func (m *Model) record(e events.Event) tea.Cmd {
 	switch {
 	case e.Type.IsChange():
 		in.changed, in.via, in.warning = e.Time, e.Via, ""
-	case strings.Contains(e.Message, "uncoordinated"):
+	case e.Warning == events.WarnUncoordinated:
 		in.warning = "uncoordinated write"
-	case strings.Contains(e.Message, "fewer than k"):
+	case e.Warning == events.WarnUnrecoverableNewer:
 		in.warning = "unrecoverable newer"
 	}
 	m.refreshStatus()

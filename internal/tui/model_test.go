@@ -63,7 +63,7 @@ func sampleEvents(src *memSource) {
 	src.ch <- events.Event{Type: events.Changed, Time: t0.Add(-3 * time.Second), Cap: c, Root: c, Seqnum: 7,
 		PreviousSeqnum: 6, Via: events.ViaPush, Server: "storage1", LatencyMS: 12.5, Size: 1234}
 	src.ch <- events.Event{Type: events.Warning, Time: t0.Add(-time.Second), Cap: c, Root: c, Seqnum: 8,
-		Via: events.ViaRefresh, Message: "a newer version has fewer than k shares and cannot be read"}
+		Via: events.ViaRefresh, Warning: events.WarnUnrecoverableNewer, Message: "a newer version has fewer than k shares and cannot be read"}
 }
 
 func TestMainViewGolden(t *testing.T) {

@@ -13,26 +13,19 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
-// WatcherSource is the Source over a real watcher on a grid.
-//
-// The watcher cannot yet add, remove or pause a cap at runtime, nor
-// refresh on demand, so WatcherSource restarts it with the new set of
-// caps instead. A restart maps every cap afresh as a baseline: a change
-// found by it updates the cap's row but yields no event.
+// WatcherSource is the Source over a real watcher on a grid. One
+// watcher runs for the source's lifetime; adding, removing, pausing and
+// refreshing caps use its runtime API, so nothing is mapped afresh.
 type WatcherSource struct {
 	grid *grid.Grid
-	opts watcher.Options
+	w    *watcher.Watcher
 	out  chan events.Event
+	stop context.CancelFunc
+	done chan struct{}
 
-	mu      sync.Mutex
-	ctx     context.Context // the source's lifetime
-	caps    []string        // read caps, in the order added
-	parsed  map[string]*cap.Mutable
-	paused  map[string]bool
-	w       *watcher.Watcher
-	stop    context.CancelFunc
-	done    chan struct{}
-	servers []watcher.ServerStatus // of the last watcher, when none runs
+	mu     sync.Mutex
+	caps   []string // read caps, in the order added
+	parsed map[string]*cap.Mutable
 }
 
 // NewWatcherSource watches caps on opts.Grid until ctx is done or Close
@@ -41,33 +34,48 @@ func NewWatcherSource(ctx context.Context, caps []cap.Cap, opts watcher.Options)
 	if opts.Grid == nil {
 		return nil, errkind.E("tui.NewWatcherSource", errkind.Usage, "no grid")
 	}
-	s := &WatcherSource{grid: opts.Grid, opts: opts, out: make(chan events.Event, 256), ctx: ctx,
-		parsed: map[string]*cap.Mutable{}, paused: map[string]bool{}}
+	s := &WatcherSource{grid: opts.Grid, out: make(chan events.Event, 256), parsed: map[string]*cap.Mutable{},
+		done: make(chan struct{})}
+	var read []cap.Cap
 	for _, c := range caps {
-		if _, err := s.remember(c); err != nil {
+		m, err := s.remember(c)
+		if err != nil {
 			return nil, err
 		}
+		read = append(read, m)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s, s.restartLocked()
+	w, err := watcher.New(read, opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, s.stop = context.WithCancel(ctx)
+	s.w = w
+	go func() {
+		defer close(s.done)
+		w.Run(ctx, func(e events.Event) {
+			select {
+			case s.out <- e:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	return s, nil
 }
 
-// remember adds c's read cap to the list; it reports whether it is new.
-func (s *WatcherSource) remember(c cap.Cap) (string, error) {
+// remember adds c's read cap to the list (once) and returns it.
+func (s *WatcherSource) remember(c cap.Cap) (*cap.Mutable, error) {
 	m, ok := c.ReadOnly().(*cap.Mutable)
 	if !ok || m.Access == cap.Verify {
-		return "", errkind.E("tui.Add", errkind.Usage, "%s: only mutable files and directories can be watched", cap.Abbrev(c))
+		return nil, errkind.E("tui.Add", errkind.Usage, "%s: only mutable files and directories can be watched", cap.Abbrev(c))
 	}
 	str := m.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.parsed[str]; dup {
-		return str, nil
+	if _, dup := s.parsed[str]; !dup {
+		s.caps = append(s.caps, str)
+		s.parsed[str] = m
 	}
-	s.caps = append(s.caps, str)
-	s.parsed[str] = m
-	return str, nil
+	return m, nil
 }
 
 // Caps returns the read caps watched or paused, in the order added.
@@ -77,22 +85,26 @@ func (s *WatcherSource) Caps() []string {
 	return slices.Clone(s.caps)
 }
 
-// Status implements Source.
+// Status implements Source: the watcher's status, with paused caps
+// listed apart (in the order added) rather than as rows.
 func (s *WatcherSource) Status() Status {
-	s.mu.Lock()
-	w, servers := s.w, s.servers
-	var paused []string
-	for _, c := range s.caps {
-		if s.paused[c] {
-			paused = append(paused, c)
+	ws := s.w.Status()
+	paused := map[string]bool{}
+	caps := ws.Caps[:0]
+	for _, c := range ws.Caps {
+		switch {
+		case !c.Paused:
+			caps = append(caps, c)
+		case c.Path == "":
+			paused[c.Cap] = true
 		}
 	}
-	s.mu.Unlock()
-	st := Status{Paused: paused}
-	if w != nil {
-		st.Status = w.Status()
-	} else {
-		st.Servers = servers
+	ws.Caps = caps
+	st := Status{Status: ws}
+	for _, c := range s.Caps() {
+		if paused[c] {
+			st.Paused = append(st.Paused, c)
+		}
 	}
 	return st
 }
@@ -100,61 +112,44 @@ func (s *WatcherSource) Status() Status {
 // Events implements Source.
 func (s *WatcherSource) Events() <-chan events.Event { return s.out }
 
-// Add implements Source.
-func (s *WatcherSource) Add(_ context.Context, c cap.Cap) error {
-	str, err := s.remember(c)
+// Add implements Source; adding a paused cap resumes it.
+func (s *WatcherSource) Add(ctx context.Context, c cap.Cap) error {
+	m, err := s.remember(c)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.paused, str)
-	return s.restartLocked()
+	if err := s.w.Add(ctx, m); err != nil {
+		return err
+	}
+	return s.w.Resume(m.String())
 }
 
 // Remove implements Source.
 func (s *WatcherSource) Remove(_ context.Context, readCap string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	i := slices.Index(s.caps, readCap)
+	if i >= 0 {
+		s.caps = slices.Delete(s.caps, i, i+1)
+		delete(s.parsed, readCap)
+	}
+	s.mu.Unlock()
 	if i < 0 {
 		return errkind.E("tui.Remove", errkind.NotFound, "cap not watched")
 	}
-	s.caps = slices.Delete(s.caps, i, i+1)
-	delete(s.parsed, readCap)
-	delete(s.paused, readCap)
-	return s.restartLocked()
+	return s.w.Remove(readCap)
 }
 
 // Pause implements Source.
-func (s *WatcherSource) Pause(_ context.Context, readCap string) error {
-	return s.setPaused(readCap, true)
-}
+func (s *WatcherSource) Pause(_ context.Context, readCap string) error { return s.w.Pause(readCap) }
 
-// Resume implements Source.
-func (s *WatcherSource) Resume(_ context.Context, readCap string) error {
-	return s.setPaused(readCap, false)
-}
+// Resume implements Source: changes made while paused are reported.
+func (s *WatcherSource) Resume(_ context.Context, readCap string) error { return s.w.Resume(readCap) }
 
-func (s *WatcherSource) setPaused(readCap string, p bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.parsed[readCap]; !ok {
-		return errkind.E("tui.Pause", errkind.NotFound, "cap not watched")
-	}
-	if s.paused[readCap] == p {
-		return nil
-	}
-	s.paused[readCap] = p
-	return s.restartLocked()
-}
-
-// Refresh implements Source: it restarts the watcher, which re-maps every
-// cap and resubscribes every server.
+// Refresh implements Source: every server is resubscribed and every cap
+// re-mapped, changes reported as events.
 func (s *WatcherSource) Refresh(context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.restartLocked()
+	s.w.Refresh()
+	return nil
 }
 
 // ServerMap implements Source.
@@ -172,49 +167,6 @@ func (s *WatcherSource) ServerMap(ctx context.Context, readCap string) (*mapupda
 
 // Close stops the watcher.
 func (s *WatcherSource) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-// restartLocked stops the running watcher and starts one over the caps
-// not paused (none if every cap is paused or removed).
-func (s *WatcherSource) restartLocked() error {
-	s.stopLocked()
-	var caps []cap.Cap
-	for _, c := range s.caps {
-		if !s.paused[c] {
-			caps = append(caps, s.parsed[c])
-		}
-	}
-	if len(caps) == 0 {
-		return nil
-	}
-	w, err := watcher.New(caps, s.opts)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx, func(e events.Event) {
-			select {
-			case s.out <- e:
-			case <-ctx.Done():
-			}
-		})
-	}()
-	s.w, s.stop, s.done = w, cancel, done
-	return nil
-}
-
-func (s *WatcherSource) stopLocked() {
-	if s.w == nil {
-		return
-	}
-	s.servers = s.w.Status().Servers
 	s.stop()
 	<-s.done
-	s.w, s.stop, s.done = nil, nil, nil
 }
