@@ -2,14 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -112,11 +108,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		return errkind.E(op, errkind.Other, "writing nurl: %v", err)
 	}
 	opts.logger.Info("serving", "nurl", n.String(), "nickname", opts.nickname, "base_dir", opts.baseDir)
-	if reg != nil {
-		err = serveInstrumented(ctx, srv, ln, reg.Server, opts.logger)
-	} else {
-		err = srv.Serve(ctx, ln)
-	}
+	err = srv.Serve(ctx, ln)
 	opts.logger.Info("stopped", "nickname", opts.nickname)
 	return err
 }
@@ -155,36 +147,13 @@ func startMetrics(ctx context.Context, reg *metrics.Registry, addr, file string,
 	return func() { <-done }, nil
 }
 
-// serveInstrumented is srv.Serve with every response counted in m by the
-// route that served it. It wraps at the http.Server level because the
-// storage server offers no hook to wrap its handler.
-func serveInstrumented(ctx context.Context, srv *storage.Server, ln net.Listener, m *metrics.Server, log *slog.Logger) error {
-	const op = "serve"
-	defer srv.Backend().Close()
-	hs := &http.Server{Handler: m.InstrumentRoutes(srv.Handler()), ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	done := make(chan error, 1)
-	go func() { done <- hs.Serve(tls.NewListener(ln, srv.TLSConfig())) }()
-	select {
-	case err := <-done:
-		return errkind.E(op, errkind.Other, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	<-done
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return errkind.E(op, errkind.Other, err)
-	}
-	return nil
-}
-
 // newStorageServer builds the storage server, with the watch endpoint
 // mounted and advertised unless opts.watch is off.
 func newStorageServer(opts *serveOptions, m *metrics.Server) (*storage.Server, error) {
 	cfg := storage.Config{BaseDir: opts.baseDir, Nickname: opts.nickname, Logger: opts.logger}
+	if m != nil {
+		cfg.Wrap = m.InstrumentRoutes
+	}
 	if opts.watch {
 		cfg.ApplicationVersion = storage.ApplicationVersion + " " + watchproto.AppVersionToken
 	}

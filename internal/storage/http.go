@@ -138,9 +138,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) version(w http.ResponseWriter, _ *http.Request, _ *call) error {
 	space := s.backend.AvailableSpace()
 	doc := map[cbor.ByteString]any{}
-	for k, v := range s.cfg.VersionExtra {
-		doc[cbor.ByteString(k)] = v
-	}
 	appVersion := s.cfg.ApplicationVersion
 	if appVersion == "" {
 		appVersion = ApplicationVersion

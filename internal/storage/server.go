@@ -31,12 +31,13 @@ type Config struct {
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// ApplicationVersion overrides the version document's application-version.
+	// (Advertisements go there, not in extra keys: Tahoe 1.20's client checks
+	// the version document against a closed schema and rejects extra keys.)
 	ApplicationVersion string
-	// VersionExtra is merged into the top level of the version document,
-	// keys encoded as byte strings like Tahoe's own. Beware: Tahoe 1.20's
-	// client validates that document against a closed CDDL schema, so any
-	// extra key makes real Tahoe clients reject this server.
-	VersionExtra map[string]any
+	// Wrap, if set, wraps the server's whole handler (authentication
+	// included), e.g. to count requests by route. It must pass the
+	// request on unchanged so the route pattern the mux sets is visible.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is a Great Black Swamp storage server. Everything it serves,
@@ -72,6 +73,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, id: id, backend: b, log: logger, mux: http.NewServeMux()}
 	s.routes()
 	s.handler = s.authenticate(s.mux)
+	if cfg.Wrap != nil {
+		s.handler = cfg.Wrap(s.handler)
+	}
 	return s, nil
 }
 
