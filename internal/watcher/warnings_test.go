@@ -66,7 +66,7 @@ func TestUncoordinatedWriteWarns(t *testing.T) {
 		t.Fatalf("first event %+v, want changed seq 2", e)
 	}
 	e = next(t, ch, 10*time.Second)
-	if e.Type != events.Warning || e.Seqnum != 2 {
+	if e.Type != events.Warning || e.Seqnum != 2 || e.Warning != events.WarnUncoordinated {
 		t.Fatalf("second event %+v, want an uncoordinated-write warning", e)
 	}
 	quiet(t, ch, time.Second) // refreshes continue: no repeat, no change
@@ -75,7 +75,7 @@ func TestUncoordinatedWriteWarns(t *testing.T) {
 	// refresh, no change.
 	plant(0, 0, encode("stuck", 3))
 	e = next(t, ch, 10*time.Second)
-	if e.Type != events.Warning || e.Seqnum != 3 {
+	if e.Type != events.Warning || e.Seqnum != 3 || e.Warning != events.WarnUnrecoverableNewer {
 		t.Fatalf("event %+v, want a stuck-version warning for seq 3", e)
 	}
 	quiet(t, ch, time.Second)
