@@ -11,7 +11,6 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/storage"
-	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
 )
 
@@ -154,17 +153,11 @@ func newStorageServer(opts *serveOptions, m *metrics.Server) (*storage.Server, e
 	if m != nil {
 		cfg.Wrap = m.InstrumentRoutes
 	}
-	if opts.watch {
-		cfg.ApplicationVersion = storage.ApplicationVersion + " " + watchproto.AppVersionToken
+	if !opts.watch {
+		return storage.NewServer(cfg)
 	}
-	srv, err := storage.NewServer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if opts.watch {
-		watchserver.AttachToStorage(srv, watchserver.Options{Logger: opts.logger, Metrics: m})
-	}
-	return srv, nil
+	srv, _, err := watchserver.NewStorageServer(cfg, watchserver.Options{Logger: opts.logger, Metrics: m})
+	return srv, err
 }
 
 // writeFileAtomic replaces path with data so readers see old or new, whole.

@@ -116,6 +116,17 @@ func (n *Node) Stop() {
 // Restart starts a stopped server again on the same address and key.
 func (n *Node) Restart(ctx context.Context) error { return n.start(ctx) }
 
+// newServer builds the node's storage server, watching and advertising
+// the watch endpoint unless the grid plays plain Tahoe servers.
+func (n *Node) newServer() (*storage.Server, error) {
+	cfg := storage.Config{BaseDir: n.Base, Nickname: n.Nickname, Logger: n.log}
+	if !n.watch {
+		return storage.NewServer(cfg)
+	}
+	srv, _, err := watchserver.NewStorageServer(cfg, n.hubOpts)
+	return srv, err
+}
+
 func (n *Node) start(ctx context.Context) error {
 	const op = "demo.Node"
 	n.mu.Lock()
@@ -123,12 +134,9 @@ func (n *Node) start(ctx context.Context) error {
 	if n.cancel != nil {
 		return nil
 	}
-	srv, err := storage.NewServer(storage.Config{BaseDir: n.Base, Nickname: n.Nickname, Logger: n.log})
+	srv, err := n.newServer()
 	if err != nil {
 		return err
-	}
-	if n.watch {
-		watchserver.AttachToStorage(srv, n.hubOpts)
 	}
 	ln, err := listen(ctx, n.addr)
 	if err != nil {

@@ -7,16 +7,13 @@ import (
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
-	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
-// dialCounter wraps the real dialer, counting dials per server. A failed
-// dial is reported as refused for want of an endpoint (errkind.NotFound),
-// as a 404 handshake is.
+// dialCounter wraps the real dialer, counting dials per server.
 type dialCounter struct {
 	mu sync.Mutex
 	n  map[string]int
@@ -26,11 +23,7 @@ func (d *dialCounter) dial(ctx context.Context, s *watcher.Server) (watcher.Conn
 	d.mu.Lock()
 	d.n[s.Info.ID]++
 	d.mu.Unlock()
-	c, err := watcher.DialWatch(ctx, s)
-	if err != nil {
-		return nil, errkind.E("test.dial", errkind.NotFound, err)
-	}
-	return c, nil
+	return watcher.DialWatch(ctx, s)
 }
 
 func (d *dialCounter) get(id string) int {
@@ -39,12 +32,15 @@ func (d *dialCounter) get(id string) int {
 	return d.n[id]
 }
 
-// TestMixedGridPushesWhereItCan: servers with a watch endpoint are
-// pushed, the others polled, each dialled once until a refresh looks
-// again (not every backoff period).
+// TestMixedGridPushesWhereItCan: servers advertising the watch endpoint
+// are pushed; a server advertising none is polled without ever being
+// dialled; a watch NURL that answers 404 is dialled once, then polled
+// until a refresh looks again (not redialled every backoff period).
 func TestMixedGridPushesWhereItCan(t *testing.T) {
 	pushG := startGrid(t, demo.GridOptions{Servers: 3})
 	pollG := startGrid(t, demo.GridOptions{Servers: 2, NoWatch: true})
+	stale, plain := pollG.Nodes[0].Info, pollG.Nodes[1].Info
+	stale.WatchNURLs = stale.NURLs // a sidecar announced that is not there: 404
 	full := grid.NewGrid(append(pushG.Grid().Servers, pollG.Grid().Servers...))
 	p := newPublisher(t, full)
 	c := create(t, p, false, []byte("v1"))
@@ -65,23 +61,27 @@ func TestMixedGridPushesWhereItCan(t *testing.T) {
 			t.Errorf("watch server %s: %s after %d dials, want push after 1", n.Nickname, modes[n.Info.ID], d.get(n.Info.ID))
 		}
 	}
-	for _, n := range pollG.Nodes {
-		if modes[n.Info.ID] != watcher.ModePoll || d.get(n.Info.ID) != 1 {
-			t.Errorf("server without endpoint %s: %s after %d dials, want poll after 1", n.Nickname, modes[n.Info.ID], d.get(n.Info.ID))
+	for id, want := range map[string]int{stale.ID: 1, plain.ID: 0} {
+		if modes[id] != watcher.ModePoll || d.get(id) != want {
+			t.Errorf("server %s without endpoint: %s after %d dials, want poll after %d", id, modes[id], d.get(id), want)
 		}
 	}
 	seq := put(t, p, c, []byte("v2"))
 	if e := next(t, ch, 10*time.Second); e.Seqnum != seq || e.Via != events.ViaPush {
 		t.Fatalf("event %+v, want seq %d via push", e, seq)
 	}
-	// A refresh looks at every server again.
+	// A refresh looks at every server again: the stale watch NURL is
+	// tried once more; the plain server, still advertising nothing, is not.
 	w.Refresh()
 	deadline := time.Now().Add(10 * time.Second)
-	for d.get(pollG.Nodes[0].Info.ID) < 2 {
+	for d.get(stale.ID) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatal("a refresh did not look at the server without endpoint again")
+			t.Fatal("a refresh did not look at the refusing server again")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if n := d.get(plain.ID); n != 0 {
+		t.Errorf("server advertising no endpoint was dialled %d times", n)
 	}
 }
 

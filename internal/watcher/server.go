@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
@@ -121,11 +120,6 @@ const (
 	pushUnknown pushState = iota // not yet asked, or the last look failed
 	pushYes                      // a watch NURL or an advertised endpoint: dial it
 	pushNo                       // no endpoint: poll until the next refresh
-	// pushProbe: the version document does not advertise an endpoint.
-	// Servers of tahoe-watch before the advertisement (and the embedded
-	// demo grid, internal/demo, for now) still serve one, so it is
-	// dialled; a refusal as unsupported makes it pushNo.
-	pushProbe
 )
 
 // discover finds whether s can push: a sidecar's watch NURL says so, else
@@ -154,13 +148,13 @@ func (w *Watcher) discover(ctx context.Context, s *serverState) pushState {
 	if watchproto.Advertised(v.ApplicationVersion) {
 		return pushYes
 	}
-	w.log.Debug("no watch endpoint advertised; probing", "server", s.srv.Info.Name())
-	return pushProbe
+	w.log.Debug("no watch endpoint advertised; polling until the next refresh", "server", s.srv.Info.Name())
+	return pushNo
 }
 
 // unsupported reports whether a dial failed because the server has no
 // watch endpoint (rather than for a network failure).
-func unsupported(err error) bool { return errkind.Is(err, errkind.NotFound) }
+func unsupported(err error) bool { return watchproto.Unsupported(err) }
 
 // serverLoop watches one server until ctx is done: push while it can,
 // poll while it cannot. A server without a watch endpoint is polled and
@@ -177,7 +171,7 @@ func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) 
 		if state == pushUnknown {
 			state = w.discover(ctx, s)
 		}
-		if state == pushYes || state == pushProbe {
+		if state == pushYes {
 			p, err := w.connect(ctx, s)
 			switch {
 			case err == nil:

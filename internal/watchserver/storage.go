@@ -20,3 +20,20 @@ func AttachToStorage(srv *storage.Server, opts Options) *Hub {
 	srv.Handle(watchproto.Path, NewHandler(hub, srv.Identity().Swissnum))
 	return hub
 }
+
+// NewStorageServer builds a storage server that serves the watch endpoint
+// and advertises it: the watch token joins cfg's application-version (the
+// only place Tahoe 1.20 clients tolerate it) and AttachToStorage mounts
+// the hub. Both always go together, so clients never dial a server that
+// does not advertise, nor miss one that does.
+func NewStorageServer(cfg storage.Config, opts Options) (*storage.Server, *Hub, error) {
+	if cfg.ApplicationVersion == "" {
+		cfg.ApplicationVersion = storage.ApplicationVersion
+	}
+	cfg.ApplicationVersion += " " + watchproto.AppVersionToken
+	srv, err := storage.NewServer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return srv, AttachToStorage(srv, opts), nil
+}
