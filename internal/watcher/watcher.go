@@ -18,7 +18,7 @@ import (
 const (
 	DefaultPoll    = 60 * time.Second
 	DefaultRefresh = 5 * time.Minute
-	DefaultWorkers = 8
+	DefaultWorkers = 16
 	// DefaultMapTimeout bounds one server's answer during a verification.
 	DefaultMapTimeout = 5 * time.Second
 
