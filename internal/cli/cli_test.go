@@ -22,7 +22,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"version", "extra"}, {"--no-such-flag"}} {
+	for _, args := range [][]string{{"version", "extra"}, {"--no-such-flag"}, {"--once"}, {"--json", "--", "true"}} {
 		code, _, errOut := run(t, args...)
 		if code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
@@ -30,5 +30,12 @@ func TestUsageErrors(t *testing.T) {
 		if !strings.HasPrefix(errOut, "tahoe-watch: ") || strings.Contains(errOut, "goroutine") {
 			t.Errorf("%v: stderr %q is not one clear line", args, errOut)
 		}
+	}
+}
+
+func TestBareCommandShowsHelp(t *testing.T) {
+	code, out, _ := run(t)
+	if code != ExitOK || !strings.Contains(out, "Usage:") {
+		t.Fatalf("bare tahoe-watch: exit %d, out %q", code, out)
 	}
 }

@@ -73,10 +73,10 @@ Events and exit codes: docs/events.md.`
 			args, opts.command = args[:dash], args[dash:]
 		}
 		if len(args) == 0 {
-			if len(opts.command) > 0 {
-				return &usageError{fmt.Errorf("no cap to watch")}
+			if len(opts.command) > 0 || cmd.Flags().NFlag() > 0 {
+				return &usageError{fmt.Errorf("no cap to watch: give at least one CAP")}
 			}
-			return cmd.Help()
+			return cmd.Help() // a bare "tahoe-watch" shows the help
 		}
 		opts.args = args
 		return watchRun(cmd.Context(), opts)
