@@ -68,7 +68,7 @@ func (w *writer) Close() { w.clients.Close() }
 
 // open loads the grid and works out the encoding.
 func (o *writeOptions) open(ctx context.Context) (*writer, error) {
-	const op = "open"
+	const op = "encoding"
 	f := cap.SDMF
 	switch strings.ToLower(o.format) {
 	case "", "sdmf":
