@@ -7,50 +7,14 @@ import (
 	"encoding/json"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
-// capVector is one case of Tahoe's tahoe-capability-vectors.yaml, reduced
-// to what caps need.
-type capVector struct {
-	Expected string `yaml:"expected"`
-	Format   struct {
-		Kind   string `yaml:"kind"`
-		Params *struct {
-			Format string `yaml:"format"`
-			Key    string `yaml:"key"`
-		} `yaml:"params"`
-	} `yaml:"format"`
-	Zfec struct {
-		Required int `yaml:"required"`
-		Total    int `yaml:"total"`
-	} `yaml:"zfec"`
-	Sample struct {
-		Length uint64 `yaml:"length"`
-	} `yaml:"sample"`
-}
-
-func loadCapVectors(t testing.TB) []capVector {
-	t.Helper()
-	var doc struct {
-		Vector []capVector `yaml:"vector"`
-	}
-	if err := yaml.Unmarshal(testutil.ReadTestdata(t, "tahoe-capability-vectors.yaml"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Vector) != 360 { // 120 CHK, 120 SDMF, 120 MDMF (the README says 600; the file has 360)
-		t.Fatalf("got %d vectors, want 360", len(doc.Vector))
-	}
-	return doc.Vector
-}
-
 // TestVectorsRoundTrip parses every cap Tahoe produced and prints it back.
 func TestVectorsRoundTrip(t *testing.T) {
-	for i, v := range loadCapVectors(t) {
+	for i, v := range testutil.CapVectors(t) {
 		c, err := Parse(v.Expected)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
@@ -63,16 +27,16 @@ func TestVectorsRoundTrip(t *testing.T) {
 }
 
 // checkVectorFields checks the parsed cap agrees with the case's params.
-func checkVectorFields(t *testing.T, i int, v capVector, c Cap) {
+func checkVectorFields(t *testing.T, i int, v testutil.CapVector, c Cap) {
 	t.Helper()
 	switch v.Format.Kind {
 	case "chk":
 		k, ok := c.(*CHK)
-		if !ok || k.K != v.Zfec.Required || k.N != v.Zfec.Total || k.Size != v.Sample.Length {
+		if !ok || k.K != v.Zfec.Required || k.N != v.Zfec.Total || k.Size != uint64(v.Sample.Length) {
 			t.Errorf("case %d: %#v does not match k=%d N=%d size=%d", i, c, v.Zfec.Required, v.Zfec.Total, v.Sample.Length)
 		}
 	case "ssk":
-		want := map[string]Kind{"sdmf": KindSSK, "mdmf": KindMDMF}[v.Format.Params.Format]
+		want := map[string]Kind{"sdmf": KindSSK, "mdmf": KindMDMF}[v.SSKFormat()]
 		if c.Kind() != want {
 			t.Errorf("case %d: kind %v, want %v", i, c.Kind(), want)
 		}
@@ -85,15 +49,15 @@ func checkVectorFields(t *testing.T, i int, v capVector, c Cap) {
 // key: this pins the PKCS#8 and SPKI DER forms and the hash tags.
 func TestNewMutableMatchesVectors(t *testing.T) {
 	n := 0
-	for i, v := range loadCapVectors(t) {
+	for i, v := range testutil.CapVectors(t) {
 		if v.Format.Kind != "ssk" {
 			continue
 		}
-		priv, err := rsakey.ParsePEM([]byte(v.Format.Params.Key))
+		priv, err := rsakey.ParsePEM(v.KeyPEM())
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		format := map[string]Format{"sdmf": SDMF, "mdmf": MDMF}[v.Format.Params.Format]
+		format := map[string]Format{"sdmf": SDMF, "mdmf": MDMF}[v.SSKFormat()]
 		if got := NewMutable(format, false, priv).String(); got != v.Expected {
 			t.Fatalf("case %d: NewMutable gives %s, want %s", i, got, v.Expected)
 		}
@@ -104,42 +68,10 @@ func TestNewMutableMatchesVectors(t *testing.T) {
 	}
 }
 
-// gridObject is one entry of testdata/grid/objects.json.
-type gridObject struct {
-	Name         string `json:"name"`
-	Cap          string `json:"cap"`
-	Readcap      string `json:"readcap"`
-	Verifycap    string `json:"verifycap"`
-	StorageIndex string `json:"storage_index"`
-	Kind         string `json:"kind"`
-	Format       string `json:"format"`
-	Mutable      bool   `json:"mutable"`
-	Size         uint64 `json:"size"`
-	Children     map[string]struct {
-		Kind  string `json:"kind"`
-		ROURI string `json:"ro_uri"`
-		RWURI string `json:"rw_uri"`
-	} `json:"children"`
-}
-
-func loadGrid(t testing.TB) []gridObject {
-	t.Helper()
-	var doc struct {
-		Objects []gridObject `json:"objects"`
-	}
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Objects) == 0 {
-		t.Fatal("no grid objects")
-	}
-	return doc.Objects
-}
-
 // TestGridDerivations derives each real object's read cap, verify cap and
 // storage index from its strongest cap and compares with what Tahoe said.
 func TestGridDerivations(t *testing.T) {
-	for _, o := range loadGrid(t) {
+	for _, o := range testutil.GridObjects(t) {
 		t.Run(o.Name, func(t *testing.T) {
 			c := mustParse(t, o.Cap)
 			checkRoundTrip(t, o.Cap, c)
@@ -156,7 +88,7 @@ func TestGridDerivations(t *testing.T) {
 			}
 			checkGridFlags(t, o, c)
 			for name, ch := range o.Children {
-				checkChild(t, name, ch.Kind, ch.ROURI, ch.RWURI)
+				checkChild(t, name, ch.Kind, deref(ch.ROURI), deref(ch.RWURI))
 			}
 		})
 	}
@@ -180,7 +112,7 @@ func checkVerifier(t *testing.T, c Cap, want string) {
 	}
 }
 
-func checkGridFlags(t *testing.T, o gridObject, c Cap) {
+func checkGridFlags(t *testing.T, o testutil.GridObject, c Cap) {
 	t.Helper()
 	if c.IsMutable() != o.Mutable && o.Kind == "filenode" {
 		t.Errorf("IsMutable = %v, want %v", c.IsMutable(), o.Mutable)
@@ -256,6 +188,14 @@ func checkFingerprintInShare(t *testing.T, m *Mutable, b64 string) {
 	if got := hashes.SSKPubkeyFingerprint(share[107:end]); !bytes.Equal(got, m.Fingerprint) {
 		t.Errorf("fingerprint of the share's key is %x, cap has %x", got, m.Fingerprint)
 	}
+}
+
+// deref reads a cap Tahoe may have listed as null as "".
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func mustParse(t *testing.T, s string) Cap {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,16 +14,6 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
-
-// gridObject is the part of testdata/grid/objects.json these tests use.
-type gridObject struct {
-	Name            string `json:"name"`
-	Format          string `json:"format"`
-	ReadCap         string `json:"readcap"`
-	StorageIndex    string `json:"storage_index"`
-	PlaintextSHA256 string `json:"plaintext_sha256"`
-	PlaintextFile   string `json:"plaintext_file"`
-}
 
 // chkCap is a parsed URI:CHK: read cap (parsed here, not with the cap
 // package, which another engineer owns).
@@ -63,15 +52,9 @@ func stripContainer(t *testing.T, file []byte) []byte {
 }
 
 // gridCHK loads every CHK object of the grid capture with its shares.
-func gridCHK(t *testing.T) (objs []gridObject, shares []map[int][]byte) {
-	var doc struct {
-		Objects []gridObject `json:"objects"`
-	}
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range doc.Objects {
-		if o.Format != "CHK" || !strings.HasPrefix(o.ReadCap, "URI:CHK:") {
+func gridCHK(t *testing.T) (objs []testutil.GridObject, shares []map[int][]byte) {
+	for _, o := range testutil.GridObjects(t) {
+		if o.Format != "CHK" || !strings.HasPrefix(o.Readcap, "URI:CHK:") {
 			continue
 		}
 		objs = append(objs, o)
@@ -133,7 +116,7 @@ func pick(all map[int][]byte, nums []int) map[int][]byte {
 func TestGridSharesDecodeFromEveryKSubset(t *testing.T) {
 	objs, shares := gridCHK(t)
 	for i, o := range objs {
-		c := parseCHKCap(t, o.ReadCap)
+		c := parseCHKCap(t, o.Readcap)
 		if len(shares[i]) != c.vc.N {
 			t.Fatalf("%s: %d shares, want %d", o.Name, len(shares[i]), c.vc.N)
 		}
@@ -162,14 +145,14 @@ func TestEncoderReproducesGridShares(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, o := range objs {
-		c := parseCHKCap(t, o.ReadCap)
+		c := parseCHKCap(t, o.Readcap)
 		pt := testutil.ReadTestdata(t, "grid", o.PlaintextFile)
 		e, err := Encode(pt, secret, Params{K: c.vc.K, N: c.vc.N})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := capString(e); got != o.ReadCap {
-			t.Fatalf("%s: cap %s, want %s", o.Name, got, o.ReadCap)
+		if got := capString(e); got != o.Readcap {
+			t.Fatalf("%s: cap %s, want %s", o.Name, got, o.Readcap)
 		}
 		if got := base32.Encode(e.StorageIndex); got != o.StorageIndex {
 			t.Errorf("%s: storage index %s, want %s", o.Name, got, o.StorageIndex)

@@ -1,59 +1,22 @@
 package chk
 
 import (
-	"bytes"
-	"encoding/base64"
 	"fmt"
-	"os"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
-// capVector is one CHK case of Tahoe's capability test vectors.
-type capVector struct {
-	Convergence string `yaml:"convergence"`
-	Expected    string `yaml:"expected"`
-	Format      struct {
-		Kind string `yaml:"kind"`
-	} `yaml:"format"`
-	Sample struct {
-		Length int    `yaml:"length"`
-		Seed   string `yaml:"seed"`
-	} `yaml:"sample"`
-	Zfec struct {
-		Required    int `yaml:"required"`
-		Total       int `yaml:"total"`
-		SegmentSize int `yaml:"segmentSize"`
-	} `yaml:"zfec"`
-}
-
-func loadCHKVectors(t testing.TB) []capVector {
-	var doc struct {
-		Vector []capVector `yaml:"vector"`
-	}
-	if err := yaml.Unmarshal(testutil.ReadTestdata(t, "tahoe-capability-vectors.yaml"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []capVector
-	for _, v := range doc.Vector {
+// chkVectors is the CHK cases of Tahoe's capability test vectors.
+func chkVectors(t testing.TB) []testutil.CapVector {
+	var out []testutil.CapVector
+	for _, v := range testutil.CapVectors(t) {
 		if v.Format.Kind == "chk" {
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-// samplePlaintext repeats seed and cuts it to n bytes.
-func samplePlaintext(t testing.TB, seed64 string, n int) []byte {
-	seed, err := base64.StdEncoding.DecodeString(seed64)
-	if err != nil || len(seed) == 0 {
-		t.Fatalf("bad seed %q: %v", seed64, err)
-	}
-	return bytes.Repeat(seed, n/len(seed)+1)[:n]
 }
 
 // capString formats a CHK read cap (the cap package is someone else's).
@@ -62,7 +25,7 @@ func capString(e *Encoded) string {
 }
 
 func TestCapabilityVectors(t *testing.T) {
-	vs := loadCHKVectors(t)
+	vs := chkVectors(t)
 	if len(vs) != 120 {
 		t.Fatalf("found %d CHK vectors, want 120", len(vs))
 	}
@@ -72,11 +35,8 @@ func TestCapabilityVectors(t *testing.T) {
 			if testing.Short() && v.Sample.Length > 4<<20 && v.Zfec.Total > 10 {
 				t.Skip("large many-share vector skipped in -short mode")
 			}
-			secret, err := base64.StdEncoding.DecodeString(v.Convergence)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pt := samplePlaintext(t, v.Sample.Seed, v.Sample.Length)
+			secret := v.ConvergenceSecret(t)
+			pt := v.Plaintext(t)
 			p := Params{K: v.Zfec.Required, N: v.Zfec.Total, MaxSegmentSize: v.Zfec.SegmentSize}
 			e, err := Encode(pt, secret, p)
 			if err != nil {
@@ -88,5 +48,3 @@ func TestCapabilityVectors(t *testing.T) {
 		})
 	}
 }
-
-var _ = os.Getenv

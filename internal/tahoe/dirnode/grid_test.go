@@ -2,7 +2,6 @@ package dirnode
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -11,23 +10,9 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
-// gridDir is one directory of testdata/grid/objects.json.
-type gridDir struct {
-	Name     string
-	Cap      string
-	Children map[string]struct {
-		ROURI *string `json:"ro_uri"`
-		RWURI *string `json:"rw_uri"`
-	}
-}
-
-func loadGridDir(t testing.TB, name string) (dir gridDir, writekey, contents []byte) {
+func loadGridDir(t testing.TB, name string) (dir testutil.GridObject, writekey, contents []byte) {
 	t.Helper()
-	var objs struct{ Objects []gridDir }
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs.Objects {
+	for _, o := range testutil.GridObjects(t) {
 		if o.Name != name {
 			continue
 		}

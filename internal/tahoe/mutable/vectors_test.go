@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -143,32 +142,12 @@ func TestOldSDMFErrors(t *testing.T) {
 	}
 }
 
-// gridObject is an entry of testdata/grid/objects.json.
-type gridObject struct {
-	Name            string
-	Cap             string
-	Readcap         string
-	StorageIndex    string `json:"storage_index"`
-	Kind            string
-	Format          *string
-	Size            int64
-	PlaintextSHA256 string `json:"plaintext_sha256"`
-	Children        map[string]struct {
-		ROURI *string `json:"ro_uri"`
-		RWURI *string `json:"rw_uri"`
-	}
-}
-
 // TestGrid decodes every SDMF/MDMF file and directory a Tahoe-LAFS 1.20
 // grid wrote, through its write cap and its read cap.
 func TestGrid(t *testing.T) {
-	var objs struct{ Objects []gridObject }
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
-		t.Fatal(err)
-	}
 	tested := 0
-	for _, o := range objs.Objects {
-		if !o.isMutable() {
+	for _, o := range testutil.GridObjects(t) {
+		if !isMutable(&o) {
 			continue
 		}
 		t.Run(o.Name, func(t *testing.T) {
@@ -184,7 +163,7 @@ func TestGrid(t *testing.T) {
 					continue
 				}
 				sum := sha256.Sum256(plain)
-				if hex.EncodeToString(sum[:]) != o.PlaintextSHA256 || int64(len(plain)) != o.Size {
+				if hex.EncodeToString(sum[:]) != o.PlaintextSHA256 || uint64(len(plain)) != o.Size {
 					t.Errorf("%s: plaintext of %d bytes has the wrong hash", c, len(plain))
 				}
 			}
@@ -196,8 +175,8 @@ func TestGrid(t *testing.T) {
 	}
 }
 
-func (o *gridObject) isMutable() bool {
-	return o.Kind == "dirnode" || (o.Format != nil && (*o.Format == "SDMF" || *o.Format == "MDMF"))
+func isMutable(o *testutil.GridObject) bool {
+	return o.Kind == "dirnode" || o.Format == "SDMF" || o.Format == "MDMF"
 }
 
 // decodeGrid checks the storage index, decodes, and for a write cap also
