@@ -2,7 +2,6 @@ package gridconfig
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -40,18 +39,9 @@ func TestPermutedMatchesTahoePlacement(t *testing.T) {
 	if len(holder) < 5 {
 		t.Fatalf("only %d storage indexes under %s", len(holder), root)
 	}
-	var objs struct {
-		Objects []struct {
-			SI     *string `json:"storage_index"`
-			Format *string `json:"format"`
-		} `json:"objects"`
-	}
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs.Objects {
-		if o.SI != nil && o.Format != nil && *o.Format == "CHK" {
-			delete(holder, *o.SI)
+	for _, o := range testutil.GridObjects(t) {
+		if o.Format == "CHK" {
+			delete(holder, o.StorageIndex)
 		}
 	}
 	if len(holder) < 6 {

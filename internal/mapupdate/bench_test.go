@@ -9,6 +9,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // reportPercentiles reports the p50 and p90 of ds in milliseconds.
@@ -21,7 +22,7 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 // benchGrid serves the real grid's 3-of-5 MDMF file from five servers.
 func benchGrid(b *testing.B) (*testgrid.Grid, *cap.Mutable) {
 	g := testgrid.RealGrid(b)
-	for _, o := range loadObjects(b) {
+	for _, o := range testutil.GridObjects(b) {
 		if o.Name == "mdmf-3seg" {
 			return g, cap.MustParse(o.Readcap).(*cap.Mutable)
 		}

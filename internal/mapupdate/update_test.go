@@ -2,7 +2,6 @@ package mapupdate
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,25 +45,12 @@ func TestOldSDMF(t *testing.T) {
 	}
 }
 
-type object struct {
-	Name, Cap, Readcap, Verifycap, Kind, Format, Note string
-	Children                                          map[string]json.RawMessage
-}
-
-func loadObjects(t testing.TB) []object {
-	var j struct{ Objects []object }
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &j); err != nil {
-		t.Fatal(err)
-	}
-	return j.Objects
-}
-
 // TestRealGrid checks every mutable object of the real grid through its
 // write, read and verify caps against the seqnum its note gives.
 func TestRealGrid(t *testing.T) {
 	g := testgrid.RealGrid(t)
 	seqRE := regexp.MustCompile(`seqnum (\d+)`)
-	for _, o := range loadObjects(t) {
+	for _, o := range testutil.GridObjects(t) {
 		c := cap.MustParse(o.Cap)
 		if !c.IsMutable() {
 			continue

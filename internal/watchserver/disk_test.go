@@ -3,7 +3,6 @@ package watchserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,23 +17,13 @@ import (
 // shares Tahoe-LAFS 1.20 wrote: every mutable object's share on storage1
 // carries the fingerprint of the object's verify cap.
 func TestDiskSourceReadsTahoeShares(t *testing.T) {
-	var objs struct {
-		Objects []struct {
-			Format       string `json:"format"`
-			StorageIndex string `json:"storage_index"`
-			VerifyCap    string `json:"verifycap"`
-		} `json:"objects"`
-	}
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
-		t.Fatal(err)
-	}
 	src := DiskSource{Dir: testutil.Testdata(t, "grid", "shares", "storage1")}
 	checked := 0
-	for _, o := range objs.Objects {
+	for _, o := range testutil.GridObjects(t) {
 		if o.StorageIndex == "" {
 			continue // literal
 		}
-		mutable := !strings.Contains(o.VerifyCap, "CHK")
+		mutable := !strings.Contains(o.Verifycap, "CHK")
 		si, err := base32.Decode(o.StorageIndex)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +38,7 @@ func TestDiskSourceReadsTahoeShares(t *testing.T) {
 			}
 			continue
 		}
-		fp, err := base32.Decode(strings.Split(o.VerifyCap, ":")[3])
+		fp, err := base32.Decode(strings.Split(o.Verifycap, ":")[3])
 		if err != nil {
 			t.Fatal(err)
 		}
