@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,25 +19,11 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
-type capture struct {
-	Name     string `json:"name"`
-	ReadCap  string `json:"readcap"`
-	Kind     string `json:"kind"`
-	SHA256   string `json:"plaintext_sha256"`
-	Children map[string]struct {
-		Kind  string `json:"kind"`
-		ROURI string `json:"ro_uri"`
-	} `json:"children"`
-}
-
-func loadCaptures(t *testing.T) map[string]capture {
-	var doc struct{ Objects []capture }
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]capture{}
-	for _, o := range doc.Objects {
-		out[o.ReadCap] = o
+// loadCaptures returns the grid's objects by read cap.
+func loadCaptures(t *testing.T) map[string]testutil.GridObject {
+	out := map[string]testutil.GridObject{}
+	for _, o := range testutil.GridObjects(t) {
+		out[o.Readcap] = o
 	}
 	return out
 }
@@ -87,10 +72,10 @@ func TestCapturedTreesMirrorExactly(t *testing.T) {
 		}
 		t.Run(o.Name, func(t *testing.T) {
 			want := map[string]string{}
-			expect(t, ctx, r, caps, o.ReadCap, "", want)
+			expect(t, ctx, r, caps, o.Readcap, "", want)
 			dir := t.TempDir()
 			var prog []mirror.ProgressEvent
-			m := open(t, cap.MustParse(o.ReadCap), dir, tg.Grid(), mirror.Options{
+			m := open(t, cap.MustParse(o.Readcap), dir, tg.Grid(), mirror.Options{
 				Progress: func(p mirror.ProgressEvent) { prog = append(prog, p) }})
 			rec := &recorder{}
 			if err := m.Sync(ctx, rec.emit); err != nil {
@@ -122,7 +107,7 @@ func TestCapturedTreesMirrorExactly(t *testing.T) {
 }
 
 // expect fills want with the tree below directory c, from the captures.
-func expect(t *testing.T, ctx context.Context, r *retrieve.Reader, caps map[string]capture, c, prefix string, want map[string]string) {
+func expect(t *testing.T, ctx context.Context, r *retrieve.Reader, caps map[string]testutil.GridObject, c, prefix string, want map[string]string) {
 	ents, err := r.ReadDir(ctx, cap.MustParse(c))
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +120,8 @@ func expect(t *testing.T, ctx context.Context, r *retrieve.Reader, caps map[stri
 			expect(t, ctx, r, caps, e.ROCap, p, want)
 			continue
 		}
-		if o, ok := caps[e.ROCap]; ok && o.SHA256 != "" {
-			want[p] = o.SHA256
+		if o, ok := caps[e.ROCap]; ok && o.PlaintextSHA256 != "" {
+			want[p] = o.PlaintextSHA256
 			continue
 		}
 		var b bytes.Buffer

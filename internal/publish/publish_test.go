@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -111,14 +110,8 @@ func TestUpdateRealGrid(t *testing.T) {
 	tg := testgrid.RealGrid(t)
 	p := newPublisher(t, tg.Grid(), 4)
 	ctx := context.Background()
-	var objs struct {
-		Objects []struct{ Cap, Format string }
-	}
-	if err := json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs); err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, o := range objs.Objects {
+	for _, o := range testutil.GridObjects(t) {
 		c, err := cap.Parse(o.Cap)
 		if err != nil {
 			t.Fatal(err)
@@ -159,9 +152,7 @@ func TestWrongWriteEnabler(t *testing.T) {
 		servers = append(servers, &c)
 	}
 	p := newPublisher(t, grid.NewGrid(servers), 1)
-	var objs struct{ Objects []struct{ Cap string } }
-	json.Unmarshal(testutil.ReadTestdata(t, "grid", "objects.json"), &objs)
-	mc := cap.MustParse(objs.Objects[0].Cap).(*cap.Mutable)
+	mc := cap.MustParse(testutil.GridObjects(t)[0].Cap).(*cap.Mutable)
 	m, err := p.Map(context.Background(), mc)
 	if err != nil {
 		t.Fatal(err)
