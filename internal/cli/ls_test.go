@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 func TestLsRealGrid(t *testing.T) {
 	g := testgrid.RealGrid(t)
-	for _, d := range gridObjects(t) {
+	for _, d := range testutil.GridObjects(t) {
 		if d.Kind != "dirnode" {
 			continue
 		}
@@ -36,8 +37,8 @@ func TestLsRealGrid(t *testing.T) {
 			}
 			for _, e := range entries {
 				ch := d.Children[e.Name]
-				if e.Cap != ch.ROURI || writecaps && e.RWCap != ch.RWURI || !writecaps && e.RWCap != "" {
-					t.Errorf("%s/%s: cap %s rw %s, want %+v", d.Name, e.Name, e.Cap, e.RWCap, ch)
+				if e.Cap != deref(ch.ROURI) || writecaps && e.RWCap != deref(ch.RWURI) || !writecaps && e.RWCap != "" {
+					t.Errorf("%s/%s: cap %s rw %s, want ro %s rw %s", d.Name, e.Name, e.Cap, e.RWCap, deref(ch.ROURI), deref(ch.RWURI))
 				}
 			}
 		}

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/chk"
@@ -38,41 +36,21 @@ func runIn(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr
 	return code, out.String(), errb.String()
 }
 
-// sskVector is a mutable case of tahoe-capability-vectors.yaml.
-type sskVector struct {
-	Format, Key, Expected string
-}
-
-// sskVectors returns the SDMF and MDMF cases, with their PEM keys.
-func sskVectors(t *testing.T) []sskVector {
-	var doc struct {
-		Vector []struct {
-			Expected string `yaml:"expected"`
-			Format   struct {
-				Kind   string `yaml:"kind"`
-				Params *struct {
-					Format string `yaml:"format"`
-					Key    string `yaml:"key"`
-				} `yaml:"params"`
-			} `yaml:"format"`
-		} `yaml:"vector"`
-	}
-	if err := yaml.Unmarshal(testutil.ReadTestdata(t, "tahoe-capability-vectors.yaml"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []sskVector
-	for _, v := range doc.Vector {
-		if v.Format.Kind == "ssk" && v.Format.Params != nil {
-			out = append(out, sskVector{strings.ToLower(v.Format.Params.Format), v.Format.Params.Key, v.Expected})
+// sskVectors returns the SDMF and MDMF cases of the capability vectors.
+func sskVectors(t *testing.T) []testutil.CapVector {
+	var out []testutil.CapVector
+	for _, v := range testutil.CapVectors(t) {
+		if v.SSKFormat() != "" {
+			out = append(out, v)
 		}
 	}
 	return out
 }
 
 // keyFile writes a PEM key to a temporary file.
-func keyFile(t *testing.T, pem string) string {
+func keyFile(t *testing.T, pem []byte) string {
 	p := filepath.Join(t.TempDir(), "key.pem")
-	if err := os.WriteFile(p, []byte(pem), 0o600); err != nil {
+	if err := os.WriteFile(p, pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -86,13 +64,13 @@ func TestPutPrivateKeyVectors(t *testing.T) {
 	grid := g.WriteServersYAML(t.TempDir())
 	count := map[string]int{}
 	for _, v := range sskVectors(t) {
-		if count[v.Format] == 20 {
+		if count[v.SSKFormat()] == 20 {
 			continue
 		}
-		count[v.Format]++
-		code, out, errOut := runIn(t, []byte("vector"), "put", "--grid", grid, "--format", v.Format, "--private-key", keyFile(t, v.Key))
+		count[v.SSKFormat()]++
+		code, out, errOut := runIn(t, []byte("vector"), "put", "--grid", grid, "--format", v.SSKFormat(), "--private-key", keyFile(t, v.KeyPEM()))
 		if code != ExitOK || out != v.Expected+"\n" {
-			t.Fatalf("put --format %s: exit %d, printed %q, want %q (%s)", v.Format, code, out, v.Expected, errOut)
+			t.Fatalf("put --format %s: exit %d, printed %q, want %q (%s)", v.SSKFormat(), code, out, v.Expected, errOut)
 		}
 	}
 	if count["sdmf"] != 20 || count["mdmf"] != 20 {
@@ -111,7 +89,7 @@ func random(n int) []byte {
 func TestPutUpdateRealGrid(t *testing.T) {
 	writeEnv(t)
 	g := testgrid.RealGrid(t)
-	for _, o := range gridObjects(t) {
+	for _, o := range testutil.GridObjects(t) {
 		c, err := cap.Parse(o.Cap)
 		if err != nil || !c.IsMutable() || c.IsDir() {
 			continue
@@ -149,7 +127,7 @@ func TestPutRoundTrip(t *testing.T) {
 	for i, size := range sizes {
 		data := random(size)
 		for j, f := range []string{"sdmf", "mdmf"} {
-			code, out, errOut := runIn(t, data, "put", "--grid", grid, "--format", f, "--private-key", keyFile(t, vectors[2*i+j].Key))
+			code, out, errOut := runIn(t, data, "put", "--grid", grid, "--format", f, "--private-key", keyFile(t, vectors[2*i+j].KeyPEM()))
 			if code != ExitOK {
 				t.Fatalf("put %s %d: %s", f, size, errOut)
 			}
@@ -211,7 +189,7 @@ func TestMkdirPutMutableRm(t *testing.T) {
 		t.Fatalf("%d slots with shares before a failed mkdir, %d after", before, after)
 	}
 	// A mutable file linked with --mutable, replaced, read back.
-	code, fc, errOut := runIn(t, []byte("one"), "put", "--grid", grid, "--mutable", "--private-key", keyFile(t, vectors[0].Key), "-", dir+"/a/b/m")
+	code, fc, errOut := runIn(t, []byte("one"), "put", "--grid", grid, "--mutable", "--private-key", keyFile(t, vectors[0].KeyPEM()), "-", dir+"/a/b/m")
 	if code != ExitOK || strings.TrimSpace(fc) != vectors[0].Expected {
 		t.Fatalf("put --mutable: %d %q %s", code, fc, errOut)
 	}
@@ -287,7 +265,7 @@ func TestPutConcurrentCLI(t *testing.T) {
 	g := testgrid.New(t, 4)
 	grid := g.WriteServersYAML(t.TempDir())
 	v := sskVectors(t)[1]
-	if code, _, errOut := runIn(t, []byte("v0"), "put", "--grid", grid, "--format", v.Format, "--private-key", keyFile(t, v.Key)); code != ExitOK {
+	if code, _, errOut := runIn(t, []byte("v0"), "put", "--grid", grid, "--format", v.SSKFormat(), "--private-key", keyFile(t, v.KeyPEM())); code != ExitOK {
 		t.Fatal(errOut)
 	}
 	rounds := 15
@@ -342,7 +320,7 @@ func TestPutNodeDirDefaults(t *testing.T) {
 	g := testgrid.New(t, 5)
 	node := testutil.Testdata(t, "grid", "nodes", "client")
 	v := sskVectors(t)[2]
-	args := append([]string{"put", "--node-dir", node, "--format", v.Format, "--private-key", keyFile(t, v.Key)}, g.ServerFlags()...)
+	args := append([]string{"put", "--node-dir", node, "--format", v.SSKFormat(), "--private-key", keyFile(t, v.KeyPEM())}, g.ServerFlags()...)
 	if code, _, errOut := runIn(t, random(1024), args...); code != ExitOK {
 		t.Fatal(errOut)
 	}

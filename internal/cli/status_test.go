@@ -9,6 +9,7 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 func statusJSONOf(t *testing.T, args ...string) (int, *statusJSON, string) {
@@ -37,7 +38,7 @@ func TestStatusOldSDMF(t *testing.T) {
 func TestStatusRealGridSeqnums(t *testing.T) {
 	g := testgrid.RealGrid(t)
 	seqRE := regexp.MustCompile(`seqnum (\d+)`)
-	for _, o := range gridObjects(t) {
+	for _, o := range testutil.GridObjects(t) {
 		m := seqRE.FindStringSubmatch(o.Note)
 		if m == nil {
 			continue
