@@ -235,11 +235,11 @@ func (st *statusJSON) fromCHK(ctx context.Context, r *retrieve.Reader, c *cap.CH
 
 // print writes the report as text.
 func (st *statusJSON) print(w io.Writer, debug bool) {
-	fmt.Fprintf(w, "storage index: %s (%s)\n", st.StorageIndex, st.Cap)
 	if st.StorageIndex == "" {
-		fmt.Fprintln(w, "literal cap: the contents are in the cap; nothing is stored on servers")
+		fmt.Fprintf(w, "%s: a literal cap; the contents are in the cap, nothing is stored on servers\n", st.Cap)
 		return
 	}
+	fmt.Fprintf(w, "storage index: %s (%s)\n", st.StorageIndex, st.Cap)
 	if st.Mutable {
 		st.printVersions(w)
 	} else {

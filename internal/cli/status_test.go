@@ -56,6 +56,10 @@ func TestStatusRealGridSeqnums(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "immutable, 3-of-5: recoverable") {
 		t.Errorf("chk status: %d\n%s", code, out)
 	}
+	code, out, _ = run(t, gridArgs(t, g, "status", gridObjectNamed(t, "lit").Cap)...)
+	if code != ExitOK || !strings.HasPrefix(out, "URI:LIT: a literal cap") || strings.Contains(out, "storage index") {
+		t.Errorf("lit status: %d\n%s", code, out)
+	}
 }
 
 func TestStatusNewerAndUncoordinated(t *testing.T) {
