@@ -395,7 +395,7 @@ func TestDescribe(t *testing.T) {
 		us[i] = Unusable{Name: strings.Repeat("x", 500), Offset: i, Reason: "name is empty"}
 	}
 	lines := Describe(us, 10)
-	if len(lines) != 10 || lines[9] != "and 16 more entries that cannot be used" || len(lines[0]) > 200 {
+	if len(lines) != 10 || lines[9] != "16 more entries that cannot be used" || len(lines[0]) > 200 {
 		t.Fatalf("%q", lines)
 	}
 	if got := Describe(us[:10], 10); len(got) != 10 || strings.Contains(got[9], "more") {

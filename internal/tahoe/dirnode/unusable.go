@@ -74,7 +74,7 @@ func Describe(us []Unusable, limit int) []string {
 	var out []string
 	for i, u := range us {
 		if i == limit-1 && len(us) > limit {
-			out = append(out, fmt.Sprintf("and %d more entries that cannot be used", len(us)-i))
+			out = append(out, fmt.Sprintf("%d more entries that cannot be used", len(us)-i))
 			break
 		}
 		out = append(out, u.String())
