@@ -12,6 +12,14 @@
 // Caps are kept as opaque strings, so caps of kinds this program does not
 // know (including Tahoe's "ro." and "imm." prefixed unknown caps) pass
 // through untouched, and metadata is kept as the exact JSON bytes stored.
+//
+// Every entry was written by someone who held the directory's write cap,
+// maybe a hostile one. An entry that cannot be used (see Unusable) never
+// makes the directory unreadable: Parse leaves it out, ParseDir returns
+// it as an opaque record, and PackDir writes it back byte for byte, so
+// that tahoe-watch's edits never destroy another writer's entries. Only
+// broken framing (contents that are not a sequence of netstrings) is an
+// error.
 package dirnode
 
 import (
