@@ -12,6 +12,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/dirnode"
 )
 
 // readOptions are the flags shared by the commands that read the grid
@@ -21,6 +22,9 @@ type readOptions struct {
 	timeout       time.Duration
 	debug         bool
 	showWritecaps bool
+	// warnOut, if set, gets a warning for each directory entry that
+	// cannot be used in the directories a path goes through.
+	warnOut io.Writer
 }
 
 func addReadFlags(cmd *cobra.Command, o *readOptions) {
@@ -51,11 +55,40 @@ func (o *readOptions) open(ctx context.Context, target string) (*retrieve.Reader
 	if err != nil {
 		return nil, nil, err
 	}
-	if c, err = r.Resolve(ctx, c, path); err != nil {
+	skipped := map[string][]dirnode.Unusable{}
+	var dirs []string
+	c, err = r.ResolveSkipping(ctx, c, path, func(dir string, u dirnode.Unusable) {
+		if skipped[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		skipped[dir] = append(skipped[dir], u)
+	})
+	for _, dir := range dirs {
+		warnUnusable(o.warnOut, dir, skipped[dir])
+	}
+	if err != nil {
 		r.Close()
 		return nil, nil, err
 	}
 	return r, c, nil
+}
+
+// maxWarnedEntries bounds the warnings about one directory's unusable
+// entries.
+const maxWarnedEntries = 10
+
+// warnUnusable tells the user about the entries of directory dir (a path
+// below the target's cap, "" for the cap itself) that were skipped.
+func warnUnusable(w io.Writer, dir string, us []dirnode.Unusable) {
+	if w == nil {
+		return
+	}
+	if dir == "" {
+		dir = "."
+	}
+	for _, line := range dirnode.Describe(us, maxWarnedEntries) {
+		fmt.Fprintf(w, "tahoe-watch: warning: %s: skipped %s\n", dir, line)
+	}
 }
 
 // parseTarget splits "CAP/a/b" and parses the cap.
@@ -103,6 +136,7 @@ type catOptions struct {
 
 func newCatCommand(s Streams) *cobra.Command {
 	opts := &catOptions{out: s.Out, errOut: s.Err}
+	opts.warnOut = s.Err
 	cmd := &cobra.Command{
 		Use:   "cat CAP[/PATH]",
 		Short: "Write the contents of a file on the grid to stdout",

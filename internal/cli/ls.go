@@ -25,6 +25,7 @@ type lsOptions struct {
 
 func newLsCommand(s Streams) *cobra.Command {
 	opts := &lsOptions{out: s.Out}
+	opts.warnOut = s.Err
 	cmd := &cobra.Command{
 		Use:   "ls [-l] [-R] [--json] DIRCAP[/PATH]",
 		Short: "List a directory on the grid",
@@ -38,7 +39,13 @@ array of {"path", "name", "type", "cap", "rw_cap", "metadata"} objects
 (rw_cap only with --show-writecaps).
 
 Caps are shown read-only unless --show-writecaps is given and the
-directory was reached through a write cap.`,
+directory was reached through a write cap.
+
+An entry that cannot be used (a name that is not UTF-8, is empty or
+holds '/' or a control character, metadata that is not a JSON object, a
+cap that does not parse) is left out with a warning on stderr; anyone
+who can write a directory can store such an entry, and it hides nothing
+else. "tahoe-watch rm DIRCAP/NAME" removes one whose name can be typed.`,
 		Example: `  tahoe-watch ls URI:DIR2-RO:xxx:yyy
   tahoe-watch ls -l URI:DIR2:xxx:yyy/photos
   tahoe-watch ls -R --json --grid servers.yaml URI:DIR2-MDMF:xxx:yyy`,
@@ -105,11 +112,12 @@ func lsRun(ctx context.Context, opts *lsOptions) error {
 func (o *lsOptions) walk(ctx context.Context, r *retrieve.Reader, c cap.Cap, dir string, seen map[string]bool,
 	emit func(string, []lsEntry) error) error {
 	seen[string(c.StorageIndex())+c.Kind().String()] = true
-	entries, err := r.ReadDir(ctx, c)
+	d, err := r.ReadDirAll(ctx, c)
 	if err != nil {
 		return err
 	}
-	listed := o.entries(dir, entries)
+	warnUnusable(o.warnOut, dir, d.Unusable)
+	listed := o.entries(dir, d.Entries)
 	if err := emit(dir, listed); err != nil {
 		return err
 	}

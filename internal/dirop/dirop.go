@@ -147,16 +147,17 @@ func (e *Editor) mkdirIn(ctx context.Context, dir *cap.Mutable, name string) (di
 	mine := ChildOf(sub)
 	var got dirnode.Entry
 	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
-		entries, err := dirnode.Parse(old, dir.Writekey)
+		d, err := dirnode.ParseDir(old, dir.Writekey)
 		if err != nil {
 			return nil, err
 		}
-		if ent, ok := dirnode.Find(entries, name); ok {
+		if ent, ok := dirnode.Find(d.Entries, name); ok {
 			got = ent
 			return nil, publish.ErrUnchanged
 		}
 		got = dirnode.Entry{Name: name, RWCap: mine.RW, ROCap: mine.RO, Metadata: dirnode.NewMetadata(e.now())}
-		return dirnode.Pack(append(entries, got), dir.Writekey)
+		d.Entries = append(d.Entries, got)
+		return dirnode.PackDir(d, dir.Writekey)
 	})
 	if err == nil && got.RWCap != mine.RW {
 		e.Pub.Delete(ctx, sub) // best effort, as documented above
@@ -166,10 +167,13 @@ func (e *Editor) mkdirIn(ctx context.Context, dir *cap.Mutable, name string) (di
 
 // editEntries finds the directory holding the last element of path below
 // root (creating missing parents when parents is set) and applies edit
-// to its entries in a read-modify-write. edit gets the entries and the
-// name; returning publish.ErrUnchanged leaves the directory as it is.
+// to its entries in a read-modify-write. edit gets the parsed directory
+// and the name; returning publish.ErrUnchanged leaves the directory as it
+// is.
+// Entries that cannot be used (dirnode.Unusable: another writer's, maybe
+// hostile) are written back byte for byte, whatever edit does.
 func (e *Editor) editEntries(ctx context.Context, op string, root cap.Cap, path []string, parents bool,
-	edit func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error)) error {
+	edit func(d *dirnode.Dir, name string) error) error {
 	if len(path) == 0 {
 		return errkind.E(op, errkind.Usage, "no entry named: give DIRCAP/path/name")
 	}
@@ -179,14 +183,14 @@ func (e *Editor) editEntries(ctx context.Context, op string, root cap.Cap, path 
 	}
 	name := path[len(path)-1]
 	_, err = e.Pub.Modify(ctx, dir, func(old []byte) ([]byte, error) {
-		entries, err := dirnode.Parse(old, dir.Writekey)
+		d, err := dirnode.ParseDir(old, dir.Writekey)
 		if err != nil {
 			return nil, err
 		}
-		if entries, err = edit(entries, name); err != nil {
+		if err := edit(d, name); err != nil {
 			return nil, err
 		}
-		return dirnode.Pack(entries, dir.Writekey)
+		return dirnode.PackDir(d, dir.Writekey)
 	})
 	return err
 }
@@ -196,36 +200,45 @@ func (e *Editor) editEntries(ctx context.Context, op string, root cap.Cap, path 
 // replaced only when replace is set; otherwise Link fails with Conflict.
 func (e *Editor) Link(ctx context.Context, root cap.Cap, path []string, child Child, parents, replace bool) error {
 	const op = "dirop.Link"
-	return e.editEntries(ctx, op, root, path, parents, func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error) {
+	return e.editEntries(ctx, op, root, path, parents, func(d *dirnode.Dir, name string) error {
 		ent := dirnode.Entry{Name: name, RWCap: child.RW, ROCap: child.RO, Metadata: dirnode.NewMetadata(e.now())}
-		for i := range entries {
-			if entries[i].Name != ent.Name {
+		for i, old := range d.Entries {
+			if old.Name != ent.Name {
 				continue
 			}
-			if entries[i].RWCap == child.RW && entries[i].ROCap == child.RO {
-				return nil, publish.ErrUnchanged // a retry of a write that landed
+			if old.RWCap == child.RW && old.ROCap == child.RO {
+				return publish.ErrUnchanged // a retry of a write that landed
 			}
 			if !replace {
-				return nil, errkind.E(op, errkind.Conflict, "%q already exists", joinPath(path))
+				return errkind.E(op, errkind.Conflict, "%q already exists", joinPath(path))
 			}
-			ent.Metadata = relinked(entries[i].Metadata, ent.Metadata)
-			entries[i] = ent
-			return entries, nil
+			ent.Metadata = relinked(old.Metadata, ent.Metadata)
+			d.Entries[i] = ent
+			return nil
 		}
-		return append(entries, ent), nil
+		d.Entries = append(d.Entries, ent)
+		return nil
 	})
 }
 
-// Unlink removes the entry at path below root. A missing entry is an
-// error of kind NotFound.
+// Unlink removes the entry at path below root. Without a usable entry of
+// that name, it removes the unusable entries that bear exactly that name
+// (a damaged or hostile entry, which is how a writer repairs a
+// directory); unusable entries of other names stay as they are. A
+// missing entry is an error of kind NotFound.
 func (e *Editor) Unlink(ctx context.Context, root cap.Cap, path []string) error {
 	const op = "dirop.Unlink"
-	return e.editEntries(ctx, op, root, path, false, func(entries []dirnode.Entry, name string) ([]dirnode.Entry, error) {
-		target, ok := dirnode.Find(entries, name)
-		if !ok {
-			return nil, errkind.E(op, errkind.NotFound, "no entry %q", joinPath(path))
+	return e.editEntries(ctx, op, root, path, false, func(d *dirnode.Dir, name string) error {
+		if target, ok := dirnode.Find(d.Entries, name); ok {
+			d.Entries = slices.DeleteFunc(d.Entries, func(ent dirnode.Entry) bool { return ent.Name == target.Name })
+			return nil
 		}
-		return slices.DeleteFunc(entries, func(ent dirnode.Entry) bool { return ent.Name == target.Name }), nil
+		n := len(d.Unusable)
+		d.Unusable = slices.DeleteFunc(d.Unusable, func(u dirnode.Unusable) bool { return u.Name == name })
+		if len(d.Unusable) == n {
+			return errkind.E(op, errkind.NotFound, "no entry %q", joinPath(path))
+		}
+		return nil
 	})
 }
 

@@ -117,7 +117,7 @@ func (w *walker) dir(ctx context.Context, p string, c cap.Cap, ancestors []strin
 		return
 	}
 	ancestors = append(slices.Clip(ancestors), key)
-	ents, err := w.s.m.r.ReadDir(ctx, c)
+	d, err := w.s.m.r.ReadDirAll(ctx, c)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.s.warn(p, fmt.Sprintf("cannot read directory: %v", err))
@@ -127,7 +127,10 @@ func (w *walker) dir(ctx context.Context, p string, c cap.Cap, ancestors []strin
 		w.mu.Unlock()
 		return
 	}
-	for n, child := range w.s.children(p, ents, true) {
+	for _, line := range dirnode.Describe(d.Unusable, 10) {
+		w.s.warn(p, "skipped "+line)
+	}
+	for n, child := range w.s.children(p, d.Entries, true) {
 		cp := path.Join(p, n)
 		w.mu.Lock()
 		if child.IsDir() {

@@ -15,7 +15,19 @@ const maxDirSize = 64 << 20
 
 // ReadDir reads and parses the directory c names. With a write cap the
 // children's write caps are decrypted too; with a read cap they are "".
+// Entries that cannot be used are left out; ReadDirAll returns them too.
 func (r *Reader) ReadDir(ctx context.Context, c cap.Cap) ([]dirnode.Entry, error) {
+	d, err := r.ReadDirAll(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return d.Entries, nil
+}
+
+// ReadDirAll is ReadDir returning the entries that cannot be used as
+// well (dirnode.Unusable), for readers to warn about them. Only broken
+// framing makes the directory an error.
+func (r *Reader) ReadDirAll(ctx context.Context, c cap.Cap) (*dirnode.Dir, error) {
 	const op = "retrieve.ReadDir"
 	if !c.IsDir() {
 		return nil, errkind.E(op, errkind.Usage, "%s is not a directory", cap.Abbrev(c))
@@ -26,9 +38,9 @@ func (r *Reader) ReadDir(ctx context.Context, c cap.Cap) ([]dirnode.Entry, error
 	}
 	switch c := c.(type) {
 	case *cap.Mutable:
-		return dirnode.Parse(buf.Bytes(), c.Writekey)
+		return dirnode.ParseDir(buf.Bytes(), c.Writekey)
 	default:
-		return dirnode.ParseImmutable(buf.Bytes())
+		return dirnode.ParseDirImmutable(buf.Bytes())
 	}
 }
 
@@ -36,24 +48,48 @@ func (r *Reader) ReadDir(ctx context.Context, c cap.Cap) ([]dirnode.Entry, error
 // entry it names: the child's write cap when c gave write access and the
 // child has one, else its read cap. An empty path returns c.
 func (r *Reader) Resolve(ctx context.Context, c cap.Cap, path []string) (cap.Cap, error) {
+	return r.ResolveSkipping(ctx, c, path, nil)
+}
+
+// ResolveSkipping is Resolve, calling skipped (unless nil) with each
+// entry that cannot be used in the directories it passes through, dir
+// being that directory's path below c ("" for c itself). A path through
+// an unusable entry fails with errkind.Invalid saying why.
+func (r *Reader) ResolveSkipping(ctx context.Context, c cap.Cap, path []string, skipped func(dir string, u dirnode.Unusable)) (cap.Cap, error) {
 	const op = "retrieve.Resolve"
 	for i, name := range path {
 		if !c.IsDir() {
 			return nil, errkind.E(op, errkind.Usage, "%s is not a directory", strings.Join(path[:i], "/"))
 		}
-		entries, err := r.ReadDir(ctx, c)
+		d, err := r.ReadDirAll(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		e, ok := dirnode.Find(entries, name)
+		if skipped != nil {
+			for _, u := range d.Unusable {
+				skipped(strings.Join(path[:i], "/"), u)
+			}
+		}
+		e, ok := dirnode.Find(d.Entries, name)
 		if !ok {
-			return nil, errkind.E(op, errkind.NotFound, "no entry %q in %s", name, dirName(path[:i]))
+			return nil, notFound(op, d.Unusable, name, path[:i])
 		}
 		if c, err = ChildCap(e); err != nil {
 			return nil, errkind.E(op, errkind.KindOf(err), "entry %q: %w", strings.Join(path[:i+1], "/"), err)
 		}
 	}
 	return c, nil
+}
+
+// notFound explains why name is not in a directory: absent, or there
+// but unusable.
+func notFound(op string, unusable []dirnode.Unusable, name string, dir []string) error {
+	for _, u := range unusable {
+		if u.Name == name {
+			return errkind.E(op, errkind.Invalid, "entry %q in %s cannot be used: %s", name, dirName(dir), u.Reason)
+		}
+	}
+	return errkind.E(op, errkind.NotFound, "no entry %q in %s", name, dirName(dir))
 }
 
 // ChildCap parses the most powerful cap of a directory entry.

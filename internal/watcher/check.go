@@ -211,9 +211,8 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 	if err == nil {
 		kids, unsafe, err = parseDir(b)
 	}
-	for _, name := range unsafe {
-		w.log.Warn("skipping a directory entry whose name is not a safe path component",
-			"dir", e.label(), "name", strconv.Quote(name))
+	for _, why := range unsafe {
+		w.log.Warn("skipping a directory entry", "dir", e.label(), "entry", why)
 	}
 	if err != nil {
 		w.log.Warn("could not read directory", "cap", e.label(), "err", err)
@@ -264,18 +263,19 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 }
 
 // parseDir decodes directory contents into name -> read-only cap text.
-// Entries whose names are not safe path components are left out and
-// returned in unsafe, so that no event's Path can point outside the
-// directory it was found in.
+// Entries that cannot be used and those whose names are not safe path
+// components are left out and described in unsafe, so that no event's
+// Path can point outside the directory it was found in.
 func parseDir(b []byte) (kids map[string]string, unsafe []string, err error) {
-	ents, err := dirnode.Parse(b, nil)
+	dir, err := dirnode.ParseDir(b, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	kids = make(map[string]string, len(ents))
-	for _, d := range ents {
+	unsafe = dirnode.Describe(dir.Unusable, 10)
+	kids = make(map[string]string, len(dir.Entries))
+	for _, d := range dir.Entries {
 		if !safeName(d.Name) {
-			unsafe = append(unsafe, d.Name)
+			unsafe = append(unsafe, "name "+strconv.Quote(d.Name)+" is not a safe path component")
 			continue
 		}
 		kids[d.Name] = d.ROCap

@@ -12,11 +12,21 @@
 // Caps are kept as opaque strings, so caps of kinds this program does not
 // know (including Tahoe's "ro." and "imm." prefixed unknown caps) pass
 // through untouched, and metadata is kept as the exact JSON bytes stored.
+//
+// Every entry was written by someone who held the directory's write cap,
+// maybe a hostile one. An entry that cannot be used (see Unusable) never
+// makes the directory unreadable: Parse leaves it out, ParseDir returns
+// it as an opaque record, and PackDir writes it back byte for byte, so
+// that tahoe-watch's edits never destroy another writer's entries. Only
+// broken framing (contents that are not a sequence of netstrings) is an
+// error.
 package dirnode
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -53,14 +63,39 @@ type Entry struct {
 // its MAC; with a nil writekey (read-only access) the sealed caps are
 // skipped and every RWCap is "". Tahoe's own readers stopped checking the
 // MAC in 1.3.0 but every writer still sets it, so a mismatch means a wrong
-// writekey or a damaged entry and is reported rather than decrypted to
-// garbage. An empty sealed field is read as no write cap.
+// writekey or a damaged entry. An empty sealed field is read as no write
+// cap.
 //
 // Like Tahoe, Parse normalizes names to NFC, strips trailing spaces from
 // caps, ignores bytes after an entry's fourth netstring, and lets a later
-// entry replace an earlier one of the same name. Everything else that is
-// malformed is an errkind.Corrupt error.
+// entry replace an earlier one of the same name. An entry that cannot be
+// used (see Unusable) is left out, so that one hostile entry never hides
+// the others; ParseDir returns such entries too, and whoever rewrites the
+// directory must use it and PackDir so as to keep them. Contents whose
+// framing is broken (not a sequence of netstrings) are an errkind.Corrupt
+// error.
 func Parse(contents, writekey []byte) ([]Entry, error) {
+	d, err := ParseDir(contents, writekey)
+	if err != nil {
+		return nil, err
+	}
+	return d.Entries, nil
+}
+
+// ParseImmutable decodes the contents of an immutable directory
+// (DIR2-CHK or DIR2-LIT), leaving out unusable entries as Parse does.
+// Such a directory holds no write caps, so an entry with a non-empty
+// sealed-cap field is unusable, as Tahoe refuses it.
+func ParseImmutable(contents []byte) ([]Entry, error) {
+	d, err := ParseDirImmutable(contents)
+	if err != nil {
+		return nil, err
+	}
+	return d.Entries, nil
+}
+
+// ParseDir is Parse, returning the unusable entries as well.
+func ParseDir(contents, writekey []byte) (*Dir, error) {
 	const op = "dirnode.Parse"
 	if writekey != nil && len(writekey) != hashes.KeyLen {
 		return nil, errkind.E(op, errkind.Invalid, "writekey is %d bytes, want %d", len(writekey), hashes.KeyLen)
@@ -68,78 +103,67 @@ func Parse(contents, writekey []byte) ([]Entry, error) {
 	return parse(op, contents, writekey, false)
 }
 
-// ParseImmutable decodes the contents of an immutable directory
-// (DIR2-CHK or DIR2-LIT). Such a directory holds no write caps, so a
-// non-empty sealed-cap field is corrupt, as Tahoe treats it. Whether each
-// child's cap is itself immutable is left to the caller, who knows caps.
-func ParseImmutable(contents []byte) ([]Entry, error) {
+// ParseDirImmutable is ParseImmutable, returning the unusable entries as
+// well.
+func ParseDirImmutable(contents []byte) (*Dir, error) {
 	return parse("dirnode.ParseImmutable", contents, nil, true)
 }
 
-func parse(op string, contents, writekey []byte, immutable bool) ([]Entry, error) {
-	var entries []Entry
+func parse(op string, contents, writekey []byte, immutable bool) (*Dir, error) {
+	d := &Dir{}
 	index := map[string]int{}
 	for pos := 0; pos < len(contents); {
-		raw, next, err := readNetstring(contents, pos)
+		inner, next, err := readNetstring(contents, pos)
 		if err != nil {
 			return nil, errkind.E(op, errkind.Corrupt, "entry at byte %d: %w", pos, err)
 		}
-		e, err := parseEntry(raw, writekey, immutable)
-		if err != nil {
-			return nil, errkind.E(op, errkind.Corrupt, "entry at byte %d: %w", pos, err)
-		}
-		if i, ok := index[e.Name]; ok {
-			entries[i] = e
-		} else {
-			index[e.Name] = len(entries)
-			entries = append(entries, e)
+		e, bad := parseEntry(inner, writekey, immutable)
+		switch i, dup := index[e.Name]; {
+		case bad != nil:
+			d.Unusable = append(d.Unusable, unusable(contents[pos:next], inner, pos, bad))
+		case dup:
+			d.Entries[i] = e
+		default:
+			index[e.Name] = len(d.Entries)
+			d.Entries = append(d.Entries, e)
 		}
 		pos = next
 	}
-	return entries, nil
+	return d, nil
 }
 
-// entryError describes what is wrong inside one entry.
-type entryError struct {
-	field string
-	msg   string
-	err   error
-}
-
-func (e *entryError) Error() string {
-	if e.err != nil {
-		return e.field + ": " + e.err.Error()
-	}
-	return e.field + ": " + e.msg
-}
-
-func (e *entryError) Unwrap() error { return e.err }
-
-func parseEntry(raw, writekey []byte, immutable bool) (Entry, error) {
+// parseEntry decodes one entry's fields; bad says why it cannot be used.
+func parseEntry(raw, writekey []byte, immutable bool) (e Entry, bad error) {
 	f, err := readNetstrings(raw, 4)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, fmt.Errorf("not four fields: %w", err)
 	}
 	name, ro, sealed, md := f[0], f[1], f[2], f[3]
 	if !utf8.Valid(name) {
-		return Entry{}, &entryError{field: "name", msg: "not valid UTF-8"}
+		return Entry{}, errors.New("name is not valid UTF-8")
 	}
-	e := Entry{
+	e = Entry{
 		Name:  norm.NFC.String(string(name)),
 		ROCap: string(bytes.TrimRight(ro, " ")),
 	}
+	if err := checkName(e.Name); err != nil {
+		return Entry{}, err
+	}
 	if immutable && len(sealed) > 0 {
-		return Entry{}, &entryError{field: e.Name, msg: "immutable directory holds a sealed write cap"}
+		return Entry{}, errors.New("immutable directory holds a sealed write cap")
 	}
 	if writekey != nil {
 		rw, err := decryptRWCap(writekey, sealed)
 		if err != nil {
-			return Entry{}, &entryError{field: e.Name, err: err}
+			return Entry{}, err
 		}
 		e.RWCap = strings.TrimRight(rw, " ")
 	}
+	if err := checkCaps(e, immutable); err != nil {
+		return Entry{}, err
+	}
 	if err := checkMetadata(md); err != nil {
-		return Entry{}, &entryError{field: e.Name, err: err}
+		return Entry{}, err
 	}
 	e.Metadata = json.RawMessage(slices.Clone(md))
 	return e, nil

@@ -242,42 +242,164 @@ func TestIgnoresTrailerInEntry(t *testing.T) {
 	}
 }
 
+// TestParseErrors: broken framing makes the whole directory unreadable.
 func TestParseErrors(t *testing.T) {
-	sealed := string(sealedSSK)
 	tests := []struct {
 		name, raw string
-		wk        []byte
 		want      string
 	}{
-		{"no colon", "12", nil, "missing ':'"},
-		{"bad length", "1a:x,", nil, "not a decimal"},
-		{"empty length", ":x,", nil, "not a decimal"},
-		{"sign", "+1:x,", nil, "not a decimal"},
-		{"huge length", "99999999999999999999:x,", nil, "not a decimal"},
-		{"past end", "5:ab,", nil, "past the end"},
-		{"no comma", "2:ab;", nil, "missing ','"},
-		{"three fields", "13:1:a,1:b,2:{},,", nil, "ran out"},
-		{"bad utf8", entry("\xff\xfe", "c", "", "{}"), nil, "UTF-8"},
-		{"bad json", entry("a", "c", "", "{x"), nil, "not valid JSON"},
-		{"json array", entry("a", "c", "", "[]"), nil, "not a JSON object"},
-		{"json utf8", entry("a", "c", "", "\"\xff\""), nil, "UTF-8"},
-		{"short sealed", entry("a", "c", "abc", "{}"), testWritekey, "shorter than salt"},
-		{"bad MAC", entry("a", "c", sealed[:134]+"x", "{}"), testWritekey, "MAC"},
-		{"immutable sealed", entry("a", "c", "abc", "{}"), []byte{}, "sealed write cap"},
-		{"trailing garbage", entry("a", "c", "", "{}") + "x", nil, "not a decimal"},
+		{"no colon", "12", "missing ':'"},
+		{"bad length", "1a:x,", "not a decimal"},
+		{"empty length", ":x,", "not a decimal"},
+		{"sign", "+1:x,", "not a decimal"},
+		{"huge length", "99999999999999999999:x,", "not a decimal"},
+		{"past end", "5:ab,", "past the end"},
+		{"no comma", "2:ab;", "missing ','"},
+		{"trailing garbage", entry("a", "c", "", "{}") + "x", "not a decimal"},
+		{"garbage after hostile entry", entry("\xff", "c", "", "{}") + "x", "not a decimal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var err error
-			if tt.wk != nil && len(tt.wk) == 0 {
-				_, err = ParseImmutable([]byte(tt.raw))
-			} else {
-				_, err = Parse([]byte(tt.raw), tt.wk)
-			}
-			if !errkind.Is(err, errkind.Corrupt) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want Corrupt with %q", err, tt.want)
+			for _, err := range []error{second(Parse([]byte(tt.raw), testWritekey)), second(ParseDirImmutable([]byte(tt.raw)))} {
+				if !errkind.Is(err, errkind.Corrupt) || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("err = %v, want Corrupt with %q", err, tt.want)
+				}
 			}
 		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+// TestUnusableEntries: an entry that cannot be used is skipped, the
+// others still read, and the entry is kept exactly as stored.
+func TestUnusableEntries(t *testing.T) {
+	sealed := string(sealedSSK)
+	good := entry("good", capLIT, "", "{}")
+	tests := []struct {
+		name, raw string
+		wk        []byte
+		immutable bool
+		want      string
+	}{
+		{"three fields", ns(ns("a") + ns("b") + ns("{}")), nil, false, "not four fields"},
+		{"inner garbage", ns("zz"), nil, false, "not four fields"},
+		{"bad utf8", entry("\xff\xfe", capLIT, "", "{}"), nil, false, "not valid UTF-8"},
+		{"empty name", entry("", capLIT, "", "{}"), nil, false, "empty"},
+		{"dot", entry(".", capLIT, "", "{}"), nil, false, `"."`},
+		{"dotdot", entry("..", capLIT, "", "{}"), nil, false, `".."`},
+		{"slash", entry("../x", capLIT, "", "{}"), nil, false, "'/'"},
+		{"newline", entry("a\nb", capLIT, "", "{}"), nil, false, "control character"},
+		{"escape", entry("\x1b[31mred", capLIT, "", "{}"), nil, false, "control character"},
+		{"C1 control", entry("a\u0085", capLIT, "", "{}"), nil, false, "control character"},
+		{"bad json", entry("a", capLIT, "", "{x"), nil, false, "not valid JSON"},
+		{"json array", entry("a", capLIT, "", "[]"), nil, false, "not a JSON object"},
+		{"json utf8", entry("a", capLIT, "", "\"\xff\""), nil, false, "UTF-8"},
+		{"bad known cap", entry("a", "URI:CHK:nope", "", "{}"), nil, false, "read cap"},
+		{"write cap in read slot", entry("a", capSSK, "", "{}"), nil, false, "read cap"},
+		{"mutable cap in immutable dir", entry("a", capSSKR, "", "{}"), nil, true, "read cap"},
+		{"short sealed", entry("a", capLIT, "abc", "{}"), testWritekey, false, "shorter than salt"},
+		{"bad MAC", entry("a", capSSKR, sealed[:134]+"x", "{}"), testWritekey, false, "MAC"},
+		{"immutable sealed", entry("a", capLIT, "abc", "{}"), nil, true, "sealed write cap"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			contents := []byte(tt.raw + good)
+			parse := func() (*Dir, error) { return ParseDir(contents, tt.wk) }
+			if tt.immutable {
+				parse = func() (*Dir, error) { return ParseDirImmutable(contents) }
+			}
+			d, err := parse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Entries) != 1 || d.Entries[0].Name != "good" || len(d.Unusable) != 1 {
+				t.Fatalf("got %+v", d)
+			}
+			u := d.Unusable[0]
+			if !strings.Contains(u.Reason, tt.want) || u.Offset != 0 || string(u.Raw) != tt.raw {
+				t.Errorf("unusable %+v, want reason with %q", u, tt.want)
+			}
+			if s := u.String(); strings.ContainsAny(s, "\n\x1b\u0085") || strings.Contains(s, capSSK) {
+				t.Errorf("String() %q shows a control character or a cap", s)
+			}
+			wk := tt.wk
+			if wk == nil && !tt.immutable {
+				wk = testWritekey // an editor's view: the read-only parse is the same here
+				if d, err = ParseDir(contents, wk); err != nil || len(d.Unusable) != 1 {
+					t.Fatalf("with writekey: %+v, %v", d, err)
+				}
+			}
+			packed, err := PackDir(d, wk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(packed, []byte(tt.raw)) {
+				t.Fatalf("PackDir lost the unusable entry: %q", packed)
+			}
+		})
+	}
+}
+
+// TestPackDirOrder: unusable entries go back in their place in the name
+// order (by bytes, as Tahoe's sort orders code points), so a sorted
+// directory packs back to its own bytes, and a new entry lands where
+// Tahoe would put it.
+func TestPackDirOrder(t *testing.T) {
+	good, err := Pack([]Entry{{Name: "a", ROCap: capLIT}, {Name: "c", ROCap: capLIT}}, testWritekey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseDir(good, testWritekey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := entry("b\xff", capLIT, "", "{}")
+	aEnd := bytes.Index(good, []byte("1:c,")) - len("78:")
+	contents := append(append(append([]byte{}, good[:aEnd]...), bad...), good[aEnd:]...)
+	d, err = ParseDir(contents, testWritekey)
+	if err != nil || len(d.Entries) != 2 || len(d.Unusable) != 1 {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	if got, err := PackDir(d, testWritekey); err != nil || !bytes.Equal(got, contents) {
+		t.Fatalf("PackDir = %q, %v\nwant %q", got, err, contents)
+	}
+	d.Entries = append(d.Entries, Entry{Name: "bb", ROCap: capLIT})
+	got, err := PackDir(d, testWritekey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, bb, b, c := bytes.Index(got, []byte("1:a,")), bytes.Index(got, []byte("2:bb,")), bytes.Index(got, []byte(bad)), bytes.Index(got, []byte("1:c,"))
+	if !(a >= 0 && a < bb && bb < b && b < c) {
+		t.Errorf("entries out of order: %q", got)
+	}
+	d.Unusable[0].Raw = []byte("3:abc,junk")
+	if _, err := PackDir(d, testWritekey); !errkind.Is(err, errkind.Invalid) {
+		t.Errorf("PackDir of a broken raw entry: %v", err)
+	}
+}
+
+// TestUnknownKindsUsable: caps of kinds this program does not know are
+// Tahoe's forward compatibility, not unusable.
+func TestUnknownKindsUsable(t *testing.T) {
+	raw := entry("f", "URI:NEWKIND:x", "", "{}") + entry("g", "imm.x-tahoe-future:y", "", "{}")
+	d, err := ParseDir([]byte(raw), nil)
+	if err != nil || len(d.Entries) != 2 || len(d.Unusable) != 0 {
+		t.Fatalf("%+v, %v", d, err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	us := make([]Unusable, 25)
+	for i := range us {
+		us[i] = Unusable{Name: strings.Repeat("x", 500), Offset: i, Reason: "name is empty"}
+	}
+	lines := Describe(us, 10)
+	if len(lines) != 10 || lines[9] != "16 more entries that cannot be used" || len(lines[0]) > 200 {
+		t.Fatalf("%q", lines)
+	}
+	if got := Describe(us[:10], 10); len(got) != 10 || strings.Contains(got[9], "more") {
+		t.Fatalf("%q", got)
 	}
 }
 
@@ -299,6 +421,8 @@ func TestPackRefuses(t *testing.T) {
 	}{
 		{"empty name", []Entry{{Name: ""}}, testWritekey, errkind.Usage},
 		{"slash", []Entry{{Name: "a/b"}}, testWritekey, errkind.Usage},
+		{"dotdot", []Entry{{Name: ".."}}, testWritekey, errkind.Usage},
+		{"control", []Entry{{Name: "a\x1b"}}, testWritekey, errkind.Usage},
 		{"bad utf8", []Entry{{Name: "\xff"}}, testWritekey, errkind.Usage},
 		{"duplicate", []Entry{{Name: "a"}, {Name: "a"}}, testWritekey, errkind.Usage},
 		{"metadata array", []Entry{{Name: "a", Metadata: json.RawMessage(`[1]`)}}, testWritekey, errkind.Invalid},

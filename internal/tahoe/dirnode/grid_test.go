@@ -91,12 +91,22 @@ func testGridDir(t *testing.T, name string) {
 	}
 }
 
-// TestGridSDMFWrongKey: another directory's writekey fails the MAC.
+// TestGridSDMFWrongKey: another directory's writekey fails every MAC, so
+// no entry is usable, and each is kept as it was.
 func TestGridSDMFWrongKey(t *testing.T) {
 	_, wk, contents := loadGridDir(t, "dir-sdmf")
 	wk[0] ^= 1
-	if _, err := Parse(contents, wk); err == nil || !strings.Contains(err.Error(), "MAC") {
-		t.Fatalf("wrong writekey: err = %v", err)
+	d, err := ParseDir(contents, wk)
+	if err != nil || len(d.Entries) != 0 || len(d.Unusable) == 0 {
+		t.Fatalf("wrong writekey: %+v, %v", d, err)
+	}
+	for _, u := range d.Unusable {
+		if !strings.Contains(u.Reason, "MAC") {
+			t.Errorf("%v", u)
+		}
+	}
+	if again, err := PackDir(d, wk); err != nil || !bytes.Equal(again, contents) {
+		t.Fatalf("PackDir changed the contents: %v", err)
 	}
 }
 

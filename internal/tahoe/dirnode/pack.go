@@ -9,7 +9,6 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 )
 
 // emptyMetadata is what Pack stores for an entry with nil Metadata.
@@ -26,28 +25,13 @@ var emptyMetadata = []byte("{}")
 // dropped. An "ro." prefix is always dropped, since the ro-cap field
 // implies it.
 //
-// Pack refuses (errkind.Usage) names that are empty, not UTF-8, contain
-// "/" (Tahoe's web API refuses them; they could not be named in a path),
-// or that repeat another name after normalization; and (errkind.Invalid)
-// metadata that is not a JSON object.
+// Pack refuses (errkind.Usage) names that are not UTF-8, empty, "." or
+// "..", or hold a "/" (Tahoe's web API refuses them; they could not be
+// named in a path) or a control character, that is every name Parse would
+// find unusable, or that repeat another name after normalization; and
+// (errkind.Invalid) metadata that is not a JSON object.
 func Pack(entries []Entry, writekey []byte) ([]byte, error) {
-	const op = "dirnode.Pack"
-	if writekey != nil && len(writekey) != hashes.KeyLen {
-		return nil, errkind.E(op, errkind.Invalid, "writekey is %d bytes, want %d", len(writekey), hashes.KeyLen)
-	}
-	sorted, err := normalized(op, entries)
-	if err != nil {
-		return nil, err
-	}
-	var out []byte
-	for _, e := range sorted {
-		raw, err := packEntry(op, e, writekey)
-		if err != nil {
-			return nil, err
-		}
-		out = appendNetstring(out, raw)
-	}
-	return out, nil
+	return pack("dirnode.Pack", &Dir{Entries: entries}, writekey)
 }
 
 // normalized returns a copy of entries with NFC names, sorted by name,
@@ -55,10 +39,13 @@ func Pack(entries []Entry, writekey []byte) ([]byte, error) {
 func normalized(op string, entries []Entry) ([]Entry, error) {
 	out := make([]Entry, len(entries))
 	for i, e := range entries {
-		if e.Name == "" || !utf8.ValidString(e.Name) || strings.Contains(e.Name, "/") {
-			return nil, errkind.E(op, errkind.Usage, "bad child name %q: must be non-empty UTF-8 without '/'", e.Name)
+		if !utf8.ValidString(e.Name) {
+			return nil, errkind.E(op, errkind.Usage, "bad child name %q: not valid UTF-8", e.Name)
 		}
 		e.Name = norm.NFC.String(e.Name)
+		if err := checkName(e.Name); err != nil {
+			return nil, errkind.E(op, errkind.Usage, "bad child name %q: %w", e.Name, err)
+		}
 		out[i] = e
 	}
 	slices.SortStableFunc(out, func(a, b Entry) int { return cmp.Compare(a.Name, b.Name) })
