@@ -36,7 +36,7 @@ const (
 	DefaultStream     = "TAHOE_WATCH"
 	DefaultBuffer     = 10000
 	DefaultDuplicates = 15 * time.Minute
-	DefaultGrace      = 10 * time.Second
+	DefaultGrace      = 5 * time.Second
 )
 
 // Options configure a Sink. URL is required; the rest have defaults.

@@ -83,49 +83,6 @@ func changed(root string, seq uint64, server string) events.Event {
 		PreviousSeqnum: seq - 1, Size: 5, Via: events.ViaPush, Server: server, LatencyMS: float64(seq)}
 }
 
-// stored reads every message of the stream, in stream order.
-func stored(t *testing.T, url, stream string) []*nats.Msg {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*nats.Msg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		raw, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data})
-	}
-	return out
-}
-
-// waitStored waits until the stream holds n messages.
-func waitStored(t *testing.T, url, stream string, n int) []*nats.Msg {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		msgs := stored(t, url, stream)
-		if len(msgs) >= n || time.Now().After(deadline) {
-			return msgs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestTwoSinksStoreEachEventOnce(t *testing.T) {
 	srv := natstest.Start(t)
 	root := readCap(t, 1)
@@ -142,7 +99,7 @@ func TestTwoSinksStoreEachEventOnce(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	msgs := stored(t, srv.URL(), "W")
+	msgs := srv.Messages(t, "W")
 	if len(msgs) != 5 {
 		t.Fatalf("stream holds %d messages, want 5", len(msgs))
 	}
@@ -231,7 +188,7 @@ func TestFullBufferBlocksKeepsOldestAndRecovers(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	msgs := stored(t, srv.URL(), "W")
+	msgs := srv.Messages(t, "W")
 	if len(msgs) != 8 {
 		t.Fatalf("stream holds %d messages, want 8", len(msgs))
 	}
@@ -254,7 +211,7 @@ func TestServerRestartLosesNothing(t *testing.T) {
 	for seq := uint64(1); seq <= 3; seq++ {
 		s.Publish(context.Background(), changed(root, seq, ""))
 	}
-	waitStored(t, srv.URL(), "W", 3)
+	srv.WaitMessages(t, "W", 3)
 	srv.Stop()
 	for seq := uint64(4); seq <= 6; seq++ {
 		s.Publish(context.Background(), changed(root, seq, ""))
@@ -264,7 +221,7 @@ func TestServerRestartLosesNothing(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	if msgs := stored(t, srv.URL(), "W"); len(msgs) != 6 {
+	if msgs := srv.Messages(t, "W"); len(msgs) != 6 {
 		t.Fatalf("stream holds %d messages after the restart, want 6", len(msgs))
 	}
 	if !strings.Contains(logs.String(), "retrying until it succeeds") {
