@@ -68,8 +68,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Sink publishes events to JetStream. Publish may be called from one
-// goroutine at a time; Close once, after the last Publish.
+// Sink publishes events to JetStream. Publish is safe for concurrent
+// use (events are published in the order Publish accepted them); Close
+// is called once, after the last Publish.
 type Sink struct {
 	opts  Options
 	log   *slog.Logger
