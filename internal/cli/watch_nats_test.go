@@ -118,8 +118,9 @@ func natsArgs(g interface{ ServerFlags() []string }, url string, c *cap.Mutable)
 }
 
 // TestWatchNATSTwoWatchersStoreEachChangeOnce: two watchers of one cap
-// publish into one stream; 10 changes are stored once each, and the
-// stored events are those --json printed.
+// (one given its read cap, one its write cap) publish into one stream;
+// 10 changes are stored once each, with no trace of the write cap, and
+// the stored events are those --json printed.
 func TestWatchNATSTwoWatchersStoreEachChangeOnce(t *testing.T) {
 	g, p, c := watchGrid(t)
 	srv := natstest.Start(t)
@@ -127,6 +128,9 @@ func TestWatchNATSTwoWatchersStoreEachChangeOnce(t *testing.T) {
 	defer cancel()
 	args := append([]string{"--verbose"}, natsArgs(g, srv.URL(), c)...)
 	outA, errA, waitA := startWatch(t, ctx, args)
+	// B is given the write cap: its events must still be the same events,
+	// and no trace of the write cap may reach NATS
+	args[len(args)-1] = c.String()
 	outB, errB, waitB := startWatch(t, ctx, args)
 	for n := 1; n <= 10; n++ {
 		change(t, p, c, n, outA, outB)
@@ -139,6 +143,9 @@ func TestWatchNATSTwoWatchersStoreEachChangeOnce(t *testing.T) {
 	stored := checkOncePerSeqnum(t, srv.Messages(t, "EVENTS"), c)
 	if dups := strings.Count(errA.String()+errB.String(), "NATS already holds this event"); dups == 0 {
 		t.Error("no publish was a duplicate: one watcher did not publish")
+	}
+	if secret := base32.Encode(c.Writekey); strings.Contains(outB.String()+errB.String(), secret) {
+		t.Error("the write cap's key appears in the watcher's output or log")
 	}
 	for i, line := range strings.Split(strings.TrimSpace(outA.String()), "\n") {
 		var e events.Event
