@@ -202,9 +202,12 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 			Storage:     jetstream.FileStorage,
 			Duplicates:  s.opts.Duplicates,
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			s.log.Info("created NATS stream", "stream", s.opts.Stream, "subjects", subjects,
 				"duplicate_window", s.opts.Duplicates)
+		case errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+			err = nil // another watcher created it first, with other settings
 		}
 	}
 	if err != nil {

@@ -318,3 +318,25 @@ func TestURLCredentialsRedactedInLogs(t *testing.T) {
 		t.Errorf("log:\n%s", all)
 	}
 }
+
+// TestWatchersStartingTogetherShareTheStream: watchers that start at once
+// (with different settings) race to create the stream; all start.
+func TestWatchersStartingTogetherShareTheStream(t *testing.T) {
+	srv := natstest.Start(t)
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			s, err := natsout.New(context.Background(), natsout.Options{URL: srv.URL(), Stream: "W",
+				Duplicates: time.Duration(i+1) * time.Minute})
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
