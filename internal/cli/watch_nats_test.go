@@ -297,3 +297,23 @@ func TestWatchNATSUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchNATSOncePublishesBeforeExit: --once with --exec exits after
+// the first change, and the event is already in the stream when it has
+// exited (the sink drains before the watcher returns).
+func TestWatchNATSOncePublishesBeforeExit(t *testing.T) {
+	g, p, c := watchGrid(t)
+	srv := natstest.Start(t)
+	args := append(g.ServerFlags(), "--once", "--exec", "true", "--nats", srv.URL(), c.ReadOnly().String())
+	_, errOut, wait := startWatch(t, context.Background(), args)
+	if _, err := p.Modify(context.Background(), c, func([]byte) ([]byte, error) { return []byte("second"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if code := wait(); code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	msgs := srv.Messages(t, natsout.DefaultStream)
+	if len(msgs) != 1 || msgs[0].Header.Get(natsout.HeaderSeqnum) != "2" {
+		t.Fatalf("the stream holds %d messages right after exit, want the one change", len(msgs))
+	}
+}
