@@ -38,6 +38,7 @@ type watchOptions struct {
 	noPush    bool
 	verbose   bool
 	metrics   string // --metrics-listen address, "" for off
+	nats      natsOptions
 
 	exec        string
 	stdin       bool
@@ -99,6 +100,7 @@ Events and exit codes: docs/events.md.`
 	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "when a change comes while the command runs: queue, do-nothing, restart or signal")
 	f.DurationVar(&opts.hookTimeout, "hook-timeout", 0, "stop a command that runs longer than this (0: never)")
 	f.StringVar(&opts.signal, "signal", "TERM", "signal that --on-busy signal sends")
+	addNatsFlags(f, &opts.nats)
 }
 
 // watchRun parses the caps, loads the grid and watches until ctx is done
@@ -123,12 +125,19 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	printer, closeNats, err := opts.nats.wrap(ctx, printer, log)
+	if err != nil {
+		return err
+	}
 	mc, served := serveMetrics(ctx, cancel, opts.metrics)
 	w, err := watcher.New(caps, watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush, Poll: opts.poll,
 		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log,
 		Metrics: mc})
 	if err == nil {
 		err = runWatch(ctx, opts, w, printer, runner, log)
+	}
+	if nerr := closeNats(); err == nil {
+		err = nerr
 	}
 	cancel()
 	if merr := <-served; merr != nil {
