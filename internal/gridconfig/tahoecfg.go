@@ -176,7 +176,7 @@ func (n *StorageNode) fromCfg(cfg *TahoeCfg, base string) error {
 	return nil
 }
 
-const tcfgOp = "gridconfig.ReadStorageNode"
+const tcfgOp = "config"
 
 func (n *StorageNode) tubPort(cfg *TahoeCfg) error {
 	v, ok := cfg.Get("node", "tub.port")
@@ -219,7 +219,7 @@ func (c *TahoeCfg) Bool(section, key string, def bool) (bool, error) {
 	case "0", "no", "false", "off":
 		return false, nil
 	}
-	return false, errkind.E("gridconfig", errkind.Usage, "%s: %s = %q is not a boolean (true or false)", c.where(section, key), key, v)
+	return false, errkind.E(tcfgOp, errkind.Usage, "%s: %s = %q is not a boolean (true or false)", c.where(section, key), key, v)
 }
 
 // ParseSize parses a size as Tahoe's parse_abbreviated_size does: digits,

@@ -50,12 +50,12 @@ type Config struct {
 
 // Notifier is a running sidecar's state.
 type Notifier struct {
-	cfg    Config
-	id     *identity.Identity
-	src    watchserver.DiskSource
-	hub    *watchserver.Hub
-	fw     *fsnotify.Watcher
-	log    *slog.Logger
+	cfg     Config
+	id      *identity.Identity
+	src     watchserver.DiskSource
+	hub     *watchserver.Hub
+	fw      *fsnotify.Watcher
+	log     *slog.Logger
 	nurl    *nurl.NURL
 	listen  net.Listener
 	serving atomic.Bool
