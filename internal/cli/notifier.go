@@ -96,6 +96,7 @@ it stops). See docs/operations.md.`,
 	f.DurationVar(&opts.keepAlive, "keepalive", 30*time.Second, "ping interval for connected clients")
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://ADDR (default off; see watch-metrics-addr)")
 	logging.AddFlags(f, &opts.log)
+	completeLogFlags(cmd)
 	addWatchLimitFlags(f, &opts.limits)
 	return cmd
 }

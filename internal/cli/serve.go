@@ -103,6 +103,7 @@ docs/operations.md.`,
 	f.BoolVar(&opts.watch, "watch", true, "serve and advertise the watch endpoint (push change notices)")
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://ADDR (default off; see DIR/metrics-addr)")
 	logging.AddFlags(f, &opts.log)
+	completeLogFlags(cmd)
 	addWatchLimitFlags(f, &opts.limits)
 	return cmd
 }

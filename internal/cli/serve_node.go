@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/gridconfig"
+	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 	"github.com/tahoe-watch/tahoe-watch/internal/watchserver"
 )
 
@@ -209,4 +211,15 @@ func checkWatchLimits(o watchserver.Options) error {
 		}
 	}
 	return nil
+}
+
+// completeLogFlags offers the values of --log-level and --log-format.
+func completeLogFlags(cmd *cobra.Command) {
+	fixed := func(vals []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return vals, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = cmd.RegisterFlagCompletionFunc("log-level", fixed(logging.Levels))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", fixed(logging.Formats))
 }
