@@ -13,17 +13,19 @@ import (
 
 // The default limits (docs/watch-protocol.md, "Limits"). A client is a
 // source address: an IPv4 address, or an IPv6 /64. They are sized so
-// that one client watching 10,000 mutables is never throttled or refused
-// and so that 100 such clients share a server untouched by one greedy
-// client at its limits: the server-wide tables hold 101 clients' worth.
+// that one client watching 10,000 mutables is never throttled or refused,
+// even while it replaces a full connection by a new one (the watcher
+// subscribes the new connection before closing the old), and so that 100
+// such clients share a server untouched by one greedy client at its
+// limits.
 const (
 	DefaultMaxConns          = 10_000    // watch connections on the server
 	DefaultMaxConnsPerClient = 64        // watch connections from one client
 	DefaultMaxSubsPerConn    = 10_000    // subscriptions on one connection
-	DefaultMaxSubsPerClient  = 10_000    // subscriptions from one client, all its connections together
-	DefaultMaxSubsTotal      = 1_010_000 // subscriptions on the server: 101 clients at their limit
+	DefaultMaxSubsPerClient  = 20_000    // subscriptions from one client, all its connections: two full connections
+	DefaultMaxSubsTotal      = 1_020_000 // subscriptions on the server: 100 clients of 10,000 and one greedy client at its limit
 	DefaultSubscribeRate     = 5_000     // subscriptions per second per client, once the burst is spent
-	DefaultSubscribeBurst    = 10_000    // subscriptions a client may make at once: its whole table
+	DefaultSubscribeBurst    = 20_000    // subscriptions a client may make at once: its whole table
 	DefaultMaxPending        = 4_096     // undelivered notices per connection
 )
 

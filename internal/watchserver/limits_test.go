@@ -235,20 +235,20 @@ func TestSubscribeRateSharedByClient(t *testing.T) {
 }
 
 // TestDefaultBurstCoversTenThousand: with the default rate and burst a
-// client subscribing 10,000 storage indexes in batches of 1,000 at once
-// never waits.
+// client subscribing 10,000 storage indexes in batches of 1,000, then the
+// same again on a new connection (a refresh), never waits.
 func TestDefaultBurstCoversTenThousand(t *testing.T) {
 	o := Options{}.withDefaults()
 	l := newLimiter(o.SubscribeRate, o.SubscribeBurst)
-	for i := range 10_000 / watchproto.DefaultMaxSubsPerMessage {
+	for i := range 20_000 / watchproto.DefaultMaxSubsPerMessage {
 		if d := l.reserve(watchproto.DefaultMaxSubsPerMessage); d > 0 {
 			t.Fatalf("batch %d of 1,000 delayed %v", i, d)
 		}
 	}
 	if d := l.reserve(watchproto.DefaultMaxSubsPerMessage); d <= 0 {
-		t.Fatal("the 11th batch was not delayed: the bucket has no bound")
+		t.Fatal("the 21st batch was not delayed: the bucket has no bound")
 	}
-	if o.MaxSubsPerClient < 10_000 || o.MaxSubsPerConn < 10_000 || o.MaxSubsTotal < 101*o.MaxSubsPerClient {
+	if o.MaxSubsPerClient < 20_000 || o.MaxSubsPerConn < 10_000 || o.MaxSubsTotal < 100*10_000+o.MaxSubsPerClient {
 		t.Fatalf("defaults %+v do not hold 100 clients of 10,000 next to a greedy one", o)
 	}
 }
@@ -286,3 +286,37 @@ func (l *lockedLog) String() string {
 }
 
 func (l *lockedLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// TestRefreshOnNewConnectionFits: with the default limits a client with
+// 10,000 subscriptions on one connection can subscribe all of them on a
+// new one before closing the old (as the watcher's refresh does), and
+// the next 10,000 are refused.
+func TestRefreshOnNewConnectionFits(t *testing.T) {
+	ts := startServer(t, Options{KeepAlive: -1})
+	subs := make([]watchproto.Sub, 10_000)
+	for i := range subs {
+		ts.src.set(testSI(i), 0, 1)
+		subs[i] = wsub(testSI(i), 1)
+	}
+	refused := func(c *watchproto.Conn) int {
+		n := 0
+		for i := 0; i < len(subs); i += watchproto.DefaultMaxSubsPerMessage {
+			for _, r := range subscribe(t, c, subs[i:i+watchproto.DefaultMaxSubsPerMessage]...) {
+				if r.Refused != "" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	old, fresh := ts.mustDialFrom(t, "127.0.0.2"), ts.mustDialFrom(t, "127.0.0.2")
+	if n := refused(old); n != 0 {
+		t.Fatalf("%d of 10,000 refused on the first connection", n)
+	}
+	if n := refused(fresh); n != 0 {
+		t.Fatalf("%d of 10,000 refused on the refresh's new connection", n)
+	}
+	if n := refused(ts.mustDialFrom(t, "127.0.0.2")); n != 10_000 {
+		t.Fatalf("a third full table: %d of 10,000 refused, want all", n)
+	}
+}
