@@ -416,9 +416,14 @@ func TestNotifierRestartKeepsNURL(t *testing.T) {
 	p := startProc(t, "notifier", "--base-dir", base)
 	n1 := readNURLFile(t, filepath.Join(base, "watch-nurl"), p)
 	p.stop(t)
+	stale := filepath.Join(base, NotifierMetricsAddrFile)
+	os.WriteFile(stale, []byte("127.0.0.1:1\n"), 0o600)
 	p2 := startProc(t, "notifier", "--base-dir", base)
 	n2 := readNURLFile(t, filepath.Join(base, "watch-nurl"), p2)
 	if n1.String() != n2.String() {
 		t.Fatalf("watch NURL changed across a restart: %s, %s", n1.Redacted(), n2.Redacted())
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a stale watch-metrics-addr survived a start without --metrics-listen")
 	}
 }

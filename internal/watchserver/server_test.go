@@ -545,7 +545,7 @@ func TestClientKeepAliveDetectsSilentServer(t *testing.T) {
 }
 
 func TestSlowConsumerOverflow(t *testing.T) {
-	reg := metrics.New()
+	reg := metrics.NewServer()
 	ts := startServer(t, Options{MaxPending: 8, KeepAlive: -1, Metrics: reg.Server})
 	const nsi = 100
 	ws := ts.rawDial(t)
