@@ -119,10 +119,6 @@ func notifierRun(ctx context.Context, opts *notifierOptions) error {
 			filepath.Join(opts.baseDir, "tahoe.cfg"))
 	}
 	metricsFile := filepath.Join(opts.baseDir, NotifierMetricsAddrFile)
-	removeStale(filepath.Join(opts.baseDir, notifier.NURLFile), opts.logger)
-	if opts.metrics == "" {
-		removeStale(metricsFile, opts.logger)
-	}
 	listen, record, err := notifierListen(opts)
 	if err != nil {
 		return err
@@ -138,6 +134,11 @@ func notifierRun(ctx context.Context, opts *notifierOptions) error {
 		Hub:       hub, Logger: opts.logger})
 	if err != nil {
 		return err
+	}
+	// Now listening, a previous run's files are stale (Run rewrites the NURL).
+	removeStale(filepath.Join(opts.baseDir, notifier.NURLFile), opts.logger)
+	if opts.metrics == "" {
+		removeStale(metricsFile, opts.logger)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

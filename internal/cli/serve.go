@@ -132,10 +132,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		opts.nickname = node.Nickname
 	}
 	nurlFile, metricsFile := filepath.Join(opts.baseDir, NURLFile), filepath.Join(opts.baseDir, MetricsAddrFile)
-	removeStale(nurlFile, opts.logger)
-	if opts.metrics == "" {
-		removeStale(metricsFile, opts.logger)
-	}
 	plan, err := planListen(opts.listen, opts.baseDir, node)
 	if err != nil {
 		return err
@@ -151,6 +147,12 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	ln, hints, err := listenAndAdvertise(opts, plan, node)
 	if err != nil {
 		return err
+	}
+	// Now listening (a second serve on the recorded port fails above), a
+	// previous run's files are stale.
+	removeStale(nurlFile, opts.logger)
+	if opts.metrics == "" {
+		removeStale(metricsFile, opts.logger)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
