@@ -101,7 +101,7 @@ func serveByteExact(t *testing.T, storageN string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveRun(ctx, &serveOptions{baseDir: base, logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+		done <- serveRun(ctx, &serveOptions{baseDir: base, listen: "127.0.0.1:0", logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
 	}()
 	n := waitNURL(t, base)
 	if n.SPKIHash != "cp1v0iUlAGcsow6stD8HtKtZhvFn2ET041v7_5Ow2dg" || n.Swissnum != "ybfivklbe4gewouzxckbuc6fhlwwf777" {

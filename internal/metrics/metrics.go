@@ -1,19 +1,26 @@
 // Package metrics defines tahoe-watch's Prometheus metrics and serves them
 // on /metrics for --metrics-listen.
 //
-// A command builds one Registry, hands its Server or Client metrics to the
+// A command builds one Registry for its side (NewServer for serve and the
+// notifier, NewClient for the watcher and sync), hands its metrics to the
 // code that records them, and, when --metrics-listen is given, runs Serve.
-// Every recording method is safe on a nil receiver, so code can record
-// unconditionally and a command that has metrics off passes nil.
+// A registry exports only its own side's series. Every recording method
+// is safe on a nil receiver, so code can record unconditionally and a
+// command that has metrics off passes nil.
+//
+// Next to /metrics the same listener answers /healthz (the process is
+// up) and /readyz (it serves: see Registry.SetReady).
 package metrics
 
 import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,19 +35,77 @@ const Namespace = "tahoe_watch"
 // Registry is one process's metrics.
 type Registry struct {
 	reg    *prometheus.Registry
-	Server *Server // storage server and notifier side
-	Client *Client // watcher side
+	Server *Server // storage server and notifier side; nil in a NewClient registry
+	Client *Client // watcher side; nil in a NewServer registry
+
+	mu    sync.Mutex
+	ready func() error
 }
 
-// New returns a registry with the server and client metrics and the
-// standard Go runtime and process collectors.
+// NewServer returns the registry of a server process (serve, notifier):
+// the server metrics, exported from the start, and the standard Go
+// runtime and process collectors. Its Client is nil.
+func NewServer() *Registry {
+	r := newRegistry()
+	r.Server = newServer(r.reg)
+	r.Server.use()
+	return r
+}
+
+// NewClient returns the registry of a client process (the watcher,
+// sync): the client metrics, exported from the start, and the Go runtime
+// and process collectors. Its Server is nil.
+func NewClient() *Registry {
+	r := newRegistry()
+	r.Client = newClient(r.reg)
+	r.Client.use()
+	return r
+}
+
+// New returns a registry holding both sides, each exported only once
+// something records on it, so a process exports only the series it
+// uses. Prefer NewServer or NewClient, which export their side at zero
+// from the start.
 func New() *Registry {
+	r := newRegistry()
+	r.Server, r.Client = newServer(r.reg), newClient(r.reg)
+	return r
+}
+
+func newRegistry() *Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r := &Registry{reg: reg, Server: newServer(), Client: newClient()}
-	reg.MustRegister(r.Server.collectors()...)
-	reg.MustRegister(r.Client.collectors()...)
-	return r
+	return &Registry{reg: reg}
+}
+
+// SetReady sets the check /readyz runs: nil from check means ready
+// (200), an error means not ready (503, with the error's text, which
+// must hold no secret). Until SetReady is called /readyz answers 503.
+func (r *Registry) SetReady(check func() error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ready = check
+}
+
+func (r *Registry) readiness() error {
+	r.mu.Lock()
+	check := r.ready
+	r.mu.Unlock()
+	if check == nil {
+		return errors.New("starting")
+	}
+	return check()
+}
+
+// lazy registers a group of collectors on first use.
+type lazy struct {
+	once sync.Once
+	reg  prometheus.Registerer
+	cs   []prometheus.Collector
+}
+
+func (l *lazy) use() {
+	l.once.Do(func() { l.reg.MustRegister(l.cs...) })
 }
 
 // Gatherer is the underlying registry, for tests and extra collectors.
@@ -68,6 +133,19 @@ func (r *Registry) Serve(ctx context.Context, addr string) error {
 func (r *Registry) ServeListener(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", r.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := r.readiness(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "not ready: "+err.Error()+"\n")
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -91,16 +169,18 @@ var LatencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1
 
 // Server are the storage server's and notifier's metrics.
 type Server struct {
+	lazy
 	requests    *prometheus.CounterVec
 	connections prometheus.Gauge
 	subs        prometheus.Gauge
 	notices     prometheus.Counter
 	latency     prometheus.Histogram
 	dropped     prometheus.Counter
+	refused     *prometheus.CounterVec
 }
 
-func newServer() *Server {
-	return &Server{
+func newServer(reg prometheus.Registerer) *Server {
+	m := &Server{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "http_requests_total",
 			Help: "HTTP requests served, by endpoint and status code.",
@@ -126,17 +206,20 @@ func newServer() *Server {
 			Namespace: Namespace, Name: "slow_consumers_dropped_total",
 			Help: "Watch connections closed because the client did not keep up with its notices.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "watch_refused_total",
+			Help: "Watch connections and subscriptions refused by a limit, by what was refused and which limit.",
+		}, []string{"what", "limit"}),
 	}
-}
-
-func (m *Server) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.connections, m.subs, m.notices, m.latency, m.dropped}
+	m.lazy = lazy{reg: reg, cs: []prometheus.Collector{m.requests, m.connections, m.subs, m.notices, m.latency, m.dropped, m.refused}}
+	return m
 }
 
 // Request counts one served request. endpoint must come from a fixed set
 // (a route name, never a path with storage indexes in it).
 func (m *Server) Request(endpoint string, code int) {
 	if m != nil {
+		m.use()
 		m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
 	}
 }
@@ -144,6 +227,7 @@ func (m *Server) Request(endpoint string, code int) {
 // ConnOpened and ConnClosed track open watch connections.
 func (m *Server) ConnOpened() {
 	if m != nil {
+		m.use()
 		m.connections.Inc()
 	}
 }
@@ -151,6 +235,7 @@ func (m *Server) ConnOpened() {
 // ConnClosed records a watch connection closing.
 func (m *Server) ConnClosed() {
 	if m != nil {
+		m.use()
 		m.connections.Dec()
 	}
 }
@@ -158,6 +243,7 @@ func (m *Server) ConnClosed() {
 // Subscribed adds delta (negative to unsubscribe) to the subscription count.
 func (m *Server) Subscribed(delta int) {
 	if m != nil {
+		m.use()
 		m.subs.Add(float64(delta))
 	}
 }
@@ -165,6 +251,7 @@ func (m *Server) Subscribed(delta int) {
 // NoticeSent counts a notice sent, since is when the change happened.
 func (m *Server) NoticeSent(since time.Time) {
 	if m != nil {
+		m.use()
 		m.notices.Inc()
 		m.latency.Observe(time.Since(since).Seconds())
 	}
@@ -173,7 +260,17 @@ func (m *Server) NoticeSent(since time.Time) {
 // SlowConsumerDropped counts a connection dropped for falling behind.
 func (m *Server) SlowConsumerDropped() {
 	if m != nil {
+		m.use()
 		m.dropped.Inc()
+	}
+}
+
+// Refused counts a watch connection or subscription (what) refused by
+// limit ("per-client", "total", "per-connection").
+func (m *Server) Refused(what, limit string) {
+	if m != nil {
+		m.use()
+		m.refused.WithLabelValues(what, limit).Inc()
 	}
 }
 
@@ -254,6 +351,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Client are the watcher's metrics: the client side of the same traffic.
 type Client struct {
+	lazy
 	connections prometheus.Gauge
 	reconnects  prometheus.Counter
 	received    prometheus.Counter
@@ -262,8 +360,8 @@ type Client struct {
 	latency     prometheus.Histogram
 }
 
-func newClient() *Client {
-	return &Client{
+func newClient(reg prometheus.Registerer) *Client {
+	m := &Client{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "client", Name: "watch_connections",
 			Help: "Open watch connections to storage servers.",
@@ -290,16 +388,15 @@ func newClient() *Client {
 			Buckets: LatencyBuckets,
 		}),
 	}
-}
-
-func (m *Client) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.connections, m.reconnects, m.received, m.changes, m.polls, m.latency}
+	m.lazy = lazy{reg: reg, cs: []prometheus.Collector{m.connections, m.reconnects, m.received, m.changes, m.polls, m.latency}}
+	return m
 }
 
 // ConnOpened records a watch connection to a server being established;
 // reconnect says whether it replaces one that failed.
 func (m *Client) ConnOpened(reconnect bool) {
 	if m != nil {
+		m.use()
 		m.connections.Inc()
 		if reconnect {
 			m.reconnects.Inc()
@@ -310,6 +407,7 @@ func (m *Client) ConnOpened(reconnect bool) {
 // ConnClosed records a watch connection to a server closing.
 func (m *Client) ConnClosed() {
 	if m != nil {
+		m.use()
 		m.connections.Dec()
 	}
 }
@@ -317,6 +415,7 @@ func (m *Client) ConnClosed() {
 // NoticeReceived counts a notice from a server.
 func (m *Client) NoticeReceived() {
 	if m != nil {
+		m.use()
 		m.received.Inc()
 	}
 }
@@ -324,6 +423,7 @@ func (m *Client) NoticeReceived() {
 // Polled counts a header poll; reason is "fallback" or "resync".
 func (m *Client) Polled(reason string) {
 	if m != nil {
+		m.use()
 		m.polls.WithLabelValues(reason).Inc()
 	}
 }
@@ -332,6 +432,7 @@ func (m *Client) Polled(reason string) {
 // led to it arrived (zero if it came from a poll: no latency observed).
 func (m *Client) Changed(since time.Time) {
 	if m != nil {
+		m.use()
 		m.changes.Inc()
 		if !since.IsZero() {
 			m.latency.Observe(time.Since(since).Seconds())

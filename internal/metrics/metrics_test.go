@@ -2,11 +2,13 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -198,5 +200,68 @@ func TestInstrumentRoutes(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestEachSideExportsOnlyItsOwn: a server process exports no client
+// series and a client process no server series; both export their own
+// side at zero from the start, and New exports only what was recorded.
+func TestEachSideExportsOnlyItsOwn(t *testing.T) {
+	srv := scrape(t, NewServer())
+	if !strings.Contains(srv, "tahoe_watch_watch_connections 0") || strings.Contains(srv, "tahoe_watch_client_") {
+		t.Errorf("server registry:\n%s", srv)
+	}
+	cli := scrape(t, NewClient())
+	if !strings.Contains(cli, "tahoe_watch_client_watch_connections 0") || strings.Contains(cli, "tahoe_watch_watch_") ||
+		strings.Contains(cli, "tahoe_watch_notice") {
+		t.Errorf("client registry:\n%s", cli)
+	}
+	r := New()
+	r.Client.ConnOpened(false)
+	both := scrape(t, r)
+	if !strings.Contains(both, "tahoe_watch_client_watch_connections 1") || strings.Contains(both, "tahoe_watch_watch_connections") {
+		t.Errorf("New with only client metrics recorded:\n%s", both)
+	}
+}
+
+// TestHealthAndReadiness: /healthz answers as soon as the listener is
+// up; /readyz is 503 until SetReady, then follows the check.
+func TestHealthAndReadiness(t *testing.T) {
+	r := NewServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.ServeListener(ctx, ln)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "starting") {
+		t.Errorf("/readyz before SetReady: %d %q", code, body)
+	}
+	var down atomic.Bool
+	r.SetReady(func() error {
+		if down.Load() {
+			return errors.New("storage directory unreadable")
+		}
+		return nil
+	})
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz when ready: %d", code)
+	}
+	down.Store(true)
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "storage directory unreadable") {
+		t.Errorf("/readyz when not ready: %d %q", code, body)
 	}
 }

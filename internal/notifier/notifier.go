@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -33,23 +34,31 @@ const NURLFile = "watch-nurl"
 
 // Config configures a Notifier.
 type Config struct {
-	BaseDir string        // the Tahoe storage node's directory
-	Listen  string        // "host:port" to listen on; default "127.0.0.1:0"
-	Settle  time.Duration // quiet time before reading a share; default DefaultSettle
-	Hub     watchserver.Options
-	Logger  *slog.Logger
+	BaseDir string // the Tahoe storage node's directory
+	// StorageDir is the node's storage directory ([storage] storage_dir);
+	// "" means BaseDir/storage.
+	StorageDir string
+	Listen     string        // "host:port" to listen on; default "127.0.0.1:0"
+	Settle     time.Duration // quiet time before reading a share; default DefaultSettle
+	// Advertise, if set, returns the NURL's location hints for the
+	// address listened on (an error fails New); nil advertises that
+	// address itself.
+	Advertise func(net.Addr) ([]string, error)
+	Hub       watchserver.Options
+	Logger    *slog.Logger
 }
 
 // Notifier is a running sidecar's state.
 type Notifier struct {
-	cfg    Config
-	id     *identity.Identity
-	src    watchserver.DiskSource
-	hub    *watchserver.Hub
-	fw     *fsnotify.Watcher
-	log    *slog.Logger
-	nurl   *nurl.NURL
-	listen net.Listener
+	cfg     Config
+	id      *identity.Identity
+	src     watchserver.DiskSource
+	hub     *watchserver.Hub
+	fw      *fsnotify.Watcher
+	log     *slog.Logger
+	nurl    *nurl.NURL
+	listen  net.Listener
+	serving atomic.Bool
 
 	mu      sync.Mutex
 	watched map[string]bool            // base32 storage indexes somebody subscribes to
@@ -61,7 +70,10 @@ type Notifier struct {
 // until Run writes NURLFile.
 func New(cfg Config) (*Notifier, error) {
 	const op = "notifier.New"
-	if err := checkNodeDir(cfg.BaseDir); err != nil {
+	if cfg.StorageDir == "" {
+		cfg.StorageDir = filepath.Join(cfg.BaseDir, "storage")
+	}
+	if err := checkNodeDir(cfg.BaseDir, cfg.StorageDir); err != nil {
 		return nil, err
 	}
 	id, err := identity.LoadOrCreate(cfg.BaseDir) // everything exists: only loads
@@ -86,10 +98,18 @@ func New(cfg Config) (*Notifier, error) {
 		fw.Close()
 		return nil, errkind.E(op, errkind.Usage, err)
 	}
+	hints := []string{ln.Addr().String()}
+	if cfg.Advertise != nil {
+		if hints, err = cfg.Advertise(ln.Addr()); err != nil {
+			fw.Close()
+			ln.Close()
+			return nil, err
+		}
+	}
 	n := &Notifier{cfg: cfg, id: id, fw: fw, log: cfg.Logger, listen: ln,
 		watched: map[string]bool{}, absent: map[string]map[string]bool{},
-		src: watchserver.DiskSource{Dir: filepath.Join(cfg.BaseDir, "storage", "shares")}}
-	n.nurl = id.NURL([]string{ln.Addr().String()})
+		src: watchserver.DiskSource{Dir: filepath.Join(cfg.StorageDir, "shares")}}
+	n.nurl = id.NURL(hints)
 	opts := cfg.Hub
 	opts.Watcher = (*dirWatcher)(n)
 	if opts.Logger == nil {
@@ -101,7 +121,7 @@ func New(cfg Config) (*Notifier, error) {
 
 // checkNodeDir explains what is wrong with a directory that is not a
 // readable storage node.
-func checkNodeDir(base string) error {
+func checkNodeDir(base, storageDir string) error {
 	const op = "notifier"
 	st, err := os.Stat(base)
 	if err != nil {
@@ -111,12 +131,12 @@ func checkNodeDir(base string) error {
 		return errkind.E(op, errkind.Usage, "node directory %s is not a directory", base)
 	}
 	need := []struct{ path, why string }{
-		{filepath.Join("private", "node.pem"), "not a Tahoe node directory"},
-		{filepath.Join("private", "storage.furl"), "not a storage node (is [storage] enabled, and has the node run once?)"},
-		{filepath.Join("storage", "shares"), "not a storage node (is [storage] enabled, and has the node run once?)"},
+		{filepath.Join(base, "private", "node.pem"), "not a Tahoe node directory"},
+		{filepath.Join(base, "private", "storage.furl"), "not a storage node (is [storage] enabled, and has the node run once?)"},
+		{filepath.Join(storageDir, "shares"), "not a storage node (is [storage] enabled, and has the node run once?)"},
 	}
 	for _, n := range need {
-		p := filepath.Join(base, n.path)
+		p := n.path
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			return errkind.E(op, errkind.Usage, "%s: no %s", n.why, p)
 		} else if err != nil {
@@ -130,6 +150,9 @@ func checkNodeDir(base string) error {
 // listening address as its location hint.
 func (n *Notifier) NURL() *nurl.NURL { return n.nurl }
 
+// Serving reports whether Run is serving the watch endpoint.
+func (n *Notifier) Serving() bool { return n.serving.Load() }
+
 // Hub returns the sidecar's subscription hub.
 func (n *Notifier) Hub() *watchserver.Hub { return n.hub }
 
@@ -140,8 +163,9 @@ func (n *Notifier) Close() error {
 	return n.listen.Close()
 }
 
-// Run writes NURLFile and serves until ctx is cancelled. With
-// cfg.Hub.Metrics set, every response is counted by route.
+// Run writes NURLFile and serves until ctx is cancelled, then removes
+// NURLFile again. With cfg.Hub.Metrics set, every response is counted by
+// route.
 func (n *Notifier) Run(ctx context.Context) error {
 	const op = "notifier.Run"
 	defer n.fw.Close()
@@ -150,6 +174,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 		n.listen.Close()
 		return errkind.E(op, errkind.Usage, "cannot write %s: %v", p, err)
 	}
+	defer os.Remove(p)
+	defer n.serving.Store(false)
 	mux := http.NewServeMux()
 	watchserver.Mount(mux, watchserver.NewHandler(n.hub, n.id.Swissnum))
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{n.id.Certificate}, MinVersion: tls.VersionTLS12,
@@ -164,7 +190,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 		defer close(loopDone)
 		n.eventLoop(ctx)
 	}()
-	n.log.Info("watch sidecar serving", "nurl", n.nurl.Redacted(), "nurl_file", p)
+	n.serving.Store(true)
+	n.log.Info("watch sidecar serving", "nurl", n.nurl.Redacted(), "listen", n.listen.Addr().String(), "nurl_file", p)
 	var err error
 	select {
 	case err = <-served:

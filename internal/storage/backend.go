@@ -53,6 +53,8 @@ type Backend struct {
 	shares   string // BASE/storage/shares
 	incoming string // BASE/storage/shares/incoming
 	nodeID   [20]byte
+	reserved uint64 // bytes kept free for others: [storage] reserved_space
+	readOnly bool   // accept no new immutable shares: [storage] readonly
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -68,6 +70,13 @@ type BackendConfig struct {
 	Dir    string       // the storage directory, BASE/storage; created if missing
 	NodeID [20]byte     // the server id recorded in new containers and leases (the fURL tub id)
 	Logger *slog.Logger // nil means slog.Default()
+	// ReservedSpace is kept free: immutable allocations that would eat
+	// into it are refused, as Tahoe's [storage] reserved_space does.
+	ReservedSpace uint64
+	// ReadOnly refuses every new immutable share, as Tahoe's
+	// [storage] readonly does (mutable writes are still accepted, as
+	// in Tahoe).
+	ReadOnly bool
 }
 
 // OpenBackend opens (creating if needed) a storage directory, discards
@@ -76,7 +85,7 @@ type BackendConfig struct {
 func OpenBackend(cfg BackendConfig) (*Backend, error) {
 	const op = "storage.OpenBackend"
 	b := &Backend{dir: cfg.Dir, shares: filepath.Join(cfg.Dir, "shares"), nodeID: cfg.NodeID,
-		log: cfg.Logger, now: time.Now, uploads: map[uploadKey]*upload{}}
+		reserved: cfg.ReservedSpace, readOnly: cfg.ReadOnly, log: cfg.Logger, now: time.Now, uploads: map[uploadKey]*upload{}}
 	if b.log == nil {
 		b.log = slog.Default()
 	}

@@ -88,7 +88,7 @@ func (b *Backend) startUpload(si []byte, n int, size uint64, sec UploadSecrets) 
 	if _, err := os.Stat(b.sharePath(si, n)); err == nil {
 		return false, nil // a mutable share with this number: not ours to allocate
 	}
-	if size > b.AvailableSpace() {
+	if !b.hasRoomFor(size) {
 		return false, nil
 	}
 	path := b.incomingPath(si, n)

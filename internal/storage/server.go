@@ -26,6 +26,13 @@ type Config struct {
 	// BASE/storage. A real Tahoe node directory works as it is; missing
 	// pieces of a fresh one are created.
 	BaseDir string
+	// StorageDir holds the shares (StorageDir/shares/...); "" means
+	// BaseDir/storage, Tahoe's default ([storage] storage_dir).
+	StorageDir string
+	// ReservedSpace and ReadOnly are Tahoe's [storage] reserved_space
+	// and readonly; see BackendConfig.
+	ReservedSpace uint64
+	ReadOnly      bool
 	// Nickname is only logged.
 	Nickname string
 	// Logger receives structured logs; nil means slog.Default().
@@ -66,7 +73,12 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := OpenBackend(BackendConfig{Dir: filepath.Join(cfg.BaseDir, "storage"), NodeID: id.NodeID, Logger: logger})
+	dir := cfg.StorageDir
+	if dir == "" {
+		dir = filepath.Join(cfg.BaseDir, "storage")
+	}
+	b, err := OpenBackend(BackendConfig{Dir: dir, NodeID: id.NodeID, Logger: logger,
+		ReservedSpace: cfg.ReservedSpace, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, err
 	}

@@ -2,5 +2,5 @@
 
 package storage
 
-// AvailableSpace is unknown on this platform; like Tahoe, report 2^64-1.
-func (b *Backend) AvailableSpace() uint64 { return 1<<64 - 1 }
+// freeSpace is unknown on this platform; like Tahoe, space is unlimited.
+func (b *Backend) freeSpace() (uint64, bool) { return 0, false }

@@ -2,6 +2,7 @@ package watchserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -58,7 +59,7 @@ func BenchmarkFanOut(b *testing.B) {
 	ts.src.set(si, 0, 1)
 	conns := make([]*watchproto.Conn, n)
 	for i := range conns {
-		conns[i] = ts.dial(b)
+		conns[i] = ts.benchDialFrom(b, benchAddr(i)) // one client each: within the per-client limits
 		subscribe(b, conns[i], wsub(si, 1))
 	}
 	lat := make([]time.Duration, 0, b.N)
@@ -99,21 +100,21 @@ func heapMB() float64 {
 	return float64(m.HeapInuse) / (1 << 20)
 }
 
-// BenchmarkMemory100kSubscriptions: 10 connections of 10,000
-// subscriptions each on one server; reports the heap the subscriptions
-// cost (client side included: it runs in the same process) and the
-// process RSS.
+// BenchmarkMemory100kSubscriptions: 10 clients (source addresses) with
+// one connection of 10,000 subscriptions each on one server, default
+// limits on; reports the heap the subscriptions cost (client side
+// included: it runs in the same process) and the process RSS.
 func BenchmarkMemory100kSubscriptions(b *testing.B) {
 	const conns, per = 10, 10_000
 	for range b.N {
-		ts := startServer(b, Options{SubscribeRate: 1e9, SubscribeBurst: 1e6})
+		ts := startServer(b, Options{})
 		for i := range conns * per {
 			ts.src.set(testSI(i), 0, 1)
 		}
 		before := heapMB()
 		cs := make([]*watchproto.Conn, conns)
 		for j := range cs {
-			cs[j] = ts.dial(b)
+			cs[j] = ts.benchDialFrom(b, benchAddr(j))
 			subs := make([]watchproto.Sub, per)
 			for i := range subs {
 				subs[i] = wsub(testSI(j*per+i), 1)
@@ -140,4 +141,19 @@ func BenchmarkNotifyUnwatched(b *testing.B) {
 	for b.Loop() {
 		h.Notify(ctx, si, 0)
 	}
+}
+
+// benchAddr is a distinct loopback source address for client i.
+func benchAddr(i int) string { return fmt.Sprintf("127.1.%d.%d", i/250, i%250+1) }
+
+func (ts *testServer) benchDialFrom(b *testing.B, ip string) *watchproto.Conn {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ts.dialFrom(ctx, ip)
+	if err != nil {
+		b.Fatalf("dial from %s: %v", ip, err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }

@@ -40,11 +40,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "subprotocol "+watchproto.Subprotocol+" required", http.StatusBadRequest)
 		return
 	}
+	key := clientKey(r.RemoteAddr)
+	cl, limit := h.hub.admit(key)
+	if limit != "" {
+		h.refuseConn(w, cl, key, limit)
+		return
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{watchproto.Subprotocol}})
 	if err != nil {
+		h.hub.release(cl)
 		return // Accept has answered the client
 	}
-	h.serve(r.Context(), ws)
+	h.serve(r.Context(), ws, cl)
+}
+
+// refuseConn answers a connection over a limit: 429 when the client has
+// too many, 503 when the server has; the client falls back to polling.
+func (h *Handler) refuseConn(w http.ResponseWriter, cl *client, key, limit string) {
+	h.hub.refused(cl, key, "connection", limit)
+	w.Header().Set("Retry-After", "60")
+	if limit == limitPerClient {
+		http.Error(w, "too many watch connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	http.Error(w, "server has too many watch connections", http.StatusServiceUnavailable)
 }
 
 func offers(r *http.Request, proto string) bool {
@@ -63,13 +82,15 @@ type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
 	s    *session
-	rate *limiter
+	rate *limiter // the client's, shared by its connections
 }
 
-func (h *Handler) serve(ctx context.Context, ws *websocket.Conn) {
+func (h *Handler) serve(ctx context.Context, ws *websocket.Conn, cl *client) {
 	o := h.hub.opts
 	ws.SetReadLimit(o.MaxMessageSize)
-	c := &conn{hub: h.hub, ws: ws, s: newSession(o.MaxPending), rate: newLimiter(o.SubscribeRate, o.SubscribeBurst)}
+	s := newSession(o.MaxPending)
+	s.client = cl
+	c := &conn{hub: h.hub, ws: ws, s: s, rate: cl.rate}
 	h.hub.open(c.s)
 	defer h.hub.close(c.s)
 	ctx, cancel := context.WithCancel(ctx)

@@ -11,15 +11,36 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
 
+// The default limits (docs/watch-protocol.md, "Limits"). A client is a
+// source address: an IPv4 address, or an IPv6 /64. They are sized so
+// that one client watching 10,000 mutables is never throttled or refused,
+// even while it replaces a full connection by a new one (the watcher
+// subscribes the new connection before closing the old), and so that 100
+// such clients share a server untouched by one greedy client at its
+// limits.
+const (
+	DefaultMaxConns          = 10_000    // watch connections on the server
+	DefaultMaxConnsPerClient = 64        // watch connections from one client
+	DefaultMaxSubsPerConn    = 10_000    // subscriptions on one connection
+	DefaultMaxSubsPerClient  = 20_000    // subscriptions from one client, all its connections: two full connections
+	DefaultMaxSubsTotal      = 1_020_000 // subscriptions on the server: 100 clients of 10,000 and one greedy client at its limit
+	DefaultSubscribeRate     = 5_000     // subscriptions per second per client, once the burst is spent
+	DefaultSubscribeBurst    = 20_000    // subscriptions a client may make at once: its whole table
+	DefaultMaxPending        = 4_096     // undelivered notices per connection
+)
+
 // Options are a Hub's limits; zero values take the documented defaults.
 type Options struct {
-	MaxSubsPerConn    int           // subscriptions on one connection (10,000)
-	MaxSubsTotal      int           // subscriptions on the server (100,000)
+	MaxConns          int           // watch connections on the server (DefaultMaxConns)
+	MaxConnsPerClient int           // watch connections from one client (DefaultMaxConnsPerClient)
+	MaxSubsPerConn    int           // subscriptions on one connection (DefaultMaxSubsPerConn)
+	MaxSubsPerClient  int           // subscriptions from one client (DefaultMaxSubsPerClient)
+	MaxSubsTotal      int           // subscriptions on the server (DefaultMaxSubsTotal)
 	MaxMessageSize    int64         // bytes in one client message (1 MiB)
 	MaxSubsPerMessage int           // entries in one subscribe (1,000)
-	SubscribeRate     float64       // subscriptions per second per connection (2,000)
-	SubscribeBurst    int           // token bucket size (2,000)
-	MaxPending        int           // undelivered notices per connection (4,096)
+	SubscribeRate     float64       // subscriptions per second per client (DefaultSubscribeRate)
+	SubscribeBurst    int           // token bucket size per client (DefaultSubscribeBurst)
+	MaxPending        int           // undelivered notices per connection (DefaultMaxPending)
 	KeepAlive         time.Duration // ping interval (30 s); <0 disables
 	Logger            *slog.Logger
 	// Watcher, if set, is told when a storage index gains its first
@@ -43,16 +64,19 @@ func (o Options) withDefaults() Options {
 			*v = d
 		}
 	}
-	def(&o.MaxSubsPerConn, 10_000)
-	def(&o.MaxSubsTotal, 100_000)
+	def(&o.MaxConns, DefaultMaxConns)
+	def(&o.MaxConnsPerClient, DefaultMaxConnsPerClient)
+	def(&o.MaxSubsPerConn, DefaultMaxSubsPerConn)
+	def(&o.MaxSubsPerClient, DefaultMaxSubsPerClient)
+	def(&o.MaxSubsTotal, DefaultMaxSubsTotal)
 	def(&o.MaxSubsPerMessage, watchproto.DefaultMaxSubsPerMessage)
-	def(&o.SubscribeBurst, 2_000)
-	def(&o.MaxPending, 4_096)
+	def(&o.SubscribeBurst, DefaultSubscribeBurst)
+	def(&o.MaxPending, DefaultMaxPending)
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = watchproto.DefaultMaxRequestSize
 	}
 	if o.SubscribeRate <= 0 {
-		o.SubscribeRate = 2_000
+		o.SubscribeRate = DefaultSubscribeRate
 	}
 	if o.KeepAlive == 0 {
 		o.KeepAlive = watchproto.DefaultKeepAlive
@@ -92,15 +116,18 @@ type Hub struct {
 	// a subscriber's read and its registration.
 	stripes [256]sync.Mutex
 
-	mu       sync.Mutex // guards bySI, total, sessions and every session's subs
+	mu       sync.Mutex // guards bySI, total, sessions, clients and every session's subs
 	bySI     map[siKey]map[*session]*sub
 	total    int
 	sessions map[*session]struct{}
+	clients  clientTable
 }
 
 // NewHub returns a Hub reading shares from src.
 func NewHub(src ShareSource, opts Options) *Hub {
-	return &Hub{src: src, opts: opts.withDefaults(), bySI: map[siKey]map[*session]*sub{}, sessions: map[*session]struct{}{}}
+	h := &Hub{src: src, opts: opts.withDefaults(), bySI: map[siKey]map[*session]*sub{}, sessions: map[*session]struct{}{}}
+	h.clients = clientTable{byKey: map[string]*client{}}
+	return h
 }
 
 // Stats reports the number of open connections and subscriptions.
@@ -211,7 +238,8 @@ func (h *Hub) subscribe(ctx context.Context, s *session, req watchproto.Sub) wat
 		res.Newer = res.Newer || st.Seqnum > req.Seqnum
 		res.Shares = append(res.Shares, watchproto.ShareState{Shnum: uint64(st.Shnum), Seqnum: st.Seqnum, Root: bytes.Clone(st.Root[:])})
 	}
-	if !h.register(s, k, sb) {
+	if limit := h.register(s, k, sb); limit != "" {
+		h.refusedSub(s, limit)
 		return watchproto.Result{SI: req.SI, Refused: watchproto.OverLimit}
 	}
 	return res
@@ -226,17 +254,21 @@ func fingerprintMatches(states []ShareState, fp []byte) bool {
 	return false
 }
 
-// register adds or replaces s's subscription to k, within the limits.
-func (h *Hub) register(s *session, k siKey, sb *sub) bool {
+// register adds or replaces s's subscription to k, within the limits;
+// it returns the limit that refused it, or "".
+func (h *Hub) register(s *session, k siKey, sb *sub) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	subs := h.bySI[k]
 	if _, replacing := subs[s]; !replacing {
-		if len(s.sis) >= h.opts.MaxSubsPerConn || h.total >= h.opts.MaxSubsTotal {
-			return false
+		if limit := h.subLimit(s); limit != "" {
+			return limit
 		}
 		s.sis[k] = struct{}{}
 		h.total++
+		if s.client != nil {
+			s.client.subs++
+		}
 		h.opts.Metrics.Subscribed(1)
 	}
 	if subs == nil {
@@ -245,7 +277,20 @@ func (h *Hub) register(s *session, k siKey, sb *sub) bool {
 	}
 	subs[s] = sb
 	s.dropNotices(k)
-	return true
+	return ""
+}
+
+// subLimit names the limit one more subscription on s would exceed.
+func (h *Hub) subLimit(s *session) string {
+	switch {
+	case len(s.sis) >= h.opts.MaxSubsPerConn:
+		return limitPerConn
+	case s.client != nil && s.client.subs >= h.opts.MaxSubsPerClient:
+		return limitPerClient
+	case h.total >= h.opts.MaxSubsTotal:
+		return limitTotal
+	}
+	return ""
 }
 
 // watch makes sure the Watcher watches k; the caller holds k's stripe.
@@ -309,6 +354,9 @@ func (h *Hub) removeLocked(s *session, k siKey) {
 	}
 	delete(s.sis, k)
 	h.total--
+	if s.client != nil {
+		s.client.subs--
+	}
 	h.opts.Metrics.Subscribed(-1)
 }
 
@@ -332,4 +380,5 @@ func (h *Hub) close(s *session) {
 	for _, k := range sis {
 		h.remove(s, k)
 	}
+	h.release(s.client)
 }

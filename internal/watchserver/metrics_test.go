@@ -37,7 +37,7 @@ func gauge(t testing.TB, reg *metrics.Registry, name string) float64 {
 
 // TestHubMetrics follows one connection's life in the server metrics.
 func TestHubMetrics(t *testing.T) {
-	reg := metrics.New()
+	reg := metrics.NewServer()
 	ts := startServer(t, Options{Metrics: reg.Server, KeepAlive: -1})
 	c := ts.dial(t)
 	for i := range 3 {
@@ -79,7 +79,7 @@ func TestHubMetrics(t *testing.T) {
 // CloseOverflow, which tells the client to re-read, and is not counted as
 // a slow consumer.
 func TestResyncClosesEveryConnection(t *testing.T) {
-	reg := metrics.New()
+	reg := metrics.NewServer()
 	ts := startServer(t, Options{Metrics: reg.Server, KeepAlive: -1})
 	ts.src.set(testSI(0), 0, 1)
 	a, b := ts.dial(t), ts.dial(t)

@@ -381,13 +381,17 @@ func TestSubscribeNotifyRace(t *testing.T) {
 	}
 }
 
-// noNoticeUntilBarrier hands every notice before a barrier reply to f.
+// noNoticeUntilBarrier hands every notice queued before a barrier to f.
+// The barrier is two subscribe round trips: a notice queued just before
+// the first batch may go out right after its reply (replies go first in
+// one write round), but always before the second reply.
 func noNoticeUntilBarrier(t *testing.T, ts *testServer, c *watchproto.Conn, f func(watchproto.Notice)) {
 	barrier := testSI(999_998)
 	ts.src.set(barrier, 0, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		subscribe(t, c, wsub(barrier, 1))
 		subscribe(t, c, wsub(barrier, 1))
 	}()
 	for {
@@ -541,7 +545,7 @@ func TestClientKeepAliveDetectsSilentServer(t *testing.T) {
 }
 
 func TestSlowConsumerOverflow(t *testing.T) {
-	reg := metrics.New()
+	reg := metrics.NewServer()
 	ts := startServer(t, Options{MaxPending: 8, KeepAlive: -1, Metrics: reg.Server})
 	const nsi = 100
 	ws := ts.rawDial(t)

@@ -13,7 +13,8 @@ import (
 // being processed the notices are held back, so that a subscription's
 // "subscribed" reply always precedes its notices.
 type session struct {
-	sis map[siKey]struct{} // this connection's subscriptions; guarded by Hub.mu
+	sis    map[siKey]struct{} // this connection's subscriptions; guarded by Hub.mu
+	client *client            // the client (source address) it belongs to; nil in tests of the hub alone
 
 	mu       sync.Mutex
 	replies  [][]byte
