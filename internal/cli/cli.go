@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 )
 
 // Exit codes, documented in the README. They are a contract with scripts.
@@ -50,7 +51,8 @@ func Run(ctx context.Context, s Streams, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(s.Err, "tahoe-watch: %s\n", err)
+	// Scrub: the message may quote an argument the user typed, a write cap.
+	fmt.Fprintf(s.Err, "tahoe-watch: %s\n", cap.Scrub(err.Error()))
 	return ExitCode(err)
 }
 
@@ -102,6 +104,7 @@ WebSocket instead of clients polling.`,
 		newRmCommand(s),
 		newDemoCommand(s),
 	)
+	addCapFiles(root)
 	addWatchRoot(root, s)
 	useConfig(root)
 	wrapArgs(root)

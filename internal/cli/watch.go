@@ -16,6 +16,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
@@ -36,7 +37,8 @@ type watchOptions struct {
 	poll      time.Duration
 	refresh   time.Duration
 	noPush    bool
-	verbose   bool
+	logOpts   logging.Options
+	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	metrics   string // --metrics-listen address, "" for off
 
 	exec        string
@@ -72,6 +74,13 @@ Events and exit codes: docs/events.md.`
 		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 			args, opts.command = args[:dash], args[dash:]
 		}
+		if opts.capFile != "" {
+			more, err := readCapList(opts.capFile)
+			if err != nil {
+				return err
+			}
+			args = append(args, more...)
+		}
 		if len(args) == 0 {
 			if len(opts.command) > 0 || cmd.Flags().NFlag() > 0 {
 				return &usageError{fmt.Errorf("no cap to watch: give at least one CAP")}
@@ -91,7 +100,8 @@ Events and exit codes: docs/events.md.`
 	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
 	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
-	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
+	addLogFlags(f, &opts.logOpts)
+	f.StringVar(&opts.capFile, capFileFlag, "", "also watch the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics (default off)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
 	f.BoolVar(&opts.stdin, "stdin", false, "pipe the new contents of a changed file to the command")
@@ -104,6 +114,9 @@ Events and exit codes: docs/events.md.`
 // watchRun parses the caps, loads the grid and watches until ctx is done
 // or --once/--count is satisfied.
 func watchRun(ctx context.Context, opts *watchOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
 	printer, runner, err := opts.outputs()
 	if err != nil {
 		return err
@@ -157,14 +170,15 @@ func serveMetrics(ctx context.Context, cancel context.CancelFunc, addr string) (
 	return reg.Client, served
 }
 
-// log returns the logger: text on stderr, debug with --verbose.
+// log returns the logger the logging flags ask for, on stderr (validate
+// has checked them).
 func (opts *watchOptions) log() *slog.Logger {
 	if opts.logger == nil {
-		level := slog.LevelInfo
-		if opts.verbose {
-			level = slog.LevelDebug
+		l, err := newLogger(opts.errOut, opts.logOpts)
+		if err != nil {
+			l = slog.New(slog.NewTextHandler(cap.ScrubWriter(opts.errOut), nil))
 		}
-		opts.logger = slog.New(slog.NewTextHandler(opts.errOut, &slog.HandlerOptions{Level: level}))
+		opts.logger = l
 	}
 	return opts.logger
 }

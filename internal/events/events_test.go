@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 )
 
@@ -72,9 +73,27 @@ func TestTemplate(t *testing.T) {
 	if _, err := events.NewTemplate("{{.Path"); err == nil {
 		t.Error("bad template accepted")
 	}
-	bad, _ := events.NewTemplate("{{.NoSuchField}}")
-	if err := bad.Print(&b, sample); err == nil {
-		t.Error("unknown field accepted")
+	if _, err := events.NewTemplate("{{.NoSuchField}}"); !errkind.Is(err, errkind.Usage) {
+		t.Errorf("unknown field: %v, want a usage error at parse time", err)
+	}
+	// Every documented field resolves, and json writes JSON.
+	all := "{{.Type}}{{.Time}}{{.Cap}}{{.Path}}{{.Root}}{{.Seqnum}}{{.PreviousSeqnum}}{{.RootHash}}{{.Size}}" +
+		"{{.Via}}{{.Server}}{{.LatencyMS}}{{.Message}}{{.Warning}}"
+	if _, err := events.NewTemplate(all); err != nil {
+		t.Errorf("documented fields: %v", err)
+	}
+	j, err := events.NewTemplate("{{json .Path}} {{json .}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := j.Print(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	var line bytes.Buffer
+	events.JSON{}.Print(&line, sample)
+	if want := `"docs/a.txt" ` + line.String(); b.String() != want {
+		t.Errorf("json: got %q, want %q", b.String(), want)
 	}
 }
 

@@ -57,13 +57,37 @@ func (JSON) Print(w io.Writer, e Event) error {
 // Event; a newline is added unless the output already ends with one.
 type Template struct{ t *template.Template }
 
-// NewTemplate parses a --format template; a bad one is a usage error.
+// NewTemplate parses a --format template; a bad one is a usage error. It
+// is executed once on Sample, so that a field that does not exist (a
+// typo) is refused at start, not at the first change. Besides the
+// text/template builtins it has "json", which writes its argument as
+// JSON: {{json .}} is the --json line, {{json .Path}} a quoted path.
 func NewTemplate(text string) (*Template, error) {
-	t, err := template.New("format").Option("missingkey=error").Parse(text)
+	const op = "events.NewTemplate"
+	t, err := template.New("format").Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
-		return nil, errkind.E("events.NewTemplate", errkind.Usage, "--format: %v", err)
+		return nil, errkind.E(op, errkind.Usage, "--format: %v", err)
+	}
+	if err := t.Execute(io.Discard, Sample()); err != nil {
+		return nil, errkind.E(op, errkind.Usage, "--format: %v (fields: docs/events.md)", err)
 	}
 	return &Template{t}, nil
+}
+
+// templateFuncs are the functions --format templates may call.
+var templateFuncs = template.FuncMap{"json": toJSON}
+
+// toJSON returns v as compact JSON.
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// Sample is an event with every field set, as a template check runs on.
+func Sample() Event {
+	return Event{Type: Changed, Time: time.Unix(0, 0).UTC(), Cap: "URI:SSK-RO:a:b", Path: "dir/file",
+		Root: "URI:DIR2-RO:c:d", Seqnum: 2, PreviousSeqnum: 1, RootHash: "r", Size: 1, Via: ViaPush,
+		Server: "s", LatencyMS: 1, Message: "m", Warning: WarnUncoordinated}
 }
 
 // Print executes the template on e.

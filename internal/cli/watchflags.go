@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+)
+
+// minInterval is the shortest --poll and --refresh the watcher takes: a
+// shorter one would have every watcher hammer the servers.
+const minInterval = time.Second
+
+// validate checks every flag value of the watcher before anything runs,
+// so a typo is exit 2 at once rather than a surprise later.
+func (opts *watchOptions) validate() error {
+	for _, check := range []func() error{opts.checkLogFlags, opts.checkCounts, opts.checkIntervals, opts.checkHookFlags} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (opts *watchOptions) checkLogFlags() error {
+	if err := opts.logOpts.Validate(); err != nil {
+		return errkind.E("logging", errkind.Usage, err)
+	}
+	return nil
+}
+
+func (opts *watchOptions) checkCounts() error {
+	switch {
+	case opts.once && opts.count != 0:
+		return &usageError{fmt.Errorf("--once and --count exclude each other (--once is --count 1)")}
+	case opts.count < 0:
+		return &usageError{fmt.Errorf("--count %d: want a positive number of changes", opts.count)}
+	}
+	return nil
+}
+
+func (opts *watchOptions) checkIntervals() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--poll", opts.poll}, {"--refresh", opts.refresh}} {
+		if f.d < minInterval {
+			return &usageError{fmt.Errorf("%s %s: want at least %s", f.name, f.d, minInterval)}
+		}
+	}
+	return nil
+}
+
+func (opts *watchOptions) checkHookFlags() error {
+	switch {
+	case opts.debounce < 0:
+		return &usageError{fmt.Errorf("--debounce %s: want 0 (none) or more", opts.debounce)}
+	case opts.hookTimeout < 0:
+		return &usageError{fmt.Errorf("--hook-timeout %s: want 0 (never) or more", opts.hookTimeout)}
+	}
+	if _, err := hook.ParsePolicy(opts.onBusy); err != nil {
+		return err
+	}
+	_, err := parseSignal(opts.signal)
+	return err
+}
