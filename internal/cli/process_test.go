@@ -114,4 +114,3 @@ func (p *proc) cmdline(t *testing.T) string {
 	}
 	return strings.ReplaceAll(string(b), "\x00", " ")
 }
-
