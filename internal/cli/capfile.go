@@ -34,7 +34,7 @@ func readCapFile(path string) (string, error) {
 		return "", err
 	}
 	if len(targets) != 1 {
-		return "", errkind.E("--cap-file", errkind.Usage, "%s holds %d caps; want exactly one", path, len(targets))
+		return "", errkind.E("cli.readCapFile", errkind.Usage, "--cap-file %s holds %d caps; want exactly one", path, len(targets))
 	}
 	return targets[0], nil
 }
@@ -45,10 +45,10 @@ func readCapFile(path string) (string, error) {
 // others may read is refused (except on Windows, whose permissions are
 // not mode bits).
 func readCapList(path string) ([]string, error) {
-	const op = "--cap-file"
+	const op = "cli.readCapList"
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, errkind.E(op, errkind.Usage, "%s", fileError(err))
+		return nil, errkind.E(op, errkind.Usage, "--cap-file %s", fileError(err))
 	}
 	defer f.Close()
 	targets, write, err := scanCapLines(path, f)
@@ -60,7 +60,7 @@ func readCapList(path string) ([]string, error) {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	if perm := fi.Mode().Perm(); write && perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, errkind.E(op, errkind.Usage, "%s holds a write cap and is readable by others (mode %04o); chmod 600 it", path, perm)
+		return nil, errkind.E(op, errkind.Usage, "--cap-file %s holds a write cap and is readable by others (mode %04o); chmod 600 it", path, perm)
 	}
 	return targets, nil
 }
@@ -68,7 +68,7 @@ func readCapList(path string) ([]string, error) {
 // scanCapLines parses the lines of a cap file and reports whether any
 // target is a write cap.
 func scanCapLines(path string, f *os.File) (targets []string, write bool, err error) {
-	const op = "--cap-file"
+	const op = "cli.readCapList"
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), maxCapLine)
 	for n := 1; sc.Scan(); n++ {
@@ -78,7 +78,7 @@ func scanCapLines(path string, f *os.File) (targets []string, write bool, err er
 		}
 		c, _, err := parseTarget(line)
 		if err != nil { // the line may be a cap: not echoed
-			return nil, false, errkind.E(op, errkind.Usage, "%s:%d: not a CAP or CAP/PATH (%s)", path, n, errkind.KindOf(err))
+			return nil, false, errkind.E(op, errkind.Usage, "--cap-file %s:%d: not a CAP or CAP/PATH (%s)", path, n, errkind.KindOf(err))
 		}
 		write = write || !c.IsReadOnly()
 		targets = append(targets, line)
@@ -87,7 +87,7 @@ func scanCapLines(path string, f *os.File) (targets []string, write bool, err er
 		if errors.Is(err, bufio.ErrTooLong) {
 			err = fmt.Errorf("a line is longer than %d bytes", maxCapLine)
 		}
-		return nil, false, errkind.E(op, errkind.Usage, "%s: %v", path, err)
+		return nil, false, errkind.E(op, errkind.Usage, "--cap-file %s: %v", path, err)
 	}
 	return targets, write, nil
 }

@@ -74,6 +74,9 @@ Events and exit codes: docs/events.md.`
 		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 			args, opts.command = args[:dash], args[dash:]
 		}
+		if err := checkCommandTypo(cmd.Root(), args); err != nil {
+			return err
+		}
 		if opts.capFile != "" {
 			more, err := readCapList(opts.capFile)
 			if err != nil {
@@ -332,6 +335,9 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 	log.Debug("stopped", "changes", changes)
 	if err == nil && printErr != nil {
 		err = errkind.E("watch", errkind.Other, printErr)
+	}
+	if err == nil && runner != nil && opts.count > 0 && changes >= opts.count {
+		err = hookStatus(runner)
 	}
 	return err
 }

@@ -65,3 +65,12 @@ func (opts *watchOptions) checkHookFlags() error {
 	_, err := parseSignal(opts.signal)
 	return err
 }
+
+// hookStatus is the error --once/--count exit with once the hook's last
+// run failed: its exit status becomes tahoe-watch's.
+func hookStatus(r *hook.Runner) error {
+	if st := r.LastStatus(); st != 0 {
+		return &hook.StatusError{Status: st}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -66,13 +67,23 @@ func NewTemplate(text string) (*Template, error) {
 	const op = "events.NewTemplate"
 	t, err := template.New("format").Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
-		return nil, errkind.E(op, errkind.Usage, "--format: %v", err)
+		return nil, errkind.E(op, errkind.Usage, "--format: %s", templateError(err))
 	}
 	if err := t.Execute(io.Discard, Sample()); err != nil {
-		return nil, errkind.E(op, errkind.Usage, "--format: %v (fields: docs/events.md)", err)
+		return nil, errkind.E(op, errkind.Usage, "--format: %s (fields: docs/events.md)", templateError(err))
 	}
 	return &Template{t}, nil
 }
+
+// templateError says what is wrong with a template in the user's words:
+// without text/template's "template: format:" and Go type names.
+func templateError(err error) string {
+	s := strings.TrimPrefix(err.Error(), "template: format:")
+	s = strings.Replace(s, `executing "format" at `, "", 1)
+	return goTypeName.ReplaceAllString(s, "no field $1")
+}
+
+var goTypeName = regexp.MustCompile(`can't evaluate field (\w+) in type [\w.*\[\]]+`)
 
 // templateFuncs are the functions --format templates may call.
 var templateFuncs = template.FuncMap{"json": toJSON}

@@ -39,7 +39,10 @@ func (r *Reader) Resolve(ctx context.Context, c cap.Cap, path []string) (cap.Cap
 	const op = "retrieve.Resolve"
 	for i, name := range path {
 		if !c.IsDir() {
-			return nil, errkind.E(op, errkind.Usage, "%s is not a directory", strings.Join(path[:i], "/"))
+			if i == 0 { // CAP/x with a file cap: name the cap, not an empty path
+				return nil, errkind.E(op, errkind.Usage, "%s is a file, not a directory: it has no entry %q", cap.Abbrev(c), name)
+			}
+			return nil, errkind.E(op, errkind.Usage, "%s is a file, not a directory: it has no entry %q", strings.Join(path[:i], "/"), name)
 		}
 		entries, err := r.ReadDir(ctx, c)
 		if err != nil {
