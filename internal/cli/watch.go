@@ -39,6 +39,7 @@ type watchOptions struct {
 	noPush    bool
 	logOpts   logging.Options
 	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
+	filter    eventFilter
 	metrics   string // --metrics-listen address, "" for off
 
 	exec        string
@@ -104,6 +105,7 @@ Events and exit codes: docs/events.md.`
 	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	addLogFlags(f, &opts.logOpts)
+	opts.filter.addFlags(f)
 	f.StringVar(&opts.capFile, capFileFlag, "", "also watch the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics (default off)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
@@ -314,6 +316,9 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 	var printErr error
 	changes := 0
 	err := w.Run(ctx, func(e events.Event) {
+		if !opts.filter.keep(e) {
+			return
+		}
 		if err := p.Print(opts.out, e); err != nil && printErr == nil {
 			printErr = err
 			stop()

@@ -15,7 +15,7 @@ const minInterval = time.Second
 // validate checks every flag value of the watcher before anything runs,
 // so a typo is exit 2 at once rather than a surprise later.
 func (opts *watchOptions) validate() error {
-	for _, check := range []func() error{opts.checkLogFlags, opts.checkCounts, opts.checkIntervals, opts.checkHookFlags} {
+	for _, check := range []func() error{opts.checkLogFlags, opts.checkCounts, opts.checkIntervals, opts.checkHookFlags, opts.filter.check} {
 		if err := check(); err != nil {
 			return err
 		}
