@@ -40,6 +40,7 @@ type watchOptions struct {
 	logOpts   logging.Options
 	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	filter    eventFilter
+	typed     map[string]typedPath // resolved CAP/PATH arguments, by the read cap watched
 	metrics   string // --metrics-listen address, "" for off
 
 	exec        string
@@ -135,10 +136,11 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 	if err != nil {
 		return err
 	}
-	caps, err := resolveWatchArgs(ctx, cfg.Grid, args)
+	caps, typed, err := resolveWatchArgs(ctx, cfg.Grid, args)
 	if err != nil {
 		return err
 	}
+	opts.typed = typed
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	mc, served := serveMetrics(ctx, cancel, opts.metrics)
@@ -271,9 +273,11 @@ func parseWatchArgs(args []string) ([]watchArg, error) {
 	return out, nil
 }
 
-// resolveWatchArgs follows the paths below directory caps.
-func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) ([]cap.Cap, error) {
-	var caps []cap.Cap
+// resolveWatchArgs follows the paths below directory caps. typed maps
+// the read cap each CAP/PATH resolved to back to the cap and path the
+// user gave, so that events can say them.
+func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) (caps []cap.Cap, typed map[string]typedPath, err error) {
+	typed = map[string]typedPath{}
 	var r *retrieve.Reader
 	for _, a := range args {
 		if len(a.path) == 0 {
@@ -286,11 +290,14 @@ func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) ([]cap
 		}
 		c, err := r.Resolve(ctx, a.c, a.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		caps = append(caps, c.ReadOnly())
+		if _, dup := typed[c.ReadOnly().String()]; !dup {
+			typed[c.ReadOnly().String()] = typedPath{root: a.c.String(), path: strings.Join(a.path, "/")}
+		}
 	}
-	return caps, nil
+	return caps, typed, nil
 }
 
 // runWatch runs the watcher, printing events and feeding the hook, until
@@ -316,6 +323,7 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 	var printErr error
 	changes := 0
 	err := w.Run(ctx, func(e events.Event) {
+		opts.complete(&e)
 		if !opts.filter.keep(e) {
 			return
 		}

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"path"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
 )
 
@@ -73,4 +75,18 @@ func hookStatus(r *hook.Runner) error {
 		return &hook.StatusError{Status: st}
 	}
 	return nil
+}
+
+// typedPath is a CAP/PATH argument as the user gave it (the cap reduced
+// to its read cap).
+type typedPath struct{ root, path string }
+
+// complete finishes an event from the watcher before any sink sees it:
+// the fields derived from its cap, and, for a watched CAP/PATH, the root
+// and path the user typed instead of the resolved child's.
+func (opts *watchOptions) complete(e *events.Event) {
+	if tp, ok := opts.typed[e.Root]; ok {
+		e.Root, e.Path = tp.root, path.Join(tp.path, e.Path)
+	}
+	e.Describe()
 }

@@ -23,6 +23,9 @@ type Text struct{}
 
 // Print writes e as one text line.
 func (Text) Print(w io.Writer, e Event) error {
+	if e.Schema == 0 {
+		e.Describe()
+	}
 	what := e.Path
 	if what == "" {
 		what = ShortCap(e.Cap)
@@ -32,9 +35,30 @@ func (Text) Print(w io.Writer, e Event) error {
 		_, err := fmt.Fprintf(w, "%s %-8s %s: %s\n", ts, e.Type, what, e.Message)
 		return err
 	}
+	if e.Type.IsEntry() {
+		_, err := fmt.Fprintf(w, "%s %-8s %s%s via %s in %s\n", ts, e.Type, what, entryKind(e), e.Via, latency(e.LatencyMS))
+		return err
+	}
 	_, err := fmt.Fprintf(w, "%s %-8s %s seq %d (was %d) via %s in %s\n",
 		ts, e.Type, what, e.Seqnum, e.PreviousSeqnum, e.Via, latency(e.LatencyMS))
 	return err
+}
+
+// entryKind describes an entry event's child for the text line, as
+// " (mutable file)" or " (file, 5 bytes)": entries carry no seqnum of
+// their own, so none is printed.
+func entryKind(e Event) string {
+	if e.Kind == "" {
+		return ""
+	}
+	k := e.Kind
+	if e.Mutable {
+		k = "mutable " + k
+	}
+	if e.EntrySize >= 0 && e.Kind == KindFile {
+		k += fmt.Sprintf(", %d bytes", e.EntrySize)
+	}
+	return " (" + k + ")"
 }
 
 func latency(ms float64) string {
@@ -46,6 +70,9 @@ type JSON struct{}
 
 // Print writes e as one JSON object on one line.
 func (JSON) Print(w io.Writer, e Event) error {
+	if e.Schema == 0 {
+		e.Describe()
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -98,11 +125,15 @@ func toJSON(v any) (string, error) {
 func Sample() Event {
 	return Event{Type: Changed, Time: time.Unix(0, 0).UTC(), Cap: "URI:SSK-RO:a:b", Path: "dir/file",
 		Root: "URI:DIR2-RO:c:d", Seqnum: 2, PreviousSeqnum: 1, RootHash: "r", Size: 1, Via: ViaPush,
-		Server: "s", LatencyMS: 1, Message: "m", Warning: WarnUncoordinated}
+		Server: "s", LatencyMS: 1, Message: "m", Warning: WarnUncoordinated, Schema: SchemaVersion,
+		Kind: KindFile, Mutable: true, EntrySize: 1, PreviousCap: "URI:SSK-RO:e:f"}
 }
 
 // Print executes the template on e.
 func (p *Template) Print(w io.Writer, e Event) error {
+	if e.Schema == 0 {
+		e.Describe()
+	}
 	var b strings.Builder
 	if err := p.t.Execute(&b, e); err != nil {
 		return errkind.E("events.Template", errkind.Usage, "--format: %v", err)
