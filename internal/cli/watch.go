@@ -41,7 +41,7 @@ type watchOptions struct {
 	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	filter    eventFilter
 	typed     map[string]typedPath // resolved CAP/PATH arguments, by the read cap watched
-	metrics   string // --metrics-listen address, "" for off
+	metrics   string               // --metrics-listen address, "" for off
 
 	exec        string
 	stdin       bool
