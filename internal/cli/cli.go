@@ -133,6 +133,7 @@ WebSocket instead of clients polling.`,
 	addWatchRoot(root, s)
 	useConfig(root)
 	wrapArgs(root)
+	addCompletions(root)
 	return root
 }
 

@@ -69,8 +69,14 @@ func addWatchRoot(root *cobra.Command, s Streams) {
 Given caps, tahoe-watch watches them: it prints one line per verified change
 on stdout (text, --json or --format), logs on stderr, and can run a command
 per change (--exec 'CMD' or -- CMD ARGS...). A write cap is reduced to its
-read cap at once and never printed, logged or passed to the command.
-Events and exit codes: docs/events.md.`
+read cap at once and never printed, logged or passed to the command;
+--cap-file FILE keeps caps off the command line, where ps shows them.
+
+Exit status: 0 when --once/--count is satisfied or on SIGINT/SIGTERM; 1 on
+a failure (a path that does not resolve); 2 on a usage error (flags, caps,
+grid file); with --once/--count and a hook, the hook's exit status when its
+last run failed (127: command not found). Events, hook environment and exit
+codes in full: docs/events.md.`
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
