@@ -127,6 +127,25 @@ func TestNoCommandLeaksAWriteCap(t *testing.T) {
 			}
 		}
 	}
+	// The success paths show read caps only (unless --show-writecaps).
+	for _, args := range [][]string{
+		{"ls", "-l", "-R", "--grid", grid, D},
+		{"ls", "--json", "-R", "--grid", grid, D},
+		{"status", "--grid", grid, "--debug", D + "/m"},
+		{"status", "--json", "--grid", grid, D},
+		{"cat", "--grid", grid, "--debug", D + "/m"},
+		{"mkdir", "-p", "--grid", grid, D + "/sub"},
+	} {
+		code, out, errOut := run(t, args...)
+		if code != ExitOK {
+			t.Errorf("%s: exit %d: %s", shown(args), code, cap.Scrub(errOut))
+		}
+		for _, k := range keys {
+			if strings.Contains(out+errOut, k) {
+				t.Errorf("%s: output shows a write key:\n%s%s", shown(args), cap.Scrub(out), cap.Scrub(errOut))
+			}
+		}
+	}
 	// The watcher on an unreachable grid retries and logs; -v logs every
 	// retry. It must not log the write cap either.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -20,7 +20,7 @@ func checkCommandTypo(root *cobra.Command, args []string) error {
 		if strings.Contains(args[0], "/") {
 			return nil // CAP/PATH without a cap: cap.Parse says so
 		}
-		return &usageError{fmt.Errorf("unknown command %q: not a command nor a cap (commands: tahoe-watch --help)", args[0])}
+		return &usageError{fmt.Errorf("unknown command %q, and not a cap", args[0])}
 	}
 	return &usageError{fmt.Errorf("unknown command %q; did you mean %s?", args[0], strings.Join(hints, " or "))}
 }
