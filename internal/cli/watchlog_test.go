@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 )
 
 // TestWatchLogFlags: --log-format json logs one JSON object per line
@@ -72,5 +77,26 @@ func waitText(t *testing.T, b *lockedBuffer, s string) {
 			t.Fatalf("no %q in:\n%s", s, b.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLoggerErrorsInWordsAndScrubbed(t *testing.T) {
+	_, caps := manyCaps(1)
+	c := caps[0]
+	err := fmt.Errorf("reading: %w", errkind.E("watchproto.Dial", errkind.Unreachable, "watch handshake refused for "+c))
+	for _, level := range []string{"info", "debug"} {
+		var b bytes.Buffer
+		l, lerr := newLogger(&b, logging.Options{Level: level})
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		l.With("server", "s1").Error("push unavailable", "err", err, "cap", c)
+		s := b.String()
+		if strings.Contains(s, writeKey(t, c)) || !strings.Contains(s, "watch handshake refused") {
+			t.Errorf("%s: %s", level, s)
+		}
+		if withOp := strings.Contains(s, "watchproto.Dial"); withOp != (level == "debug") {
+			t.Errorf("%s: op name shown %v: %s", level, withOp, s)
+		}
 	}
 }
