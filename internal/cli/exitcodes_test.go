@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,10 @@ func TestExitCodesProcess(t *testing.T) {
 	}
 	dir = strings.TrimSpace(dir)
 	seq := uint64(1)
+	notExec := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(notExec, []byte("echo hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	change := func() {
 		seq++
 		if _, err := pub.Modify(context.Background(), c, func([]byte) ([]byte, error) { return []byte{byte(seq)}, nil }); err != nil {
@@ -40,6 +45,9 @@ func TestExitCodesProcess(t *testing.T) {
 		{"hook fails", []string{"--once", "--exec", "exit 3", ro}, true, 3, "exit status 3"},
 		{"shell command not found", []string{"--once", "--exec", "no-such-command-tw", ro}, true, 127, "exit status 127"},
 		{"command not found", []string{"--once", ro, "--", "no-such-command-tw"}, false, 127, "command not found"},
+		{"not executable", []string{"--once", ro, "--", notExec}, false, 126, "cannot be run"},
+		{"hook timeout", []string{"--once", "--hook-timeout", "200ms", "--exec", "sleep 5", ro}, true, 124, "exit status 124"},
+		{"hook killed", []string{"--once", "--exec", "kill -9 $$", ro}, true, 137, "exit status 137"},
 		{"missing entry", []string{"--once", dir + "/nope"}, false, 1, `no entry "nope"`},
 		{"path through a file", []string{"--once", ro + "/x"}, false, 2, "not a directory"},
 		{"grid file", []string{"--once", "--grid", filepath.Join(t.TempDir(), "none.yaml"), ro}, false, 2, "none.yaml"},
