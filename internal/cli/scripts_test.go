@@ -102,3 +102,15 @@ func TestErrorsInWords(t *testing.T) {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func TestIgnoredFlagsWarn(t *testing.T) {
+	_, _, errOut := run(t, "--signal", "USR1", "--debounce", "1s", "--server", "pb://x", "URI:SSK-RO:x")
+	for _, want := range []string{"warning: --debounce is ignored", "warning: --signal is ignored"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+	if _, _, errOut = run(t, "--exec", "true", "--on-busy", "signal", "--signal", "USR1", "URI:SSK-RO:x"); strings.Contains(errOut, "warning") {
+		t.Errorf("warned about flags in use: %q", errOut)
+	}
+}

@@ -40,8 +40,9 @@ type watchOptions struct {
 	logOpts   logging.Options
 	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	filter    eventFilter
-	typed     map[string]typedPath // resolved CAP/PATH arguments, by the read cap watched
-	metrics   string               // --metrics-listen address, "" for off
+	typed     map[string]typedPath   // resolved CAP/PATH arguments, by the read cap watched
+	changed   func(flag string) bool // whether a flag was given; nil in tests
+	metrics   string                 // --metrics-listen address, "" for off
 
 	exec        string
 	stdin       bool
@@ -99,6 +100,7 @@ codes in full: docs/events.md.`
 			return cmd.Help() // a bare "tahoe-watch" shows the help
 		}
 		opts.args = args
+		opts.changed = cmd.Flags().Changed
 		return watchRun(cmd.Context(), opts)
 	}
 	addGridFlags(root, &opts.gridOptions)

@@ -22,7 +22,30 @@ func (opts *watchOptions) validate() error {
 			return err
 		}
 	}
+	opts.warnIgnored()
 	return nil
+}
+
+// warnIgnored warns about flags that were given but do nothing with the
+// others given: a silent no-op hides a mistake.
+func (opts *watchOptions) warnIgnored() {
+	if opts.changed == nil {
+		return
+	}
+	hasHook := opts.exec != "" || len(opts.command) > 0
+	for _, f := range []struct {
+		flag, why string
+		ignored   bool
+	}{
+		{"debounce", "there is no --exec or -- CMD", !hasHook},
+		{"on-busy", "there is no --exec or -- CMD", !hasHook},
+		{"hook-timeout", "there is no --exec or -- CMD", !hasHook},
+		{"signal", "--on-busy is not signal", opts.onBusy != string(hook.Signal)},
+	} {
+		if f.ignored && opts.changed(f.flag) {
+			fmt.Fprintf(opts.errOut, "tahoe-watch: warning: --%s is ignored: %s\n", f.flag, f.why)
+		}
+	}
 }
 
 func (opts *watchOptions) checkLogFlags() error {
