@@ -87,3 +87,25 @@ func TestScrub(t *testing.T) {
 		t.Errorf("Scrub changed read caps: %q", out)
 	}
 }
+
+// FuzzScrub: whatever the text, Scrub's output holds no write cap, and
+// text without one is left as it is.
+func FuzzScrub(f *testing.F) {
+	caps, _ := testWriteCaps()
+	for _, m := range caps {
+		f.Add("error: " + m.String() + "/a/b")
+		f.Add(m.ReadOnly().String())
+	}
+	f.Add("URI:SSK:abc URI:DIR2-MDMF:zz:yy URI:MDMF:")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Scrub(s)
+		for _, w := range writeCapText.FindAllString(out, -1) {
+			if c, err := Parse(w); err == nil && !c.IsReadOnly() {
+				t.Fatalf("Scrub(%q) = %q still holds a write cap", s, out)
+			}
+		}
+		if !writeCapText.MatchString(s) && out != s {
+			t.Fatalf("Scrub changed text without a write cap: %q -> %q", s, out)
+		}
+	})
+}
