@@ -119,3 +119,31 @@ func (r *Runner) LastStatus() int {
 	defer r.mu.Unlock()
 	return r.last
 }
+
+// shellWords are the POSIX sh builtins and keywords a command line may
+// start with; they are not looked up on $PATH.
+var shellWords = strings.Fields(`. : [ alias bg break cd command continue echo eval exec exit export false fg
+	getopts hash jobs kill local printf pwd read readonly return set shift test times trap true type ulimit
+	umask unalias unset wait if then else elif fi case esac for while until do done in ! { } function select time`)
+
+// shellProgram returns the program a shell command line runs first, when
+// it is a plain word that is neither a builtin nor a keyword; "" when it
+// cannot tell (assignments, quoting, expansions, redirections...).
+func shellProgram(cmd string) string {
+	f := strings.Fields(cmd)
+	if len(f) == 0 {
+		return ""
+	}
+	w := strings.TrimRight(f[0], ";&|")
+	for _, r := range w {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/+", r)) {
+			return ""
+		}
+	}
+	for _, b := range shellWords {
+		if w == b {
+			return ""
+		}
+	}
+	return w
+}

@@ -3,6 +3,8 @@ package hook_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"os/exec"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,7 +92,7 @@ func TestStatusOfRuns(t *testing.T) {
 	} else if se, ok := err.(*hook.StatusError); !ok || se.Status != 127 {
 		t.Fatalf("missing command: %v, want status 127", err)
 	}
-	for cmd, want := range map[string]int{"exit 3": 3, "true": 0, "no-such-command-tahoe-watch": 127, "kill -9 $$": 137} {
+	for cmd, want := range map[string]int{"exit 3": 3, "true": 0, "FOO=1 no-such-command-tahoe-watch": 127, "kill -9 $$": 137} {
 		h, err := hook.New(hook.Options{Argv: hook.Shell(cmd), Debounce: -1, Stdout: io.Discard, Stderr: io.Discard,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
@@ -102,6 +104,31 @@ func TestStatusOfRuns(t *testing.T) {
 		h.Run(t.Context(), in)
 		if got := h.LastStatus(); got != want {
 			t.Errorf("%s: status %d, want %d", cmd, got, want)
+		}
+	}
+}
+
+func TestShellCommandCheckedAtStart(t *testing.T) {
+	for cmd, refused := range map[string]bool{
+		"no-such-command-tw --flag":     true,
+		"no-such-command-tw; echo x":    true,
+		"true":                          false,
+		"echo $TAHOE_WATCH_PATH":        false,
+		"FOO=1 no-such-command-tw":      false, // cannot tell: left to the shell
+		"if true; then :; fi":           false,
+		"make -C /tmp":                  false,
+		"./no-such-script.sh":           true,
+		"$(echo no-such-command-tw) -x": false,
+	} {
+		if cmd == "make -C /tmp" {
+			if _, err := exec.LookPath("make"); err != nil {
+				continue
+			}
+		}
+		_, err := hook.New(hook.Options{Argv: hook.Shell(cmd)})
+		var se *hook.StatusError
+		if got := errors.As(err, &se) && se.Status == hook.StatusNotFound; got != refused {
+			t.Errorf("%q: refused %v (%v), want %v", cmd, got, err, refused)
 		}
 	}
 }

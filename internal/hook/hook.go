@@ -85,13 +85,21 @@ type Runner struct {
 // New checks o and returns a Runner.
 //
 // A command that is not found on $PATH is a *StatusError of status 127 at
-// once (a shell command line is found by the shell, when it runs).
+// once; so is a Shell command line whose first word is a plain program
+// name (not a builtin, keyword, assignment or expansion) not on $PATH.
 func New(o Options) (*Runner, error) {
 	if len(o.Argv) == 0 {
 		return nil, errkind.E("hook.New", errkind.Usage, "no command to run")
 	}
 	if _, err := exec.LookPath(o.Argv[0]); err != nil {
 		return nil, &StatusError{Status: statusOf(err), Err: err}
+	}
+	if len(o.Argv) == 3 && o.Argv[0] == "sh" && o.Argv[1] == "-c" {
+		if prog := shellProgram(o.Argv[2]); prog != "" {
+			if _, err := exec.LookPath(prog); err != nil {
+				return nil, &StatusError{Status: statusOf(err), Err: err}
+			}
+		}
 	}
 	if o.Debounce == 0 {
 		o.Debounce = DefaultDebounce
