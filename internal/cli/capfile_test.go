@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -154,4 +155,36 @@ func TestWatchCapFileProcess(t *testing.T) {
 	if all := p.out.String() + p.errOut.String(); strings.Contains(all, key) || !strings.Contains(all, c.ReadOnly().String()) {
 		t.Errorf("output shows the write key, or not the read cap:\n%s", cap.Scrub(all))
 	}
+}
+
+// TestPutCapFileProcess: put --cap-file as a real process keeps the write
+// cap off its command line (read while put waits for stdin) and replaces
+// the file.
+func TestPutCapFileProcess(t *testing.T) {
+	writeEnv(t)
+	g := testgrid.New(t, 3)
+	grid := g.WriteServersYAML(t.TempDir())
+	_, M, _ := leakTree(t, grid)
+	p := &proc{out: &lockedBuffer{}, errOut: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(testBinary(t), "put", "--grid", grid, "--cap-file", writeCapFile(t, M+"\n", 0o600), "-")
+	p.cmd.Env = os.Environ()
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errOut
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); p.code = p.cmd.ProcessState.ExitCode(); close(p.done) }()
+	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	if cl := p.cmdline(t); strings.Contains(cl, "URI:") || !strings.Contains(cl, "--cap-file") {
+		t.Errorf("command line %q", cl)
+	}
+	stdin.Write([]byte("from a process"))
+	stdin.Close()
+	if code := p.wait(t); code != ExitOK {
+		t.Fatalf("put: exit %d: %s", code, cap.Scrub(p.errOut.String()))
+	}
+	mustCat(t, grid, M, []byte("from a process"))
 }
