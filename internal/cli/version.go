@@ -80,6 +80,7 @@ reports the module version and the commit Go recorded in the binary.
 
 // addVersionFlag gives root --version, printing the version line.
 func addVersionFlag(root *cobra.Command) {
+	root.Flags().Bool("version", false, "print the version line of \"tahoe-watch version\" and exit")
 	root.Version = versionInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
 }

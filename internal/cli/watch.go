@@ -110,8 +110,8 @@ codes in full: docs/events.md.`
 	f.BoolVar(&opts.once, "once", false, "exit after the first change")
 	f.IntVar(&opts.count, "count", 0, "exit after `N` changes")
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "watch directories and every mutable below them")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often (at least 1s)")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	addLogFlags(f, &opts.logOpts)
 	opts.filter.addFlags(f)
@@ -119,10 +119,10 @@ codes in full: docs/events.md.`
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics (default off)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
 	f.BoolVar(&opts.stdin, "stdin", false, "pipe the new contents of a changed file to the command")
-	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long")
-	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "when a change comes while the command runs: queue, do-nothing, restart or signal")
+	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long (0: at once)")
+	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "`POLICY` for changes that come while the command runs: queue (run again for all of them), do-nothing, restart or signal")
 	f.DurationVar(&opts.hookTimeout, "hook-timeout", 0, "stop a command that runs longer than this (0: never)")
-	f.StringVar(&opts.signal, "signal", "TERM", "signal that --on-busy signal sends")
+	f.StringVar(&opts.signal, "signal", "TERM", "`SIGNAL` that --on-busy signal sends: TERM, INT, HUP, USR1, USR2, KILL or QUIT")
 }
 
 // watchRun parses the caps, loads the grid and watches until ctx is done
