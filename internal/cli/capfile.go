@@ -140,6 +140,12 @@ func addCapFiles(root *cobra.Command) {
 func addCapFile(c *cobra.Command, insert func([]string, string) []string) {
 	var file string
 	c.Flags().StringVar(&file, capFileFlag, "", "read the target CAP[/PATH] from `FILE` instead of the command line (ps shows arguments)")
+	c.Long += `
+
+With --cap-file FILE the target CAP[/PATH] is read from FILE (one line;
+blank and # lines are skipped) instead of the command line, where ps shows
+it to every local user. A FILE holding a write cap must not be readable by
+group or others (chmod 600).`
 	check, run := c.Args, c.RunE
 	c.Args = cobra.ArbitraryArgs
 	c.RunE = func(cmd *cobra.Command, args []string) error {
