@@ -1,6 +1,7 @@
 package cap
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,12 @@ func (m Mutable) Format(f fmt.State, verb rune) { formatRedacted(f, verb, &m) }
 
 // LogValue makes slog show m as Redacted does, in text and JSON alike.
 func (m Mutable) LogValue() slog.Value { return slog.StringValue(Redacted(&m)) }
+
+// MarshalJSON makes a Mutable inside any JSON-encoded value (a struct
+// logged by slog's JSON handler, say) its Redacted text rather than its
+// key fields. Nothing writes caps to JSON for the wire by this route:
+// code that means the full cap puts String() in a string field.
+func (m Mutable) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted(&m)) }
 
 // formatRedacted writes Redacted(c), quoted for %q.
 func formatRedacted(f fmt.State, verb rune, c Cap) {

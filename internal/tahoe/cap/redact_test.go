@@ -2,6 +2,8 @@ package cap
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,12 +37,23 @@ func TestDefaultFormattingNeverShowsTheWritekey(t *testing.T) {
 		slog.New(slog.NewTextHandler(&text, nil)).Info("x", "cap", c, "value", *m)
 		slog.New(slog.NewJSONHandler(&js, nil)).Info("x", "cap", c, "group", slog.GroupValue(slog.Any("c", c)))
 		wrapped := fmt.Errorf("outer: %w", fmt.Errorf("reading %v", c))
+		type holder struct {
+			C   Cap
+			M   Mutable
+			Any any
+		}
+		var nested bytes.Buffer
+		slog.New(slog.NewJSONHandler(&nested, nil)).Info("x", "v", holder{c, *m, []Cap{c}})
+		asJSON, _ := json.Marshal(holder{c, *m, c})
+		if strings.Contains(nested.String()+string(asJSON), base64.StdEncoding.EncodeToString(m.Writekey)) {
+			t.Errorf("%s: JSON of a struct holding it shows the writekey: %s", c.Kind(), asJSON)
+		}
 		shown := []string{
 			fmt.Sprintf("%v", c), fmt.Sprintf("%s", c), fmt.Sprintf("%q", c), fmt.Sprintf("%+v", c),
 			fmt.Sprintf("%#v", c), fmt.Sprintf("%v", *m), fmt.Sprintf("%+v", *m), fmt.Sprintf("%#v", *m),
 			fmt.Sprintf("%x", c), fmt.Sprint(c), fmt.Sprintln([]Cap{c}), fmt.Sprintf("%v", map[string]Cap{"a": c}),
 			fmt.Sprintf("%v", struct{ C Cap }{c}), fmt.Sprintf("%+v", struct{ C *Mutable }{m}),
-			text.String(), js.String(), wrapped.Error(), errors.Unwrap(wrapped).Error(),
+			text.String(), js.String(), wrapped.Error(), errors.Unwrap(wrapped).Error(), nested.String(), string(asJSON),
 		}
 		for j, s := range shown {
 			if strings.Contains(s, keys[i]) {
