@@ -172,7 +172,7 @@ func catRun(ctx context.Context, opts *catOptions) error {
 	}
 	defer r.Close()
 	if c.IsDir() {
-		return errkind.E(op, errkind.Usage, "%s is a directory (use tahoe-watch ls)", opts.target)
+		return errkind.E(op, errkind.Usage, "%s is a directory (use tahoe-watch ls)", cap.Scrub(opts.target))
 	}
 	rep, err := r.Cat(ctx, opts.out, c)
 	warnBad(opts.errOut, rep, opts.debug)

@@ -11,10 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 )
 
 // Exit codes, documented in the README. They are a contract with scripts.
@@ -46,18 +49,41 @@ func Main(args []string) int {
 func Run(ctx context.Context, s Streams, args []string) int {
 	root := NewRootCommand(s)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(s.Err, "tahoe-watch: %s\n", err)
+	// Scrub: the message may quote an argument the user typed, a write cap.
+	fmt.Fprintf(s.Err, "tahoe-watch: %s\n", cap.Scrub(errorText(cmd, err)))
 	return ExitCode(err)
+}
+
+// errorText is the error line: in words (errkind.Message), or with the
+// operation names that tell a developer where it failed when the command
+// was asked for detail (-v, --debug, --log-level debug).
+func errorText(cmd *cobra.Command, err error) string {
+	if cmd != nil {
+		f := cmd.Flags()
+		for _, name := range []string{"verbose", "debug"} {
+			if v, _ := f.GetBool(name); v {
+				return err.Error()
+			}
+		}
+		if v, _ := f.GetString("log-level"); strings.EqualFold(v, "debug") {
+			return err.Error()
+		}
+	}
+	return errkind.Message(err)
 }
 
 // ExitCode maps an error to its documented exit code.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var serr *hook.StatusError
+	if errors.As(err, &serr) {
+		return serr.Status // --once/--count pass the hook's status on
 	}
 	var uerr *usageError
 	if errors.As(err, &uerr) || errkind.Is(err, errkind.Usage) {
@@ -102,9 +128,12 @@ WebSocket instead of clients polling.`,
 		newRmCommand(s),
 		newDemoCommand(s),
 	)
+	addCapFiles(root)
+	addVersionFlag(root)
 	addWatchRoot(root, s)
 	useConfig(root)
 	wrapArgs(root)
+	addCompletions(root)
 	return root
 }
 

@@ -40,11 +40,12 @@ func runGenMan(root *cobra.Command, dir string) error {
 		return errkind.E(op, errkind.Other, err)
 	}
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag()
 	root.DisableAutoGenTag = true
 	header := &doc.GenManHeader{
 		Title:   "TAHOE-WATCH",
 		Section: "1",
-		Source:  "tahoe-watch " + Version,
+		Source:  "tahoe-watch " + versionInfo().version,
 		Manual:  "tahoe-watch manual",
 		Date:    &date,
 	}

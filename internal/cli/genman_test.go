@@ -67,3 +67,31 @@ func TestGenManUsage(t *testing.T) {
 		t.Errorf("gen-man with a bad SOURCE_DATE_EPOCH: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// TestManPagesDocumentFlagsAndExitStatus: the watcher's page has the new
+// flags and the exit statuses; every cap-taking command's page has
+// --cap-file.
+func TestManPagesDocumentFlagsAndExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run(t, "gen-man", dir); code != ExitOK {
+		t.Fatalf("gen-man: %s", errOut)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(string(b), `\-`, "-")
+	}
+	root := read("tahoe-watch.1")
+	for _, want := range []string{"--cap-file", "--include", "--exclude", "--event", "--quiet", "--log-format", "--version", "Exit status", "127"} {
+		if !strings.Contains(root, want) {
+			t.Errorf("tahoe-watch.1 lacks %q", want)
+		}
+	}
+	for _, c := range []string{"cat", "ls", "status", "put", "rm", "mkdir", "sync"} {
+		if !strings.Contains(read("tahoe-watch-"+c+".1"), "--cap-file") {
+			t.Errorf("tahoe-watch-%s.1 lacks --cap-file", c)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/gridconfig"
@@ -18,10 +20,12 @@ type gridOptions struct {
 
 	getenv func(string) string // for tests; nil means os.Getenv
 	home   string              // for tests; "" means the user's home
+	warn   func() io.Writer    // where warnings go; nil for none
 }
 
 // addGridFlags registers --server, --watch-server, --grid and --node-dir on cmd.
 func addGridFlags(cmd *cobra.Command, o *gridOptions) {
+	o.warn = cmd.ErrOrStderr
 	f := cmd.Flags()
 	f.StringArrayVar(&o.servers, "server", nil,
 		"storage server `NURL` (repeatable); overrides --grid and --node-dir, which then only describe these servers")
@@ -34,8 +38,15 @@ func addGridFlags(cmd *cobra.Command, o *gridOptions) {
 }
 
 // load resolves the flags, environment and node directory into a grid.
+//
+// One rule: the servers come from the first of --server, --grid and the
+// node directory (--node-dir, $TAHOE_WATCH_NODE_DIR, ~/.tahoe); a
+// --node-dir given on the command line always supplies the encoding and
+// the convergence secret, whichever source gave the servers, so that a
+// CHK gets the same cap as the node would give it. When --grid wins over
+// --node-dir, a warning says the node's servers are not used.
 func (o *gridOptions) load(ctx context.Context) (*gridconfig.Config, error) {
-	return gridconfig.Load(ctx, gridconfig.Sources{
+	cfg, err := gridconfig.Load(ctx, gridconfig.Sources{
 		Servers:      o.servers,
 		WatchServers: o.watchServers,
 		GridFile:     o.gridFile,
@@ -43,4 +54,17 @@ func (o *gridOptions) load(ctx context.Context) (*gridconfig.Config, error) {
 		Getenv:       o.getenv,
 		Home:         o.home,
 	})
+	if err != nil || o.nodeDir == "" || cfg.Convergence != nil {
+		return cfg, err
+	}
+	node, err := gridconfig.LoadNodeDir(ctx, o.nodeDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Encoding, cfg.Convergence = node.Encoding, node.Convergence
+	if len(o.servers) == 0 && o.warn != nil {
+		fmt.Fprintf(o.warn(), "tahoe-watch: warning: --node-dir %s: using its encoding and convergence secret but not its servers: --grid %s gives them\n",
+			o.nodeDir, o.gridFile)
+	}
+	return cfg, nil
 }

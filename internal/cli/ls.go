@@ -82,7 +82,7 @@ func lsRun(ctx context.Context, opts *lsOptions) error {
 	}
 	defer r.Close()
 	if !c.IsDir() {
-		return errkind.E("ls", errkind.Usage, "%s is not a directory (use tahoe-watch cat)", opts.target)
+		return errkind.E("ls", errkind.Usage, "%s is not a directory (use tahoe-watch cat)", cap.Scrub(opts.target))
 	}
 	var all []lsEntry
 	seen := map[string]bool{}

@@ -70,7 +70,7 @@ func mkdirRun(ctx context.Context, opts *mkdirOptions) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(opts.out, c)
+	_, err = fmt.Fprintln(opts.out, c.String()) // the new cap, on purpose in full
 	return err
 }
 

@@ -324,7 +324,7 @@ func (o *putOptions) withInput(ctx context.Context, file string, do func(w *writ
 	if err != nil || c == nil {
 		return err
 	}
-	_, err = fmt.Fprintln(o.out, c)
+	_, err = fmt.Fprintln(o.out, c.String()) // the new cap, on purpose in full
 	return err
 }
 

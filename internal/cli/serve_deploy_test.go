@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,65 +24,18 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// tahoeWatchBinary builds the command once per test run.
-func tahoeWatchBinary(t *testing.T) string {
+// stopClean sends SIGTERM and checks the process exits 0.
+func stopClean(t *testing.T, p *proc) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tahoe-watch-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "tahoe-watch")
-		if out, err := exec.Command("go", "build", "-o", binPath, "github.com/tahoe-watch/tahoe-watch/cmd/tahoe-watch").CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-// proc is a tahoe-watch process a test started.
-type proc struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-}
-
-func startProc(t *testing.T, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(tahoeWatchBinary(t), args...), stderr: &lockedBuffer{}}
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	return p
-}
-
-// stop sends SIGTERM and checks the process exits 0.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
-		t.Fatalf("%v did not exit cleanly on SIGTERM: %v\n%s", p.cmd.Args[1:], err, p.stderr.String())
+	if code := p.stop(t); code != ExitOK {
+		t.Fatalf("%v did not exit cleanly on SIGTERM: exit %d\n%s", p.cmd.Args[1:], code, p.errOut.String())
 	}
 }
 
 // runProc runs a command that should fail and returns its exit code and stderr.
 func runProc(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(tahoeWatchBinary(t), args...)
+	cmd := exec.Command(testBinary(t), args...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -111,7 +62,7 @@ func freePort(t *testing.T) int {
 // readNURLFile waits for a NURL file written by proc p.
 func readNURLFile(t *testing.T, path string, p *proc) *nurl.NURL {
 	t.Helper()
-	n, err := nurl.Parse(waitFile(t, path, p.stderr))
+	n, err := nurl.Parse(waitFile(t, path, p.errOut))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +76,7 @@ func TestServeLocationAdvertised(t *testing.T) {
 	base := t.TempDir()
 	port := freePort(t)
 	loc := fmt.Sprintf("127.0.0.2:%d", port)
-	p := startProc(t, "serve", "--base-dir", base, "--listen", fmt.Sprintf("0.0.0.0:%d", port), "--location", loc)
+	p := startProc(t, nil, "serve", "--base-dir", base, "--listen", fmt.Sprintf("0.0.0.0:%d", port), "--location", loc)
 	n := readNURLFile(t, filepath.Join(base, NURLFile), p)
 	if len(n.Hints) != 1 || n.Hints[0] != loc {
 		t.Fatalf("NURL hints %v, want [%s]", n.Hints, loc)
@@ -142,7 +93,7 @@ func TestServeLocationAdvertised(t *testing.T) {
 		t.Fatalf("watch endpoint through --location: %v", err)
 	}
 	w.Close()
-	p.stop(t)
+	stopClean(t, p)
 	if _, err := os.Stat(filepath.Join(base, NURLFile)); err == nil {
 		t.Error("nurl file left behind after a clean exit")
 	}
@@ -174,7 +125,7 @@ func TestServeWildcardWithoutLocationRefused(t *testing.T) {
 // with the old NURL keeps working, reading what it wrote before.
 func TestServeRestartKeepsNURL(t *testing.T) {
 	base := t.TempDir()
-	p := startProc(t, "serve", "--base-dir", base)
+	p := startProc(t, nil, "serve", "--base-dir", base)
 	n1 := readNURLFile(t, filepath.Join(base, NURLFile), p)
 	if b, err := os.ReadFile(filepath.Join(base, PortFile)); err != nil || !strings.HasPrefix(string(b), "tcp:") {
 		t.Fatalf("%s: %q %v", PortFile, b, err)
@@ -188,8 +139,8 @@ func TestServeRestartKeepsNURL(t *testing.T) {
 	if st, _, _, err := c.Do("POST", "/storage/v1/mutable/"+si+"/read-test-write", body, sec); err != nil || st != http.StatusOK {
 		t.Fatalf("write: %d %v", st, err)
 	}
-	p.stop(t)
-	p2 := startProc(t, "serve", "--base-dir", base)
+	stopClean(t, p)
+	p2 := startProc(t, nil, "serve", "--base-dir", base)
 	n2 := readNURLFile(t, filepath.Join(base, NURLFile), p2)
 	if n2.String() != n1.String() {
 		t.Fatalf("NURL changed across a restart:\n%s\n%s", n1.Redacted(), n2.Redacted())
@@ -240,7 +191,7 @@ func TestServeHonoursTahoeCfg(t *testing.T) {
 	port := freePort(t)
 	base := tahoeNodeWithCfg(t, fmt.Sprintf("[node]\nnickname = cfg-nick\ntub.port = tcp:%d\ntub.location = tcp:127.0.0.2:%d\n"+
 		"[storage]\nenabled = true\nreserved_space = 99999999G\n", port, port))
-	p := startProc(t, "serve", "--base-dir", base, "--log-format", "json")
+	p := startProc(t, nil, "serve", "--base-dir", base, "--log-format", "json")
 	n := readNURLFile(t, filepath.Join(base, NURLFile), p)
 	if want := fmt.Sprintf("127.0.0.2:%d", port); len(n.Hints) != 1 || n.Hints[0] != want {
 		t.Fatalf("hints %v, want tub.location's %s", n.Hints, want)
@@ -271,15 +222,15 @@ func TestServeHonoursTahoeCfg(t *testing.T) {
 	if set, _ := alloc.Allocated.Content.([]any); len(set) != 0 {
 		t.Errorf("allocated %v below reserved_space", set)
 	}
-	p.stop(t)
+	stopClean(t, p)
 	found := false
-	for _, l := range jsonLines(t, p.stderr.String()) {
+	for _, l := range jsonLines(t, p.errOut.String()) {
 		if l["msg"] == "serving" && l["nickname"] == "cfg-nick" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("tahoe.cfg's nickname not logged:\n%s", p.stderr.String())
+		t.Errorf("tahoe.cfg's nickname not logged:\n%s", p.errOut.String())
 	}
 }
 
@@ -291,7 +242,7 @@ func TestServeLogsHoldNoSwissnum(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			base, _ := realNodeWithShares(t, "storage1")
-			p := startProc(t, "serve", "--base-dir", base, "--listen", "127.0.0.1:0", "--log-level", "debug",
+			p := startProc(t, nil, "serve", "--base-dir", base, "--listen", "127.0.0.1:0", "--log-level", "debug",
 				"--log-format", format, "--metrics-listen", "127.0.0.1:0")
 			n := readNURLFile(t, filepath.Join(base, NURLFile), p)
 			c := storagetest.NewClient(storagetest.TargetOf(n))
@@ -301,10 +252,10 @@ func TestServeLogsHoldNoSwissnum(t *testing.T) {
 			bad.Do("GET", "/storage/v1/version", nil, nil)
 			w := subscribeShare(t, n)
 			w.Close()
-			addr := waitFile(t, filepath.Join(base, MetricsAddrFile), p.stderr)
+			addr := waitFile(t, filepath.Join(base, MetricsAddrFile), p.errOut)
 			scrapeMetrics(t, addr)
-			p.stop(t)
-			log := p.stderr.String()
+			stopClean(t, p)
+			log := p.errOut.String()
 			if strings.Contains(log, n.Swissnum) || strings.Contains(log, n.String()) {
 				t.Fatalf("the swissnum was logged:\n%s", log)
 			}
@@ -326,9 +277,9 @@ func TestServeLogsHoldNoSwissnum(t *testing.T) {
 // --metrics-listen removes a metrics-addr another run left.
 func TestServeHealthAndStaleFiles(t *testing.T) {
 	base := t.TempDir()
-	p := startProc(t, "serve", "--base-dir", base, "--metrics-listen", "127.0.0.1:0")
+	p := startProc(t, nil, "serve", "--base-dir", base, "--metrics-listen", "127.0.0.1:0")
 	readNURLFile(t, filepath.Join(base, NURLFile), p)
-	addr := waitFile(t, filepath.Join(base, MetricsAddrFile), p.stderr)
+	addr := waitFile(t, filepath.Join(base, MetricsAddrFile), p.errOut)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -339,14 +290,14 @@ func TestServeHealthAndStaleFiles(t *testing.T) {
 	if m := scrapeMetrics(t, addr); len(m) == 0 || hasPrefix(m, "tahoe_watch_client_") {
 		t.Errorf("serve exports client metrics or nothing: %v", m)
 	}
-	p.stop(t)
+	stopClean(t, p)
 	for _, f := range []string{MetricsAddrFile, NURLFile} {
 		if _, err := os.Stat(filepath.Join(base, f)); err == nil {
 			t.Errorf("%s left behind after a clean exit", f)
 		}
 	}
 	os.WriteFile(filepath.Join(base, MetricsAddrFile), []byte("127.0.0.1:1\n"), 0o600)
-	p2 := startProc(t, "serve", "--base-dir", base)
+	p2 := startProc(t, nil, "serve", "--base-dir", base)
 	readNURLFile(t, filepath.Join(base, NURLFile), p2)
 	if _, err := os.Stat(filepath.Join(base, MetricsAddrFile)); err == nil {
 		t.Error("a stale metrics-addr survived a start without --metrics-listen")
@@ -372,7 +323,7 @@ func TestNotifierDeployment(t *testing.T) {
 	port := freePort(t)
 	args := []string{"notifier", "--base-dir", base, "--listen", fmt.Sprintf("0.0.0.0:%d", port), "--log-format", "json",
 		"--log-level", "debug", "--watch-max-conns-per-client", "1"}
-	p := startProc(t, args...)
+	p := startProc(t, nil, args...)
 	n := readNURLFile(t, filepath.Join(base, "watch-nurl"), p)
 	if want := "127.0.0.2:" + strconv.Itoa(port); len(n.Hints) != 1 || n.Hints[0] != want {
 		t.Fatalf("sidecar hints %v, want %s", n.Hints, want)
@@ -388,11 +339,11 @@ func TestNotifierDeployment(t *testing.T) {
 		t.Errorf("second connection with --watch-max-conns-per-client 1: %v", err)
 	}
 	first.Close()
-	p.stop(t)
+	stopClean(t, p)
 	if _, err := os.Stat(filepath.Join(base, "watch-nurl")); err == nil {
 		t.Error("watch-nurl left behind after a clean exit")
 	}
-	log := p.stderr.String()
+	log := p.errOut.String()
 	jsonLines(t, log)
 	if strings.Contains(log, n.Swissnum) {
 		t.Fatalf("the swissnum was logged:\n%s", log)
@@ -413,12 +364,12 @@ func TestNotifierDeployment(t *testing.T) {
 func TestNotifierRestartKeepsNURL(t *testing.T) {
 	base := tahoeNodeWithCfg(t, "[node]\ntub.port = tcp:20101:interface=127.0.0.1\n")
 	os.MkdirAll(filepath.Join(base, "storage", "shares"), 0o700)
-	p := startProc(t, "notifier", "--base-dir", base)
+	p := startProc(t, nil, "notifier", "--base-dir", base)
 	n1 := readNURLFile(t, filepath.Join(base, "watch-nurl"), p)
-	p.stop(t)
+	stopClean(t, p)
 	stale := filepath.Join(base, NotifierMetricsAddrFile)
 	os.WriteFile(stale, []byte("127.0.0.1:1\n"), 0o600)
-	p2 := startProc(t, "notifier", "--base-dir", base)
+	p2 := startProc(t, nil, "notifier", "--base-dir", base)
 	n2 := readNURLFile(t, filepath.Join(base, "watch-nurl"), p2)
 	if n1.String() != n2.String() {
 		t.Fatalf("watch NURL changed across a restart: %s, %s", n1.Redacted(), n2.Redacted())

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -105,31 +103,6 @@ func (o *syncOptions) setArgs(args []string) error {
 	}
 	o.target, o.dir = target, args[0]
 	return nil
-}
-
-// readCapFile reads a DIRCAP[/PATH] from path, trimmed. A write cap in a
-// file that group or others may read is refused (except on Windows,
-// whose permissions are not mode bits): it would be as exposed as on the
-// command line. The cap is never echoed in errors.
-func readCapFile(path string) (string, error) {
-	const op = "sync --cap-file"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", errkind.E(op, errkind.Usage, err)
-	}
-	target := strings.TrimSpace(string(b))
-	c, _, err := parseTarget(target)
-	if err != nil {
-		return "", errkind.E(op, errkind.Usage, "%s does not hold a cap", path) // its text may be a cap: not echoed
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", errkind.E(op, errkind.Other, err)
-	}
-	if perm := fi.Mode().Perm(); !c.IsReadOnly() && perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return "", errkind.E(op, errkind.Usage, "%s holds a write cap and is readable by others (mode %04o); chmod 600 it", path, perm)
-	}
-	return target, nil
 }
 
 // syncRun mirrors the tree, then follows it until ctx is done.

@@ -16,6 +16,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 	"github.com/tahoe-watch/tahoe-watch/internal/metrics"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
@@ -36,8 +37,12 @@ type watchOptions struct {
 	poll      time.Duration
 	refresh   time.Duration
 	noPush    bool
-	verbose   bool
-	metrics   string // --metrics-listen address, "" for off
+	logOpts   logging.Options
+	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
+	filter    eventFilter
+	typed     map[string]typedPath   // resolved CAP/PATH arguments, by the read cap watched
+	changed   func(flag string) bool // whether a flag was given; nil in tests
+	metrics   string                 // --metrics-listen address, "" for off
 	nats      natsOptions
 
 	exec        string
@@ -66,12 +71,28 @@ func addWatchRoot(root *cobra.Command, s Streams) {
 Given caps, tahoe-watch watches them: it prints one line per verified change
 on stdout (text, --json or --format), logs on stderr, and can run a command
 per change (--exec 'CMD' or -- CMD ARGS...). A write cap is reduced to its
-read cap at once and never printed, logged or passed to the command.
-Events and exit codes: docs/events.md.`
+read cap at once and never printed, logged or passed to the command;
+--cap-file FILE keeps caps off the command line, where ps shows them.
+
+Exit status: 0 when --once/--count is satisfied or on SIGINT/SIGTERM; 1 on
+a failure (a path that does not resolve); 2 on a usage error (flags, caps,
+grid file); with --once/--count and a hook, the hook's exit status when its
+last run failed (127: command not found). Events, hook environment and exit
+codes in full: docs/events.md.`
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 			args, opts.command = args[:dash], args[dash:]
+		}
+		if err := checkCommandTypo(cmd.Root(), args); err != nil {
+			return err
+		}
+		if opts.capFile != "" {
+			more, err := readCapList(opts.capFile)
+			if err != nil {
+				return err
+			}
+			args = append(args, more...)
 		}
 		if len(args) == 0 {
 			if len(opts.command) > 0 || cmd.Flags().NFlag() > 0 {
@@ -80,6 +101,7 @@ Events and exit codes: docs/events.md.`
 			return cmd.Help() // a bare "tahoe-watch" shows the help
 		}
 		opts.args = args
+		opts.changed = cmd.Flags().Changed
 		return watchRun(cmd.Context(), opts)
 	}
 	addGridFlags(root, &opts.gridOptions)
@@ -89,23 +111,28 @@ Events and exit codes: docs/events.md.`
 	f.BoolVar(&opts.once, "once", false, "exit after the first change")
 	f.IntVar(&opts.count, "count", 0, "exit after `N` changes")
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "watch directories and every mutable below them")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often (at least 1s)")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
-	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
+	addLogFlags(f, &opts.logOpts)
+	opts.filter.addFlags(f)
+	f.StringVar(&opts.capFile, capFileFlag, "", "also watch the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
 	f.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics (default off)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c for each change")
 	f.BoolVar(&opts.stdin, "stdin", false, "pipe the new contents of a changed file to the command")
-	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long")
-	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "when a change comes while the command runs: queue, do-nothing, restart or signal")
+	f.DurationVar(&opts.debounce, "debounce", hook.DefaultDebounce, "run the command once changes are quiet this long (0: at once)")
+	f.StringVar(&opts.onBusy, "on-busy", string(hook.Queue), "`POLICY` for changes that come while the command runs: queue (run again for all of them), do-nothing, restart or signal")
 	f.DurationVar(&opts.hookTimeout, "hook-timeout", 0, "stop a command that runs longer than this (0: never)")
-	f.StringVar(&opts.signal, "signal", "TERM", "signal that --on-busy signal sends")
+	f.StringVar(&opts.signal, "signal", "TERM", "`SIGNAL` that --on-busy signal sends: TERM, INT, HUP, USR1, USR2, KILL or QUIT")
 	addNatsFlags(f, &opts.nats)
 }
 
 // watchRun parses the caps, loads the grid and watches until ctx is done
 // or --once/--count is satisfied.
 func watchRun(ctx context.Context, opts *watchOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
 	printer, runner, err := opts.outputs()
 	if err != nil {
 		return err
@@ -119,10 +146,11 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 	if err != nil {
 		return err
 	}
-	caps, err := resolveWatchArgs(ctx, cfg.Grid, args)
+	caps, typed, err := resolveWatchArgs(ctx, cfg.Grid, args)
 	if err != nil {
 		return err
 	}
+	opts.typed = typed
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	printer, closeNats, err := opts.nats.wrap(ctx, printer, log)
@@ -166,14 +194,15 @@ func serveMetrics(ctx context.Context, cancel context.CancelFunc, addr string) (
 	return reg.Client, served
 }
 
-// log returns the logger: text on stderr, debug with --verbose.
+// log returns the logger the logging flags ask for, on stderr (validate
+// has checked them).
 func (opts *watchOptions) log() *slog.Logger {
 	if opts.logger == nil {
-		level := slog.LevelInfo
-		if opts.verbose {
-			level = slog.LevelDebug
+		l, err := newLogger(opts.errOut, opts.logOpts)
+		if err != nil {
+			l = slog.New(slog.NewTextHandler(cap.ScrubWriter(opts.errOut), nil))
 		}
-		opts.logger = slog.New(slog.NewTextHandler(opts.errOut, &slog.HandlerOptions{Level: level}))
+		opts.logger = l
 	}
 	return opts.logger
 }
@@ -261,9 +290,11 @@ func parseWatchArgs(args []string) ([]watchArg, error) {
 	return out, nil
 }
 
-// resolveWatchArgs follows the paths below directory caps.
-func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) ([]cap.Cap, error) {
-	var caps []cap.Cap
+// resolveWatchArgs follows the paths below directory caps. typed maps
+// the read cap each CAP/PATH resolved to back to the cap and path the
+// user gave, so that events can say them.
+func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) (caps []cap.Cap, typed map[string]typedPath, err error) {
+	typed = map[string]typedPath{}
 	var r *retrieve.Reader
 	for _, a := range args {
 		if len(a.path) == 0 {
@@ -276,11 +307,14 @@ func resolveWatchArgs(ctx context.Context, g *grid.Grid, args []watchArg) ([]cap
 		}
 		c, err := r.Resolve(ctx, a.c, a.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		caps = append(caps, c.ReadOnly())
+		if _, dup := typed[c.ReadOnly().String()]; !dup {
+			typed[c.ReadOnly().String()] = typedPath{root: a.c.String(), path: strings.Join(a.path, "/")}
+		}
 	}
-	return caps, nil
+	return caps, typed, nil
 }
 
 // runWatch runs the watcher, printing events and feeding the hook, until
@@ -306,6 +340,10 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 	var printErr error
 	changes := 0
 	err := w.Run(ctx, func(e events.Event) {
+		opts.complete(&e)
+		if !opts.filter.keep(e) {
+			return
+		}
 		if err := p.Print(opts.out, e); err != nil && printErr == nil {
 			printErr = err
 			stop()
@@ -327,6 +365,9 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 	log.Debug("stopped", "changes", changes)
 	if err == nil && printErr != nil {
 		err = errkind.E("watch", errkind.Other, printErr)
+	}
+	if err == nil && runner != nil && opts.count > 0 && changes >= opts.count {
+		err = hookStatus(runner)
 	}
 	return err
 }

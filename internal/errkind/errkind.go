@@ -9,6 +9,7 @@ package errkind
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind classifies an error by what the user can do about it.
@@ -92,3 +93,30 @@ func KindOf(err error) Kind {
 
 // Is reports whether err has the given kind.
 func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
+
+// Message returns err's text for users: Error() without the operation
+// names ("retrieve.Resolve: ", "cap.Parse: ") of the *Errors in its chain,
+// which are for developers (-v shows them). An *Error with neither op nor
+// cause says its kind. Text of other wrapping errors (fmt.Errorf with %w)
+// is kept, with the wrapped error's own text rewritten the same way.
+func Message(err error) string {
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case *Error:
+		if e.Err == nil {
+			return e.Kind.String()
+		}
+		return Message(e.Err)
+	}
+	text := err.Error()
+	inner := errors.Unwrap(err)
+	if inner == nil {
+		return text
+	}
+	raw := inner.Error()
+	if i := strings.LastIndex(text, raw); i >= 0 {
+		return text[:i] + Message(inner) + text[i+len(raw):]
+	}
+	return text
+}

@@ -76,7 +76,38 @@ type Event struct {
 	// Contents is the new plaintext when the consumer asked for it (for
 	// a hook's stdin). It is never printed.
 	Contents []byte `json:"-"`
+
+	// Schema is the version of this schema (SchemaVersion); 0 in events
+	// of tahoe-watch before it had the fields below.
+	Schema int `json:"schema"`
+	// Kind is what Cap names: KindFile or KindDirectory ("" if Cap is
+	// empty). For entry events this is the child's kind, not the
+	// watched directory's.
+	Kind string `json:"kind"`
+	// Mutable reports whether Cap names a mutable object (SDMF or MDMF).
+	Mutable bool `json:"mutable"`
+	// EntrySize is the size in bytes of the object Cap names, where
+	// known: the new version's for "changed", the size in the cap for
+	// immutable files; -1 otherwise. (Size of an entry event is the
+	// directory's.)
+	EntrySize int64 `json:"entry_size"`
+	// PreviousCap is, for "modified", the read cap the entry named
+	// before.
+	PreviousCap string `json:"previous_cap,omitempty"`
 }
+
+// SchemaVersion is the version of the event schema in docs/events.md: 2
+// added schema, kind, mutable, entry_size and previous_cap.
+const SchemaVersion = 2
+
+// The values of Event.Kind.
+const (
+	KindFile      = "file"
+	KindDirectory = "directory"
+)
+
+// IsEntry reports whether t is about an entry of a watched directory.
+func (t Type) IsEntry() bool { return t == Added || t == Removed || t == Modified }
 
 // ShortCap abbreviates a cap string for text output: its kind and the
 // first characters of its first field, never a whole key.

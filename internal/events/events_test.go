@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 )
 
@@ -29,7 +30,8 @@ func TestJSONSchema(t *testing.T) {
 	}
 	want := map[string]any{"type": "changed", "time": "2026-11-25T09:00:00Z", "cap": sample.Cap, "path": "docs/a.txt",
 		"root": "URI:DIR2-RO:x:y", "seqnum": 5.0, "previous_seqnum": 4.0, "roothash": "rh", "size": 12.0,
-		"via": "push", "server": "v0-s", "latency_ms": 3.5}
+		"via": "push", "server": "v0-s", "latency_ms": 3.5,
+		"schema": 2.0, "kind": "file", "mutable": true, "entry_size": 12.0}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %v, want %v", k, m[k], v)
@@ -72,9 +74,27 @@ func TestTemplate(t *testing.T) {
 	if _, err := events.NewTemplate("{{.Path"); err == nil {
 		t.Error("bad template accepted")
 	}
-	bad, _ := events.NewTemplate("{{.NoSuchField}}")
-	if err := bad.Print(&b, sample); err == nil {
-		t.Error("unknown field accepted")
+	if _, err := events.NewTemplate("{{.NoSuchField}}"); !errkind.Is(err, errkind.Usage) {
+		t.Errorf("unknown field: %v, want a usage error at parse time", err)
+	}
+	// Every documented field resolves, and json writes JSON.
+	all := "{{.Type}}{{.Time}}{{.Cap}}{{.Path}}{{.Root}}{{.Seqnum}}{{.PreviousSeqnum}}{{.RootHash}}{{.Size}}" +
+		"{{.Via}}{{.Server}}{{.LatencyMS}}{{.Message}}{{.Warning}}{{.Schema}}{{.Kind}}{{.Mutable}}{{.EntrySize}}{{.PreviousCap}}"
+	if _, err := events.NewTemplate(all); err != nil {
+		t.Errorf("documented fields: %v", err)
+	}
+	j, err := events.NewTemplate("{{json .Path}} {{json .}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := j.Print(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	var line bytes.Buffer
+	events.JSON{}.Print(&line, sample)
+	if want := `"docs/a.txt" ` + line.String(); b.String() != want {
+		t.Errorf("json: got %q, want %q", b.String(), want)
 	}
 }
 
@@ -87,5 +107,29 @@ func TestShortCap(t *testing.T) {
 		if got := events.ShortCap(in); got != want {
 			t.Errorf("ShortCap(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestDescribeAndEntryText(t *testing.T) {
+	chk := "URI:CHK:lqbxv6hudr5rnbqkxbngrfpzzq:kbw5ocsfxwpzfgebhmu3hcrwqrzxxxlhaomyl6jdiw3i3uivbgoa:3:10:512"
+	e := events.Event{Type: events.Removed, Time: sample.Time, Cap: chk, Path: "docs/note.txt", Seqnum: 7, Size: 2048, Via: events.ViaPush}
+	e.Describe()
+	if e.Kind != events.KindFile || e.Mutable || e.EntrySize != 512 || e.Schema != events.SchemaVersion {
+		t.Errorf("CHK entry described as %+v", e)
+	}
+	var b bytes.Buffer
+	(events.Text{}).Print(&b, e)
+	if got, want := b.String(), "09:00:00.000 removed  docs/note.txt (file, 512 bytes) via push in 0s\n"; got != want {
+		t.Errorf("got %q, want %q (no seq for an entry)", got, want)
+	}
+	d := events.Event{Type: events.Added, Cap: "URI:DIR2-RO:x:y"}
+	d.Describe()
+	if d.Kind != events.KindDirectory || d.EntrySize != -1 {
+		t.Errorf("dir: %+v", d)
+	}
+	c := sample
+	c.Describe()
+	if !c.Mutable || c.EntrySize != c.Size || c.Kind != events.KindFile {
+		t.Errorf("changed: %+v", c)
 	}
 }

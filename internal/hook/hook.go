@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,7 +31,7 @@ type Policy string
 
 // The policies.
 const (
-	Queue     Policy = "queue"      // run again when it finishes, with the latest change only
+	Queue     Policy = "queue"      // run again when it finishes, for every change that came meanwhile
 	DoNothing Policy = "do-nothing" // drop the change
 	Restart   Policy = "restart"    // stop it (SIGTERM, then SIGKILL) and run with the new change
 	Signal    Policy = "signal"     // send it Options.Signal and drop the change
@@ -76,12 +77,29 @@ func Shell(cmd string) []string { return []string{"sh", "-c", cmd} }
 type Runner struct {
 	o   Options
 	log *slog.Logger
+
+	mu   sync.Mutex
+	last int // exit status of the last run that finished
 }
 
 // New checks o and returns a Runner.
+//
+// A command that is not found on $PATH is a *StatusError of status 127 at
+// once; so is a Shell command line whose first word is a plain program
+// name (not a builtin, keyword, assignment or expansion) not on $PATH.
 func New(o Options) (*Runner, error) {
 	if len(o.Argv) == 0 {
 		return nil, errkind.E("hook.New", errkind.Usage, "no command to run")
+	}
+	if _, err := exec.LookPath(o.Argv[0]); err != nil {
+		return nil, &StatusError{Status: statusOf(err), Err: err}
+	}
+	if len(o.Argv) == 3 && o.Argv[0] == "sh" && o.Argv[1] == "-c" {
+		if prog := shellProgram(o.Argv[2]); prog != "" {
+			if _, err := exec.LookPath(prog); err != nil {
+				return nil, &StatusError{Status: statusOf(err), Err: err}
+			}
+		}
 	}
 	if o.Debounce == 0 {
 		o.Debounce = DefaultDebounce
@@ -109,7 +127,7 @@ func New(o Options) (*Runner, error) {
 // if any, is run and waited for). Only changes run the command.
 func (r *Runner) Run(ctx context.Context, in <-chan events.Event) error {
 	var (
-		pending  *events.Event
+		pending  []events.Event // the changes the next run is for, oldest first
 		debounce <-chan time.Time
 		cur      *proc
 	)
@@ -139,7 +157,7 @@ func (r *Runner) Run(ctx context.Context, in <-chan events.Event) error {
 			if !e.Type.IsChange() {
 				continue
 			}
-			pending = &e
+			pending = append(pending, e)
 			debounce = after(r.o.Debounce)
 		case <-debounce:
 			debounce = nil
@@ -166,23 +184,24 @@ func after(d time.Duration) <-chan time.Time {
 	return time.After(max(d, 0))
 }
 
-// busy applies the policy to a change arriving while cur runs and
+// busy applies the policy to the changes arriving while cur runs and
 // returns what stays pending.
-func (r *Runner) busy(cur *proc, e *events.Event) *events.Event {
+func (r *Runner) busy(cur *proc, batch []events.Event) []events.Event {
+	e := batch[len(batch)-1]
 	switch r.o.OnBusy {
 	case DoNothing:
-		r.log.Info("hook busy; change dropped", "path", e.Path, "seqnum", e.Seqnum)
+		r.log.Info("hook busy; change dropped", "path", e.Path, "seqnum", e.Seqnum, "changes", len(batch))
 		return nil
 	case Restart:
 		r.log.Info("hook busy; restarting it", "pid", cur.pid())
 		cur.stop()
-		return e
+		return batch
 	case Signal:
 		r.log.Info("hook busy; signalling it", "pid", cur.pid(), "signal", r.o.Signal.String())
 		cur.signal(r.o.Signal)
 		return nil
 	}
-	return e // Queue: the latest change waits
+	return batch // Queue: every change waits for the next run
 }
 
 // Env returns the TAHOE_WATCH_* variables for e.
@@ -198,9 +217,15 @@ func Env(e events.Event) []string {
 	}
 }
 
-// report logs how a command ended.
+// report logs how a command ended and keeps its status.
 func (r *Runner) report(p *proc) {
 	d := time.Since(p.started).Round(time.Millisecond)
+	r.mu.Lock()
+	r.last = statusOf(p.err)
+	if p.timedOut {
+		r.last = StatusTimeout
+	}
+	r.mu.Unlock()
 	var xerr *exec.ExitError
 	switch {
 	case p.err == nil:
@@ -214,10 +239,12 @@ func (r *Runner) report(p *proc) {
 	}
 }
 
-// start starts the command for e.
-func (r *Runner) start(ctx context.Context, e *events.Event) *proc {
+// start starts the command for the changes of batch; the last is the
+// newest.
+func (r *Runner) start(ctx context.Context, batch []events.Event) *proc {
+	e := &batch[len(batch)-1]
 	cmd := exec.Command(r.o.Argv[0], r.o.Argv[1:]...)
-	cmd.Env = append(os.Environ(), Env(*e)...)
+	cmd.Env = append(os.Environ(), BatchEnv(batch)...)
 	cmd.Stdout, cmd.Stderr = r.o.Stdout, r.o.Stderr
 	if r.o.Stdin {
 		cmd.Stdin = bytes.NewReader(e.Contents)

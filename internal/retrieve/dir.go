@@ -59,7 +59,10 @@ func (r *Reader) ResolveSkipping(ctx context.Context, c cap.Cap, path []string, 
 	const op = "retrieve.Resolve"
 	for i, name := range path {
 		if !c.IsDir() {
-			return nil, errkind.E(op, errkind.Usage, "%s is not a directory", strings.Join(path[:i], "/"))
+			if i == 0 { // CAP/x with a file cap: name the cap, not an empty path
+				return nil, errkind.E(op, errkind.Usage, "%s is a file, not a directory: it has no entry %q", cap.Abbrev(c), name)
+			}
+			return nil, errkind.E(op, errkind.Usage, "%s is a file, not a directory: it has no entry %q", strings.Join(path[:i], "/"), name)
 		}
 		d, err := r.ReadDirAll(ctx, c)
 		if err != nil {

@@ -35,7 +35,7 @@ func Key(t testing.TB) *rsa.PrivateKey {
 func Encode(t testing.TB, priv *rsa.PrivateKey, c *cap.Mutable, plaintext []byte, seq uint64, k, n int) *mutable.Encoded {
 	t.Helper()
 	v := mutable.SDMF
-	if c.Format == cap.MDMF {
+	if c.FileFormat == cap.MDMF {
 		v = mutable.MDMF
 	}
 	enc, err := mutable.Encode(priv, plaintext, mutable.Params{Version: v, K: k, N: n, Seqnum: seq})

@@ -251,6 +251,9 @@ func (w *Watcher) dirEvents(ctx context.Context, e *entry, o outcome) []events.E
 		if t == events.Removed {
 			ev.Cap = was
 		}
+		if t == events.Modified {
+			ev.PreviousCap = was
+		}
 		evs = append(evs, ev)
 	}
 	switch {

@@ -46,7 +46,7 @@ func rewritesToCanonical(s string, c Cap) bool {
 	if strings.HasPrefix(s, ReadOnlyPrefix) || strings.HasPrefix(s, ImmutablePrefix) {
 		return true
 	}
-	if m, ok := c.(*Mutable); ok && m.Format == MDMF {
+	if m, ok := c.(*Mutable); ok && m.FileFormat == MDMF {
 		return strings.Count(s, ":") > 3
 	}
 	if _, ok := c.(*CHK); ok {

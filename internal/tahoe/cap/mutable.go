@@ -22,7 +22,7 @@ const (
 // of Writekey, Readkey, SI and Fingerprint; a read cap has Readkey, SI and
 // Fingerprint; a verify cap only SI and Fingerprint.
 type Mutable struct {
-	Format      Format
+	FileFormat  Format
 	Dir         bool   // a directory (URI:DIR2...) rather than a file
 	Access      Access // Write, Read or Verify
 	Writekey    []byte // 16 bytes, write caps only
@@ -46,7 +46,7 @@ func NewMutable(format Format, dir bool, priv *rsa.PrivateKey) *Mutable {
 func NewMutableFromKeys(format Format, dir bool, writekey, fingerprint []byte) *Mutable {
 	readkey := hashes.SSKReadkey(writekey)
 	return &Mutable{
-		Format:      format,
+		FileFormat:  format,
 		Dir:         dir,
 		Access:      Write,
 		Writekey:    writekey,
@@ -96,15 +96,15 @@ func newMutableFromField(info kindInfo, first, fp []byte) *Mutable {
 	case Write:
 		return NewMutableFromKeys(info.format, info.dir, first, fp)
 	case Read:
-		return &Mutable{Format: info.format, Dir: info.dir, Access: Read,
+		return &Mutable{FileFormat: info.format, Dir: info.dir, Access: Read,
 			Readkey: first, SI: hashes.SSKStorageIndex(first), Fingerprint: fp}
 	}
-	return &Mutable{Format: info.format, Dir: info.dir, Access: Verify, SI: first, Fingerprint: fp}
+	return &Mutable{FileFormat: info.format, Dir: info.dir, Access: Verify, SI: first, Fingerprint: fp}
 }
 
 // Kind returns the cap's kind, or KindInvalid if its fields are not those
 // of any kind.
-func (m *Mutable) Kind() Kind { return findKind(classMutable, m.Format, m.Dir, m.Access) }
+func (m *Mutable) Kind() Kind { return findKind(classMutable, m.FileFormat, m.Dir, m.Access) }
 
 // String returns the canonical cap text ("" if Kind is KindInvalid).
 func (m *Mutable) String() string {
@@ -149,7 +149,7 @@ func (m *Mutable) Verifier() Cap {
 	if m.Access == Verify {
 		return m
 	}
-	return &Mutable{Format: m.Format, Dir: m.Dir, Access: Verify, SI: m.SI, Fingerprint: m.Fingerprint}
+	return &Mutable{FileFormat: m.FileFormat, Dir: m.Dir, Access: Verify, SI: m.SI, Fingerprint: m.Fingerprint}
 }
 
 // StorageIndex returns the slot's 16-byte storage index.

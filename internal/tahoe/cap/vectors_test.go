@@ -161,7 +161,7 @@ func TestOldSDMFCap(t *testing.T) {
 	c := mustParse(t, doc.Cap)
 	checkRoundTrip(t, doc.Cap, c)
 	m, ok := c.(*Mutable)
-	if !ok || m.Format != SDMF || m.Access != Write || m.Dir {
+	if !ok || m.FileFormat != SDMF || m.Access != Write || m.Dir {
 		t.Fatalf("parsed %#v", c)
 	}
 	// The re-derived write cap from the same keys must be the same cap.
