@@ -44,11 +44,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	switch {
 	case strings.ContainsAny(o.Stream, ". \t\r\n*>/\\"):
-		return usage("stream name %q: no spaces, '.', '*', '>', '/' or '\\'", o.Stream)
+		return usage("NATS stream name %q: no spaces, '.', '*', '>', '/' or '\\'", o.Stream)
 	case !validPrefix(o.Subject):
-		return usage("subject prefix %q: want dot-separated tokens without wildcards", o.Subject)
+		return usage("NATS subject prefix %q: want dot-separated tokens without wildcards", o.Subject)
 	case o.Buffer < 0:
-		return usage("the buffer size must not be negative")
+		return usage("the NATS buffer size must not be negative")
 	}
 	if err := checkURLs(o.URL); err != nil {
 		return o, err
