@@ -40,7 +40,7 @@ func TestLoopbackGridPublishUpdatesRowAndLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewWatcherSource(ctx, []cap.Cap{res.Cap}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
+	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap}}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
