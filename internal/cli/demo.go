@@ -17,6 +17,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tui"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
@@ -114,6 +115,10 @@ func printDemoInfo(w io.Writer, g *demo.Grid, t *demo.Tree) error {
 		return errkind.E("demo", errkind.Other, err)
 	}
 	ro := t.Root.ReadOnly().String()
+	watchList := filepath.Join(g.Dir, "tui.yaml")
+	if err := tui.SaveWatchList(watchList, []tui.Target{{Cap: t.Root.ReadOnly(), Name: "demo"}}); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, `
 Grid file: %s
   (the servers' NURLs, for --grid; or pass each as --server NURL)
@@ -126,7 +131,7 @@ Write cap of the directory, to edit it yourself, is in %s
 `, gridFile, ro, t.Files["README.txt"].ReadOnly(), t.Files["todo.txt"].ReadOnly(),
 		t.Files["docs/notes.txt"].ReadOnly(), capFile)
 	fmt.Fprintf(w, "In another terminal, try:\n")
-	for _, h := range demoHints(demoProgram(), shellQuote(gridFile), ro, shellQuote(capFile), shellQuote(filepath.Join(g.Dir, "tui.yaml"))) {
+	for _, h := range demoHints(demoProgram(), shellQuote(gridFile), ro, shellQuote(capFile), shellQuote(watchList)) {
 		fmt.Fprintf(w, "  %s\n", h)
 	}
 	fmt.Fprintf(w, "\nWatching it now; a writer changes something every few seconds. Ctrl-C stops.\n\n")
@@ -142,7 +147,7 @@ func demoHints(prog, gridFile, dirCap, capFile, watchList string) []string {
 		fmt.Sprintf("%s ls -R %s %s", prog, g, dirCap),
 		fmt.Sprintf("%s cat %s %s/todo.txt", prog, g, dirCap),
 		fmt.Sprintf("%s status %s %s/todo.txt", prog, g, dirCap),
-		fmt.Sprintf("%s tui -r %s --watchlist %s %s", prog, g, watchList, dirCap),
+		fmt.Sprintf("%s tui -r %s --watchlist %s", prog, g, watchList), // the list names the directory "demo"
 		fmt.Sprintf(`echo hello | %s put %s - "$(cat %s)/hello.txt"`, prog, g, capFile),
 	}
 }

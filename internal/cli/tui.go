@@ -199,8 +199,10 @@ const resetTerminal = "\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h\x1b
 func runProgram(ctx context.Context, s Streams, m tea.Model) error {
 	in := s.In.(*os.File)
 	state, stateErr := term.GetState(in.Fd())
+	// Signals are ctx's (Main's): bubbletea's own handler races it and can
+	// block its shutdown forever on SIGTERM.
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion(),
-		tea.WithInput(s.In), tea.WithOutput(s.Out))
+		tea.WithInput(s.In), tea.WithOutput(s.Out), tea.WithoutSignalHandler())
 	_, err := p.Run()
 	if err != nil {
 		io.WriteString(s.Out, resetTerminal)

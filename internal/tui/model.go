@@ -123,13 +123,24 @@ func New(src Source, o Options) *Model {
 	in := textinput.New()
 	in.Prompt = ""
 	in.CharLimit = 1024
-	m := &Model{src: src, opts: o, st: newStyles(o.Renderer), keys: defaultKeys(), help: help.New(),
+	st := newStyles(o.Renderer)
+	m := &Model{src: src, opts: o, st: st, keys: defaultKeys(), help: newHelp(st),
 		input: in, width: 80, height: 24, info: map[string]*capInfo{}, smaps: map[string]smapMsg{}}
 	m.status = src.Status()
 	if rows := m.rows(); len(rows) > 0 {
 		m.selected = rows[0].cap
 	}
 	return m
+}
+
+// newHelp is the key help in the model's styles. (help.New's adaptive
+// colours ask the terminal for its background, which stalls a terminal
+// that does not answer, and ignore the model's renderer.)
+func newHelp(st styles) help.Model {
+	h := help.New()
+	h.Styles = help.Styles{Ellipsis: st.dim, ShortKey: st.title, ShortDesc: st.dim, ShortSeparator: st.dim,
+		FullKey: st.title, FullDesc: st.dim, FullSeparator: st.dim}
+	return h
 }
 
 // parseTarget is the default Resolve: a cap and a name, no path.
@@ -224,6 +235,9 @@ func (m *Model) say(s string) tea.Cmd {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		if msg.Width <= 0 || msg.Height <= 0 {
+			return m, nil // a terminal that does not know its size: keep 80×24
+		}
 		m.width, m.height = msg.Width, msg.Height
 		m.help.Width = msg.Width
 		return m, nil

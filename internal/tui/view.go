@@ -168,7 +168,11 @@ func (m *Model) capLines(rows []row, n int) []string {
 var serverWidths = []int{12, 10, 7, 7, 8, 7}
 
 func (m *Model) serverLines(n int) []string {
-	out := []string{m.st.header.Render("  " + cols(m.width-2, serverWidths, "SERVER", "MODE", "RTT", "NOTICES", "CONTACT", "SHARES", "LAST ERROR"))}
+	ws := slices.Clone(serverWidths)
+	for _, s := range m.status.Servers { // as wide as the names, when there is room
+		ws[0] = max(ws[0], min(ansi.StringWidth(s.Name)+1, 40, m.width-2-(10+7+7+8+7+5)-20))
+	}
+	out := []string{m.st.header.Render("  " + cols(m.width-2, ws, "SERVER", "MODE", "RTT", "NOTICES", "CONTACT", "SHARES", "LAST ERROR"))}
 	holders := m.holders(m.selected)
 	for i, s := range m.status.Servers {
 		if i == n {
@@ -195,7 +199,7 @@ func (m *Model) serverLines(n int) []string {
 		case watcher.ModeDown:
 			style = m.st.bad
 		}
-		line := cols(m.width-2, serverWidths, printable(s.Name), string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, scrub(s.LastError))
+		line := cols(m.width-2, ws, printable(s.Name), string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, scrub(s.LastError))
 		out = append(out, "  "+style.Render(line))
 	}
 	return out
