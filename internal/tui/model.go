@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"strings"
 	"time"
 
@@ -668,14 +670,14 @@ func (m *Model) add(text string) tea.Cmd {
 	if err != nil {
 		return m.say("not added: " + scrub(err.Error()))
 	}
-	resolve, src := m.opts.Resolve, m.src
+	resolve, src, names := m.opts.Resolve, m.src, maps.Clone(m.status.Names)
 	return tea.Batch(m.say("adding…"), m.do(func(ctx context.Context) doneMsg {
 		t, err := resolve(ctx, text)
 		if err != nil {
 			return doneMsg{what: "not added", err: err}
 		}
 		c := ReadOnly(t.Cap.String())
-		label := printable(t.Name)
+		label := cmp.Or(printable(t.Name), names[c])
 		if label == "" {
 			label = events.ShortCap(c)
 		}

@@ -19,11 +19,10 @@ import (
 )
 
 // How often, and how patiently, the source asks a server that is not
-// pushing whether it answers at all.
-const (
-	probeEvery   = 5 * time.Second
-	probeTimeout = 3 * time.Second
-)
+// pushing whether it answers at all. (A variable for tests.)
+var probeEvery = 5 * time.Second
+
+const probeTimeout = 3 * time.Second
 
 // WatcherSource is the Source over a real watcher on a grid. One
 // watcher runs for the source's lifetime; adding, removing, pausing and
@@ -38,7 +37,9 @@ type WatcherSource struct {
 	servers []*watcher.Server // for the probes
 	out     chan events.Event
 	stop    context.CancelFunc
-	done    chan struct{}
+	done    chan struct{} // the watcher has stopped
+	probed  chan struct{} // the probes have stopped
+	every   time.Duration // probeEvery when made
 
 	mu     sync.Mutex
 	caps   []string // read caps, in the order added
@@ -62,7 +63,8 @@ func NewWatcherSource(ctx context.Context, ts []Target, opts watcher.Options) (*
 		return nil, errkind.E("tui.NewWatcherSource", errkind.Usage, "no grid")
 	}
 	s := &WatcherSource{grid: opts.Grid, out: make(chan events.Event, 256), parsed: map[string]*cap.Mutable{},
-		names: map[string]string{}, probes: map[string]probe{}, done: make(chan struct{})}
+		names: map[string]string{}, probes: map[string]probe{}, done: make(chan struct{}), probed: make(chan struct{}),
+		every: probeEvery}
 	var read []cap.Cap
 	for _, t := range ts {
 		m, _, err := s.remember(t)
@@ -183,6 +185,7 @@ func applyProbe(st *watcher.ServerStatus, p probe) {
 // probeLoop asks every server that is not pushing for its version
 // document, every probeEvery, until ctx is done.
 func (s *WatcherSource) probeLoop(ctx context.Context) {
+	defer close(s.probed)
 	defer func() {
 		for _, srv := range s.servers {
 			srv.Client.Close()
@@ -205,7 +208,7 @@ func (s *WatcherSource) probeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(probeEvery):
+		case <-time.After(s.every):
 		}
 	}
 }
@@ -343,4 +346,5 @@ func (s *WatcherSource) Read(ctx context.Context, readCap string, limit int64) (
 func (s *WatcherSource) Close() {
 	s.stop()
 	<-s.done
+	<-s.probed
 }
