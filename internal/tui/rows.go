@@ -46,7 +46,7 @@ func (m *Model) rows() []row {
 	for _, cs := range m.status.Caps {
 		c := ReadOnly(cs.Cap)
 		r := row{cap: c, name: m.label(c), dir: cs.Dir, cs: cs}
-		if cs.Path != "" {
+		if cs.Path != "" && !slices.Contains(m.status.Roots, c) { // also given itself: a row of its own
 			r.child, r.rootName = true, m.label(ReadOnly(cs.Root))
 			r.name = r.rootName + "/" + printable(cs.Path)
 		}

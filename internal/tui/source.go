@@ -57,4 +57,7 @@ type Status struct {
 	watcher.Status
 	Paused []string          // read caps
 	Names  map[string]string // row names of watched caps, by read cap
+	// Roots are the read caps given to watch (not found below one), in
+	// the order added; nil: every row without a Path.
+	Roots []string
 }

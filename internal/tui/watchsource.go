@@ -152,6 +152,7 @@ func (s *WatcherSource) Status() Status {
 	}
 	order := slices.Clone(s.caps)
 	s.mu.Unlock()
+	st.Roots = order
 	for _, c := range order {
 		if paused[c] {
 			st.Paused = append(st.Paused, c)
