@@ -160,6 +160,14 @@ func TestErrorsInFull(t *testing.T) {
 	if !strings.Contains(strings.ReplaceAll(view, "\n", ""), "END-OF-ERROR") {
 		t.Fatalf("the error is cut:\n%s", view)
 	}
+	for in, want := range map[string]string{
+		"refused: grid.Version: server s1 unreachable: Get \"https://x/v\": dial tcp x: connect: connection refused": "refused: connection refused",
+		"connection refused":  "connection refused",
+	} {
+		if got := shortError(in); got != want {
+			t.Errorf("shortError(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // TestStateWhenServersDown: with every server down no cap is "up to

@@ -174,6 +174,10 @@ func (m *Model) serverLines(n int) []string {
 	}
 	out := []string{m.st.header.Render("  " + cols(m.width-2, ws, "SERVER", "MODE", "RTT", "NOTICES", "CONTACT", "SHARES", "LAST ERROR"))}
 	holders := m.holders(m.selected)
+	errWidth := m.width - 2
+	for _, w := range ws {
+		errWidth -= w + 1
+	}
 	for i, s := range m.status.Servers {
 		if i == n {
 			break
@@ -199,7 +203,7 @@ func (m *Model) serverLines(n int) []string {
 		case watcher.ModeDown:
 			style = m.st.bad
 		}
-		line := cols(m.width-2, ws, printable(s.Name), string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, scrub(s.LastError))
+		line := cols(m.width-2, ws, printable(s.Name), string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, fitError(scrub(s.LastError), errWidth))
 		out = append(out, "  "+style.Render(line))
 	}
 	return out
@@ -422,4 +426,26 @@ func wrap(l string, w int) []string {
 	}
 	s := ansi.Wrap(l, w, "")
 	return strings.Split(s, "\n")
+}
+
+// fitError is the error, or when it is wider than w its root cause.
+func fitError(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return shortError(s)
+}
+
+// shortError is an error's root cause for a column ("refused: a: b: c"
+// shows "refused: c"); e shows the whole text.
+func shortError(s string) string {
+	i := strings.LastIndex(s, ": ")
+	if i < 0 {
+		return s
+	}
+	cause := s[i+2:]
+	if class, _, ok := strings.Cut(s, ": "); ok && !strings.ContainsAny(class, " .") && class != s[:i] {
+		return class + ": " + cause
+	}
+	return cause
 }
