@@ -162,7 +162,7 @@ func TestErrorsInFull(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"refused: grid.Version: server s1 unreachable: Get \"https://x/v\": dial tcp x: connect: connection refused": "refused: connection refused",
-		"connection refused":  "connection refused",
+		"connection refused": "connection refused",
 	} {
 		if got := shortError(in); got != want {
 			t.Errorf("shortError(%q) = %q, want %q", in, got, want)
