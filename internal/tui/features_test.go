@@ -32,7 +32,7 @@ func TestRemoveAsksFirst(t *testing.T) {
 	tm := start(t, src)
 	tm.Send(press("d"))
 	waitFor(t, tm, "remove notes.txt from the watch list? y removes")
-	tm.Send(press("n"))
+	tm.Send(press("q")) // an answer, not quit
 	waitFor(t, tm, "not removed")
 	m, _ := final(t, tm)
 	if len(src.Calls()) != 0 || len(m.rows()) != 3 {

@@ -372,7 +372,8 @@ func (m *Model) pagerScroll(n int) {
 }
 
 func (m *Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if key.Matches(msg, m.keys.Quit) && (msg.String() == "ctrl+c" || m.mode != modeAdd && m.mode != modeFilter) {
+	typing := m.mode == modeAdd || m.mode == modeFilter || m.mode == modeConfirm // q is an answer there
+	if key.Matches(msg, m.keys.Quit) && (msg.String() == "ctrl+c" || !typing) {
 		return m, tea.Quit
 	}
 	switch m.mode {
