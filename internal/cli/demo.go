@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tui"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
@@ -39,8 +42,9 @@ changes something every few seconds, and watches the directory
 recursively with the ordinary watcher: the events it prints were pushed by
 the servers and verified.
 
-It prints the grid file and the caps, so that a second terminal can use
-the same grid (tahoe-watch status, cat, or tahoe-watch CAP). The grid is
+It prints the grid file, the caps and commands to try in a second
+terminal on the same grid (watch -r, ls -R, cat, status, tui, put); each
+works as printed while the demo runs. The grid is
 removed on exit unless --keep is given. Stop it with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return demoRun(cmd.Context(), opts) },
@@ -98,46 +102,111 @@ func demoRun(ctx context.Context, opts *demoOptions) error {
 	return runWatch(ctx, &watchOptions{out: opts.out, errOut: opts.errOut, logger: log}, w, p, nil, log)
 }
 
-// printDemoInfo tells the user how to reach the grid from elsewhere.
+// printDemoInfo tells the user how to reach the grid from elsewhere:
+// commands that each work as printed, in another terminal, while the demo
+// runs.
 func printDemoInfo(w io.Writer, g *demo.Grid, t *demo.Tree) error {
 	gridFile, err := g.WriteGridFile()
 	if err != nil {
 		return err
 	}
-	ro := t.Root.ReadOnly().String()
 	capFile := filepath.Join(g.Dir, "rootcap")
 	if err := os.WriteFile(capFile, []byte(t.Root.String()+"\n"), 0o600); err != nil {
 		return errkind.E("demo", errkind.Other, err)
 	}
+	ro := t.Root.ReadOnly().String()
+	watchList := filepath.Join(g.Dir, "tui.yaml")
+	if err := tui.SaveWatchList(watchList, []tui.Target{{Cap: t.Root.ReadOnly(), Name: "demo"}}); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, `
-Grid file: %s   (or: %s)
+Grid file: %s
+  (the servers' NURLs, for --grid; or pass each as --server NURL)
 Demo directory (read cap): %s
   README.txt      %s
   todo.txt        %s
   docs/notes.txt  %s
 Write cap of the directory, to edit it yourself, is in %s
 
-In another terminal, try:
-  tahoe-watch --grid %s %s
-  tahoe-watch ls --grid %s %s
-  tahoe-watch status --grid %s %s/todo.txt
-  echo hello | tahoe-watch put --grid %s - "$(cat %s)/hello.txt"
-
-Watching it now; a writer changes something every few seconds. Ctrl-C stops.
-
-`, gridFile, joinFlags(g.ServerFlags()), ro,
-		t.Files["README.txt"].ReadOnly(), t.Files["todo.txt"].ReadOnly(), t.Files["docs/notes.txt"].ReadOnly(),
-		capFile, gridFile, ro, gridFile, ro, gridFile, ro, gridFile, capFile)
+`, gridFile, ro, t.Files["README.txt"].ReadOnly(), t.Files["todo.txt"].ReadOnly(),
+		t.Files["docs/notes.txt"].ReadOnly(), capFile)
+	fmt.Fprintf(w, "In another terminal, try:\n")
+	for _, h := range demoHints(demoProgram(), shellQuote(gridFile), ro, shellQuote(capFile), shellQuote(watchList)) {
+		fmt.Fprintf(w, "  %s\n", h)
+	}
+	fmt.Fprintf(w, "\nWatching it now; a writer changes something every few seconds. Ctrl-C stops.\n\n")
 	return nil
 }
 
-func joinFlags(f []string) string {
-	s := ""
-	for i, x := range f {
-		if i > 0 {
-			s += " "
-		}
-		s += x
+// demoHints are the commands the demo suggests, in order: watch the tree,
+// list it, read and map a file, open the dashboard, write a file.
+func demoHints(prog, gridFile, dirCap, capFile, watchList string) []string {
+	g := "--grid " + gridFile
+	return []string{
+		fmt.Sprintf("%s -r %s %s", prog, g, dirCap),
+		fmt.Sprintf("%s ls -R %s %s", prog, g, dirCap),
+		fmt.Sprintf("%s cat %s %s/todo.txt", prog, g, dirCap),
+		fmt.Sprintf("%s status %s %s/todo.txt", prog, g, dirCap),
+		fmt.Sprintf("%s tui -r %s --watchlist %s", prog, g, watchList), // the list names the directory "demo"
+		fmt.Sprintf(`echo hello | %s put %s - "$(cat %s)/hello.txt"`, prog, g, capFile),
 	}
-	return s
+}
+
+// demoProgram is how the user runs this same program from a shell: the
+// name when it is found on PATH, "go run ./cmd/tahoe-watch" (relative to
+// the working directory) when running under go run, else the binary's path.
+func demoProgram() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "tahoe-watch"
+	}
+	if p, err := exec.LookPath(filepath.Base(exe)); err == nil && sameFile(p, exe) {
+		return filepath.Base(exe)
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		if dir := goRunDir(); dir != "" {
+			return "go run " + shellQuote(dir)
+		}
+	}
+	return shellQuote(exe)
+}
+
+// goRunDir is ./cmd/tahoe-watch of the module the working directory is
+// in, relative to it, or "" outside the module.
+func goRunDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		main := filepath.Join(dir, "cmd", "tahoe-watch", "main.go")
+		if _, err := os.Stat(main); err == nil {
+			rel, err := filepath.Rel(wd, filepath.Dir(main))
+			if err != nil {
+				return ""
+			}
+			return "." + string(filepath.Separator) + rel
+		}
+		if filepath.Dir(dir) == dir {
+			return ""
+		}
+	}
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// plain path characters.
+func shellQuote(s string) string {
+	plain := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@%", r)
+	}
+	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !plain(r) }) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -36,7 +36,7 @@ func TestDemoShowsLiveEvents(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not stop")
 	}
-	for _, want := range []string{"Grid file:", "URI:DIR2-RO:", "--server pb://"} {
+	for _, want := range []string{"Grid file:", "URI:DIR2-RO:", " -r --grid ", " tui -r --grid ", " ls -R --grid "} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q", want)
 		}

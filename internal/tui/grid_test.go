@@ -40,7 +40,7 @@ func TestLoopbackGridPublishUpdatesRowAndLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewWatcherSource(ctx, []cap.Cap{res.Cap}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
+	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap}}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -94,4 +94,74 @@ func allPush(st Status) bool {
 		}
 	}
 	return len(st.Servers) > 0
+}
+
+// TestServersDownShownTruly stops servers of a real grid: one down before
+// the dashboard starts (which the watcher only "polls", with nothing to
+// poll) must show as down with its refusal and no round-trip time, and
+// the cap's state must follow how many servers answer.
+func TestServersDownShownTruly(t *testing.T) {
+	probeEvery = 100 * time.Millisecond
+	t.Cleanup(func() { probeEvery = 5 * time.Second })
+	ctx := context.Background()
+	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
+	key, err := rsakey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Nodes[0].Stop()
+	g.Nodes[1].Stop()
+	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap, Name: "one"}}, watcher.Options{Grid: g.Grid(),
+		Poll: 50 * time.Millisecond, MaxRetry: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	m := New(src, Options{})
+	waitState := func(want string, down int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			m.refreshStatus()
+			r, _ := m.selectedRow()
+			got, _ := m.state(r)
+			n, said := 0, 0
+			for _, s := range m.status.Servers {
+				if s.Mode == watcher.ModeDown {
+					n++
+					if s.Latency != 0 {
+						t.Fatalf("down server %s has RTT %v", s.Name, s.Latency)
+					}
+					if strings.Contains(s.LastError, "refused") {
+						said++
+					}
+				}
+			}
+			if got == want && n == down && said == down {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %q with %d down, want %q with %d:\n%s", got, n, want, down, m.View())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitState("up to date", 2)
+	g.Nodes[2].Stop()
+	waitState("stale: 2 up < k=3", 3)
+	for _, n := range g.Nodes {
+		n.Stop()
+	}
+	waitState("offline: 0 servers", 5)
 }

@@ -6,8 +6,9 @@ import "github.com/charmbracelet/bubbles/key"
 type keyMap struct {
 	Up, Down, PageUp, PageDown  key.Binding
 	Add, Remove, Pause, Refresh key.Binding
+	View, Copy, Sort, Errors    key.Binding
 	Details, Back, Filter, Help key.Binding
-	Quit                        key.Binding
+	Quit, AllKeys               key.Binding // AllKeys is Help as the hints name it
 }
 
 func defaultKeys() keyMap {
@@ -20,17 +21,22 @@ func defaultKeys() keyMap {
 		Remove:   key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "remove")),
 		Pause:    key.NewBinding(key.WithKeys("p", " "), key.WithHelp("p", "pause")),
 		Refresh:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
+		View:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "view")),
+		Copy:     key.NewBinding(key.WithKeys("c", "y"), key.WithHelp("c", "copy cap")),
+		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Errors:   key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "errors in full")),
 		Details:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("⏎", "details")),
-		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back/clear")),
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		AllKeys:  key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
 	}
 }
 
 // ShortHelp implements help.KeyMap.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Add, k.Remove, k.Pause, k.Refresh, k.Details, k.Filter, k.Help, k.Quit}
+	return []key.Binding{k.Add, k.Remove, k.Pause, k.Details, k.View, k.Filter, k.AllKeys, k.Quit}
 }
 
 // FullHelp implements help.KeyMap.
@@ -38,6 +44,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown},
 		{k.Add, k.Remove, k.Pause, k.Refresh},
-		{k.Details, k.Back, k.Filter, k.Help, k.Quit},
+		{k.Details, k.View, k.Copy, k.Sort, k.Errors},
+		{k.Back, k.Filter, k.Help, k.Quit},
 	}
 }

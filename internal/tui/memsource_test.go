@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type memSource struct {
 	st    Status
 	ch    chan events.Event
 	smaps map[string]*mapupdate.Map
+	files map[string][]byte
 	calls []string
 }
 
@@ -29,6 +31,7 @@ func (s *memSource) Status() Status {
 	st := s.st
 	st.Caps = slices.Clone(st.Caps)
 	st.Paused = slices.Clone(st.Paused)
+	st.Names = maps.Clone(st.Names)
 	return st
 }
 
@@ -46,12 +49,27 @@ func (s *memSource) Calls() []string {
 	return slices.Clone(s.calls)
 }
 
-func (s *memSource) Add(_ context.Context, c cap.Cap) error {
-	s.called("add " + c.String())
+func (s *memSource) Add(_ context.Context, t Target) (AddResult, error) {
+	c := t.Cap.ReadOnly().String()
+	s.called("add " + c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.Caps = append(s.st.Caps, watcher.CapStatus{Cap: c.ReadOnly().String(), Root: c.ReadOnly().String()})
-	return nil
+	if t.Name != "" {
+		if s.st.Names == nil {
+			s.st.Names = map[string]string{}
+		}
+		s.st.Names[c] = t.Name
+	}
+	if slices.Contains(s.st.Paused, c) {
+		s.st.Paused = slices.DeleteFunc(s.st.Paused, func(p string) bool { return p == c })
+		s.st.Caps = append(s.st.Caps, watcher.CapStatus{Cap: c, Root: c})
+		return Resumed, nil
+	}
+	if slices.ContainsFunc(s.st.Caps, func(cs watcher.CapStatus) bool { return cs.Cap == c }) {
+		return AlreadyWatched, nil
+	}
+	s.st.Caps = append(s.st.Caps, watcher.CapStatus{Cap: c, Root: c})
+	return Added, nil
 }
 
 func (s *memSource) Remove(_ context.Context, c string) error {
@@ -82,6 +100,20 @@ func (s *memSource) Resume(_ context.Context, c string) error {
 }
 
 func (s *memSource) Refresh(context.Context) error { s.called("refresh"); return nil }
+
+func (s *memSource) Read(_ context.Context, c string, limit int64) ([]byte, error) {
+	s.called("read " + c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.files[c]
+	if !ok {
+		return nil, errString("no such file")
+	}
+	if int64(len(b)) > limit {
+		return nil, errString("too large")
+	}
+	return b, nil
+}
 
 func (s *memSource) ServerMap(_ context.Context, c string) (*mapupdate.Map, error) {
 	s.mu.Lock()
@@ -143,8 +175,10 @@ func fixture() *memSource {
 				{Cap: readCap(b), Root: readCap(b), Dir: true, Known: true, Seqnum: 3, Size: 400, Checked: t0.Add(-time.Minute), Pending: true},
 			},
 			Servers: servers,
-		}, Paused: []string{readCap(c)}},
+		}, Paused: []string{readCap(c)},
+			Names: map[string]string{readCap(a): "notes.txt", readCap(b): "photos", readCap(c): "todo.txt"}},
 		smaps: map[string]*mapupdate.Map{readCap(a): sm},
+		files: map[string][]byte{readCap(a): []byte("first line\n\tindented\x1b[31m red?\n")},
 	}
 }
 

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"strings"
 	"time"
 
@@ -13,7 +15,6 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
-	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
 // Options configure a Model.
@@ -27,15 +28,25 @@ type Options struct {
 	Tick time.Duration
 	// Timeout bounds each action (add, refresh, servermap); default 30s.
 	Timeout time.Duration
-	// Saved, if set, is called with the watched read caps after a cap is
+	// FlashFor is how long a message replaces the key hints; default 5s.
+	FlashFor time.Duration
+	// Saved, if set, is called with the watched targets after a cap is
 	// added or removed, to remember them.
-	Saved func(readCaps []string) error
-	// Caps, if set, lists the watched read caps for Saved.
-	Caps func() []string
+	Saved func([]Target) error
+	// Targets, if set, lists the watched targets for Saved.
+	Targets func() []Target
+	// Resolve turns what was typed at the add prompt (CAP[/PATH] [NAME])
+	// into a target; default: a cap without a path, and its name.
+	Resolve func(ctx context.Context, text string) (Target, error)
+	// Copy puts text on the clipboard; nil: copying is not available.
+	Copy func(string) error
 }
 
-// maxLog bounds the event log.
-const maxLog = 1000
+// maxLog bounds the event log; maxView the file contents shown.
+const (
+	maxLog  = 1000
+	maxView = 64 << 10
+)
 
 type mode int
 
@@ -44,6 +55,8 @@ const (
 	modeDetail
 	modeAdd
 	modeFilter
+	modeConfirm // remove the selected cap?
+	modePager   // text: a file's contents or messages in full
 )
 
 // capInfo is what the event log told about one cap.
@@ -51,6 +64,13 @@ type capInfo struct {
 	changed time.Time
 	via     events.Via
 	warning string // state from the last warning, until the next change
+}
+
+// pager is the text shown in modePager.
+type pager struct {
+	title string
+	lines []string
+	off   int
 }
 
 // Model is the dashboard's bubbletea model.
@@ -73,8 +93,13 @@ type Model struct {
 	mode     mode
 	selected string // read cap of the selected row
 	filter   string
+	sortBy   sortKey
 	showHelp bool
+	pager    pager
+	confirm  string // the read cap d asks about
 	flash    string
+	flashID  int
+	messages []string // every message shown, newest last, for e
 }
 
 // New returns a model showing src.
@@ -91,16 +116,43 @@ func New(src Source, o Options) *Model {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
+	if o.FlashFor <= 0 {
+		o.FlashFor = 5 * time.Second
+	}
+	if o.Resolve == nil {
+		o.Resolve = parseTarget
+	}
 	in := textinput.New()
 	in.Prompt = ""
-	in.CharLimit = 512
-	m := &Model{src: src, opts: o, st: newStyles(o.Renderer), keys: defaultKeys(), help: help.New(),
+	in.CharLimit = 1024
+	st := newStyles(o.Renderer)
+	m := &Model{src: src, opts: o, st: st, keys: defaultKeys(), help: newHelp(st),
 		input: in, width: 80, height: 24, info: map[string]*capInfo{}, smaps: map[string]smapMsg{}}
 	m.status = src.Status()
 	if rows := m.rows(); len(rows) > 0 {
 		m.selected = rows[0].cap
 	}
 	return m
+}
+
+// newHelp is the key help in the model's styles. (help.New's adaptive
+// colours ask the terminal for its background, which stalls a terminal
+// that does not answer, and ignore the model's renderer.)
+func newHelp(st styles) help.Model {
+	h := help.New()
+	h.Styles = help.Styles{Ellipsis: st.dim, ShortKey: st.title, ShortDesc: st.dim, ShortSeparator: st.dim,
+		FullKey: st.title, FullDesc: st.dim, FullSeparator: st.dim}
+	return h
+}
+
+// parseTarget is the default Resolve: a cap and a name, no path.
+func parseTarget(_ context.Context, text string) (Target, error) {
+	arg, name, _ := strings.Cut(strings.TrimSpace(text), " ")
+	c, err := cap.Parse(arg)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Cap: c.ReadOnly(), Name: strings.TrimSpace(name)}, nil
 }
 
 type (
@@ -112,10 +164,17 @@ type (
 		err error
 	}
 	doneMsg struct {
-		what  string
-		err   error
-		saved bool // the cap list changed: save it
+		what     string
+		err      error
+		saved    bool   // the cap list changed: save it
+		selected string // select this cap
 	}
+	readMsg struct {
+		cap, name string
+		data      []byte
+		err       error
+	}
+	flashDone int
 )
 
 // Init implements tea.Model.
@@ -151,20 +210,36 @@ func (m *Model) fetchMap(c string) tea.Cmd {
 	}
 }
 
-// do runs an action on the source in the background.
-func (m *Model) do(what string, saved bool, f func(ctx context.Context) error) tea.Cmd {
+// do runs an action in the background; it must not touch the model.
+func (m *Model) do(f func(ctx context.Context) doneMsg) tea.Cmd {
 	timeout := m.opts.Timeout
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		return doneMsg{what: what, err: f(ctx), saved: saved}
+		return f(ctx)
 	}
+}
+
+// say shows a message in place of the key hints for a while; e shows it
+// whole later.
+func (m *Model) say(s string) tea.Cmd {
+	m.flash = s
+	m.messages = append(m.messages, m.opts.Now().Format("15:04:05")+"  "+s)
+	if len(m.messages) > 100 {
+		m.messages = m.messages[1:]
+	}
+	m.flashID++
+	id := m.flashID
+	return tea.Tick(m.opts.FlashFor, func(time.Time) tea.Msg { return flashDone(id) })
 }
 
 // Update implements tea.Model.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		if msg.Width <= 0 || msg.Height <= 0 {
+			return m, nil // a terminal that does not know its size: keep 80×24
+		}
 		m.width, m.height = msg.Width, msg.Height
 		m.help.Width = msg.Width
 		return m, nil
@@ -178,6 +253,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case doneMsg:
 		return m, m.done(msg)
+	case readMsg:
+		return m, m.showContents(msg)
+	case flashDone:
+		if int(msg) == m.flashID {
+			m.flash = ""
+		}
+		return m, nil
 	case tea.MouseMsg:
 		return m, m.mouse(msg)
 	case tea.KeyMsg:
@@ -188,6 +270,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) refreshStatus() {
 	m.status = m.src.Status()
+	m.reselect()
+}
+
+// reselect keeps the selection on a row shown, else the first.
+func (m *Model) reselect() {
 	rows := m.rows()
 	for _, r := range rows {
 		if r.cap == m.selected {
@@ -234,16 +321,18 @@ func (m *Model) record(e events.Event) tea.Cmd {
 func (m *Model) done(d doneMsg) tea.Cmd {
 	m.refreshStatus()
 	if d.err != nil {
-		m.flash = d.what + ": " + scrub(d.err.Error())
-		return nil
+		return m.say(d.what + ": " + scrub(d.err.Error()))
 	}
-	m.flash = d.what
-	if d.saved && m.opts.Saved != nil && m.opts.Caps != nil {
-		if err := m.opts.Saved(m.opts.Caps()); err != nil {
-			m.flash = d.what + "; not saved: " + scrub(err.Error())
+	if d.selected != "" {
+		m.selected = d.selected
+	}
+	what := d.what
+	if d.saved && m.opts.Saved != nil && m.opts.Targets != nil {
+		if err := m.opts.Saved(m.opts.Targets()); err != nil {
+			what += "; not saved: " + scrub(err.Error())
 		}
 	}
-	return m.fetchMap(m.selected)
+	return tea.Batch(m.say(what), m.fetchMap(m.selected))
 }
 
 // scrub keeps write caps out of a message.
@@ -254,15 +343,21 @@ func scrub(s string) string {
 			f[i] = ReadOnly(strings.Trim(w, `"'(),;`))
 		}
 	}
-	return strings.Join(f, " ")
+	return printable(strings.Join(f, " "))
 }
 
 func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
+	d := 0
 	switch msg.Button {
 	case tea.MouseButtonWheelUp:
-		m.scroll(-1)
+		d = -1
 	case tea.MouseButtonWheelDown:
-		m.scroll(1)
+		d = 1
+	}
+	if m.mode == modePager {
+		m.pagerScroll(d)
+	} else {
+		m.scroll(d)
 	}
 	return nil
 }
@@ -272,8 +367,13 @@ func (m *Model) scroll(n int) {
 	m.logOff = max(0, min(m.logOff+n, len(m.filteredLog())-1))
 }
 
+func (m *Model) pagerScroll(n int) {
+	m.pager.off = max(0, min(m.pager.off+n, len(m.pager.lines)-1))
+}
+
 func (m *Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if key.Matches(msg, m.keys.Quit) && (msg.String() == "ctrl+c" || m.mode != modeAdd && m.mode != modeFilter) {
+	typing := m.mode == modeAdd || m.mode == modeFilter || m.mode == modeConfirm // q is an answer there
+	if key.Matches(msg, m.keys.Quit) && (msg.String() == "ctrl+c" || !typing) {
 		return m, tea.Quit
 	}
 	switch m.mode {
@@ -281,63 +381,250 @@ func (m *Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.keyAdd(msg)
 	case modeFilter:
 		return m, m.keyFilter(msg)
+	case modeConfirm:
+		return m, m.keyConfirm(msg)
+	case modePager:
+		return m, m.keyPager(msg)
 	case modeDetail:
 		if key.Matches(msg, m.keys.Back) || msg.String() == "backspace" {
 			m.mode = modeMain
 			return m, nil
 		}
 	}
+	return m, m.keyMain(msg)
+}
+
+func (m *Model) keyMain(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Help):
 		m.showHelp = !m.showHelp
 	case key.Matches(msg, k.Back):
-		m.showHelp, m.flash = false, ""
+		m.back()
 	case key.Matches(msg, k.Up):
-		return m, m.move(-1)
+		return m.move(-1)
 	case key.Matches(msg, k.Down):
-		return m, m.move(1)
+		return m.move(1)
 	case key.Matches(msg, k.PageUp):
 		m.scroll(5)
 	case key.Matches(msg, k.PageDown):
 		m.scroll(-5)
 	case key.Matches(msg, k.Add):
-		m.mode, m.flash = modeAdd, ""
-		m.input.SetValue("")
-		m.input.Placeholder = "URI:SSK-RO:… (a write cap is reduced to its read cap)"
-		m.input.EchoMode = textinput.EchoNormal
-		return m, m.input.Focus()
+		m.startAdd()
+		return m.input.Focus()
 	case key.Matches(msg, k.Filter):
-		m.mode = modeFilter
-		m.input.SetValue(m.filter)
-		m.input.Placeholder = "text in a name, cap or event"
-		m.input.EchoMode = textinput.EchoNormal
-		return m, m.input.Focus()
+		m.prompt(modeFilter, m.filter, "text in a name, cap or event")
+		return m.input.Focus()
 	case key.Matches(msg, k.Details):
 		if m.selected != "" {
 			m.mode = modeDetail
-			return m, m.fetchMap(m.selected)
+			return m.fetchMap(m.selected)
 		}
 	case key.Matches(msg, k.Remove):
-		return m, m.onSelected("removed", true, m.src.Remove)
+		return m.askRemove()
 	case key.Matches(msg, k.Pause):
-		if m.isPaused(m.selected) {
-			return m, m.onSelected("resumed", false, m.src.Resume)
-		}
-		return m, m.onSelected("paused", false, m.src.Pause)
+		return m.pause()
 	case key.Matches(msg, k.Refresh):
-		m.flash = "refreshing…"
-		return m, m.do("refreshed", false, m.src.Refresh)
+		return m.refresh()
+	case key.Matches(msg, k.View):
+		return m.view()
+	case key.Matches(msg, k.Copy):
+		return m.copyCap()
+	case key.Matches(msg, k.Sort):
+		m.sortBy = (m.sortBy + 1) % sortKeys
+		return m.say("sorted by " + m.sortBy.String())
+	case key.Matches(msg, k.Errors):
+		m.showErrors()
 	}
-	return m, nil
+	return nil
 }
 
-func (m *Model) onSelected(what string, saved bool, f func(context.Context, string) error) tea.Cmd {
-	c := m.selected
-	if c == "" {
+// back is Esc on the main view: it closes the help, then the message,
+// then clears the filter.
+func (m *Model) back() {
+	switch {
+	case m.showHelp:
+		m.showHelp = false
+	case m.flash != "":
+		m.flash = ""
+	default:
+		m.filter, m.logOff = "", 0
+		m.reselect()
+	}
+}
+
+func (m *Model) prompt(md mode, value, placeholder string) {
+	m.mode, m.flash = md, ""
+	m.input.SetValue(value)
+	m.input.Placeholder = placeholder
+	m.input.EchoMode = textinput.EchoNormal
+}
+
+func (m *Model) startAdd() {
+	m.prompt(modeAdd, "", "CAP[/PATH] [NAME]  (a write cap is reduced to its read cap)")
+}
+
+// selectedRow returns the selected row, if any is.
+func (m *Model) selectedRow() (row, bool) {
+	for _, r := range m.rows() {
+		if r.cap == m.selected {
+			return r, true
+		}
+	}
+	return row{}, false
+}
+
+// rootOnly refuses an action on a row found below a watched directory:
+// the watcher adds, pauses and removes the caps it was given.
+func (m *Model) rootOnly(what string) (row, tea.Cmd, bool) {
+	r, ok := m.selectedRow()
+	if !ok {
+		return r, nil, false
+	}
+	if r.child {
+		return r, m.say(r.name + " is inside " + r.rootName + ": select " + r.rootName + " to " + what + " it"), false
+	}
+	return r, nil, true
+}
+
+func (m *Model) askRemove() tea.Cmd {
+	r, cmd, ok := m.rootOnly("remove")
+	if !ok {
+		return cmd
+	}
+	m.mode, m.confirm, m.flash = modeConfirm, r.cap, ""
+	return nil
+}
+
+func (m *Model) keyConfirm(msg tea.KeyMsg) tea.Cmd {
+	m.mode = modeMain
+	c := m.confirm
+	m.confirm = ""
+	if msg.String() != "y" && msg.String() != "Y" {
+		return m.say("not removed")
+	}
+	label := m.label(c)
+	src := m.src
+	return m.do(func(ctx context.Context) doneMsg {
+		return doneMsg{what: "removed " + label, err: src.Remove(ctx, c), saved: true}
+	})
+}
+
+func (m *Model) pause() tea.Cmd {
+	r, cmd, ok := m.rootOnly("pause")
+	if !ok {
+		return cmd
+	}
+	src, c := m.src, r.cap
+	if r.paused {
+		return m.do(func(ctx context.Context) doneMsg {
+			return doneMsg{what: "resumed " + r.name, err: src.Resume(ctx, c)}
+		})
+	}
+	return m.do(func(ctx context.Context) doneMsg {
+		return doneMsg{what: "paused " + r.name + " (p resumes it)", err: src.Pause(ctx, c)}
+	})
+}
+
+// refresh starts re-mapping every cap; the message says so honestly, and
+// that a paused selection is not among them.
+func (m *Model) refresh() tea.Cmd {
+	what := "refresh started: every server resubscribed, every cap re-mapped"
+	if r, ok := m.selectedRow(); ok && r.paused {
+		what = "refresh started; " + r.name + " is paused, so not refreshed (p resumes it)"
+	}
+	src := m.src
+	return tea.Batch(m.say("refreshing…"), m.do(func(ctx context.Context) doneMsg {
+		return doneMsg{what: what, err: src.Refresh(ctx)}
+	}))
+}
+
+// view reads the selected file for the pager.
+func (m *Model) view() tea.Cmd {
+	r, ok := m.selectedRow()
+	switch {
+	case !ok:
+		return nil
+	case r.dir:
+		return m.say(r.name + " is a directory: -r shows a row for each mutable in it; tahoe-watch ls lists it")
+	case r.cs.Known && r.cs.Size > maxView:
+		return m.say(r.name + " is too large to view here: tahoe-watch cat reads it")
+	}
+	src, c, name := m.src, r.cap, r.name
+	timeout := m.opts.Timeout
+	return tea.Batch(m.say("reading "+name+"…"), func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		b, err := src.Read(ctx, c, maxView)
+		return readMsg{cap: c, name: name, data: b, err: err}
+	})
+}
+
+func (m *Model) showContents(r readMsg) tea.Cmd {
+	if r.err != nil {
+		return m.say("cannot view " + r.name + ": " + scrub(r.err.Error()))
+	}
+	m.flash = ""
+	m.mode = modePager
+	m.pager = pager{title: r.name + " (" + plural(len(r.data), "byte") + ")", lines: textLines(r.data)}
+	return nil
+}
+
+// showErrors opens the pager on every error in full: the selected cap's,
+// the servers' and the messages shown.
+func (m *Model) showErrors() {
+	var lines []string
+	if r, ok := m.selectedRow(); ok && r.cs.Err != "" {
+		lines = append(lines, "cap "+r.name+":", "  "+scrub(r.cs.Err), "")
+	}
+	for _, s := range m.status.Servers {
+		if s.LastError != "" {
+			lines = append(lines, "server "+printable(s.Name)+" ("+string(s.Mode)+"):", "  "+scrub(s.LastError), "")
+		}
+	}
+	if len(m.messages) > 0 {
+		lines = append(lines, "messages, newest last:")
+		for _, s := range m.messages {
+			lines = append(lines, "  "+s)
+		}
+	}
+	if len(lines) == 0 {
+		lines = []string{"no errors and no messages"}
+	}
+	m.mode, m.flash = modePager, ""
+	m.pager = pager{title: "ERRORS AND MESSAGES, in full", lines: lines}
+}
+
+func (m *Model) keyPager(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Back), msg.String() == "backspace":
+		m.mode = modeMain
+	case key.Matches(msg, k.Up):
+		m.pagerScroll(-1)
+	case key.Matches(msg, k.Down):
+		m.pagerScroll(1)
+	case key.Matches(msg, k.PageUp):
+		m.pagerScroll(-(m.height - 3))
+	case key.Matches(msg, k.PageDown):
+		m.pagerScroll(m.height - 3)
+	}
+	return nil
+}
+
+// copyCap puts the selected row's read cap on the clipboard.
+func (m *Model) copyCap() tea.Cmd {
+	r, ok := m.selectedRow()
+	if !ok {
 		return nil
 	}
-	return m.do(what, saved, func(ctx context.Context) error { return f(ctx, c) })
+	if m.opts.Copy == nil {
+		return m.say("no clipboard here; the read cap is in the details (enter)")
+	}
+	if err := m.opts.Copy(ReadOnly(r.cap)); err != nil {
+		return m.say("not copied: " + scrub(err.Error()))
+	}
+	return m.say("copied the read cap of " + r.name + " (OSC 52: your terminal must allow it)")
 }
 
 // move changes the selection by d rows.
@@ -365,14 +652,7 @@ func (m *Model) keyAdd(msg tea.KeyMsg) tea.Cmd {
 		m.input.Blur()
 		text := strings.TrimSpace(m.input.Value())
 		m.input.SetValue("")
-		c, err := cap.Parse(text)
-		if err != nil {
-			m.flash = "not added: " + scrub(err.Error())
-			return nil
-		}
-		c = c.ReadOnly()
-		m.selected = c.String()
-		return m.do("added "+name(c.String(), ""), true, func(ctx context.Context) error { return m.src.Add(ctx, c) })
+		return m.add(text)
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -380,12 +660,53 @@ func (m *Model) keyAdd(msg tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// add checks the typed text at once, then resolves and adds it in the
+// background, saying whether it was new.
+func (m *Model) add(text string) tea.Cmd {
+	arg, _, _ := strings.Cut(text, " ")
+	s, _, err := cap.SplitPath(arg)
+	if err == nil {
+		_, err = cap.Parse(s)
+	}
+	if err != nil {
+		return m.say("not added: " + scrub(err.Error()))
+	}
+	resolve, src, names := m.opts.Resolve, m.src, maps.Clone(m.status.Names)
+	return tea.Batch(m.say("adding…"), m.do(func(ctx context.Context) doneMsg {
+		t, err := resolve(ctx, text)
+		if err != nil {
+			return doneMsg{what: "not added", err: err}
+		}
+		c := ReadOnly(t.Cap.String())
+		label := cmp.Or(printable(t.Name), names[c])
+		if label == "" {
+			label = events.ShortCap(c)
+		}
+		res, err := src.Add(ctx, t)
+		if err != nil {
+			return doneMsg{what: "not added", err: err}
+		}
+		switch res {
+		case AlreadyWatched:
+			return doneMsg{what: label + " is already watched", selected: c, saved: t.Name != ""}
+		case Resumed:
+			return doneMsg{what: label + " was paused: resumed", selected: c}
+		}
+		return doneMsg{what: "added " + label, saved: true, selected: c}
+	}))
+}
+
 // reduceInput replaces a complete write cap in the prompt by its read cap
-// and masks the prompt while it may hold part of one.
+// (keeping a path or name after it) and masks the prompt while it may
+// hold part of one.
 func (m *Model) reduceInput() {
 	v := strings.TrimSpace(m.input.Value())
-	if c, err := cap.Parse(v); err == nil && !c.IsReadOnly() {
-		m.input.SetValue(c.ReadOnly().String())
+	end := len(v)
+	if i := strings.IndexAny(v, "/ "); i >= 0 {
+		end = i
+	}
+	if c, err := cap.Parse(v[:end]); err == nil && !c.IsReadOnly() {
+		m.input.SetValue(c.ReadOnly().String() + v[end:])
 		m.input.CursorEnd()
 		v = m.input.Value()
 	}
@@ -412,79 +733,9 @@ func (m *Model) keyFilter(msg tea.KeyMsg) tea.Cmd {
 	m.input, cmd = m.input.Update(msg)
 	m.filter = m.input.Value()
 	m.logOff = 0
-	return cmd
-}
-
-func (m *Model) isPaused(c string) bool {
-	for _, p := range m.status.Paused {
-		if p == c {
-			return true
-		}
+	m.reselect()
+	if _, ok := m.smaps[m.selected]; ok {
+		return cmd
 	}
-	return false
-}
-
-// row is one watched (or paused) cap as shown.
-type row struct {
-	cap    string
-	name   string
-	paused bool
-	cs     watcher.CapStatus
-}
-
-// rows lists the caps the filter lets through: the watcher's, then the
-// paused ones.
-func (m *Model) rows() []row {
-	var out []row
-	for _, cs := range m.status.Caps {
-		c := ReadOnly(cs.Cap)
-		out = append(out, row{cap: c, name: name(c, cs.Path), cs: cs})
-	}
-	for _, p := range m.status.Paused {
-		c := ReadOnly(p)
-		out = append(out, row{cap: c, name: name(c, ""), paused: true})
-	}
-	if m.filter == "" {
-		return out
-	}
-	kept := out[:0]
-	for _, r := range out {
-		if contains(r.name, m.filter) || contains(r.cap, m.filter) {
-			kept = append(kept, r)
-		}
-	}
-	return kept
-}
-
-func (m *Model) selectedIndex(rows []row) int {
-	for i, r := range rows {
-		if r.cap == m.selected {
-			return i
-		}
-	}
-	return 0
-}
-
-// filteredLog is the event log the filter lets through.
-func (m *Model) filteredLog() []events.Event {
-	if m.filter == "" {
-		return m.log
-	}
-	var out []events.Event
-	for _, e := range m.log {
-		if contains(eventLine(e), m.filter) || contains(e.Cap, m.filter) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func contains(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
-
-// name is how a cap is named in a row: its path, else its short cap.
-func name(c, path string) string {
-	if path != "" {
-		return path
-	}
-	return events.ShortCap(ReadOnly(c))
+	return tea.Batch(cmd, m.fetchMap(m.selected))
 }

@@ -39,9 +39,12 @@ func newStyles(r *lipgloss.Renderer) styles {
 // View implements tea.Model.
 func (m *Model) View() string {
 	var lines []string
-	if m.mode == modeDetail {
+	switch m.mode {
+	case modeDetail:
 		lines = m.detailView()
-	} else {
+	case modePager:
+		lines = m.pagerView()
+	default:
 		lines = m.mainView()
 	}
 	for len(lines) < m.height-1 {
@@ -123,8 +126,9 @@ func (m *Model) titleLine() string {
 	t := fmt.Sprintf("tahoe-watch  %d caps  %d servers: %d push, %d poll, %d down",
 		len(m.status.Caps)+len(m.status.Paused), len(m.status.Servers), push, poll, down)
 	if m.filter != "" {
-		t += "  filter: " + m.filter
+		t += "  filter: " + m.filter + " (esc clears)"
 	}
+	t += "  sort: " + m.sortBy.String()
 	return m.st.title.Render(fit(t, m.width))
 }
 
@@ -133,7 +137,7 @@ var capWidths = []int{0, 6, 8, 19, 7}
 func (m *Model) capLines(rows []row, n int) []string {
 	ws := slices.Clone(capWidths)
 	ws[0] = max(m.width-2-(6+8+19+7+4), 8)
-	out := []string{m.st.header.Render("  " + cols(m.width-2, ws, "CAP", "SEQ", "CHANGED", "STATE", "VIA"))}
+	out := []string{m.st.header.Render("  " + cols(m.width-2, ws, "NAME", "SEQ", "CHANGED", "STATE", "VIA"))}
 	if len(rows) == 0 {
 		return append(out, m.st.dim.Render("  no caps watched: press a to add one"))
 	}
@@ -147,6 +151,8 @@ func (m *Model) capLines(rows []row, n int) []string {
 		}
 		if in := m.info[r.cap]; in != nil && !in.changed.IsZero() {
 			changed, via = m.ago(in.changed), string(in.via)
+		} else if !r.cs.LastChange.IsZero() {
+			changed, via = m.ago(r.cs.LastChange), string(r.cs.LastVia)
 		}
 		state, style := m.state(r)
 		line := cols(m.width-2, ws, r.name, seq, changed, state, via)
@@ -159,31 +165,19 @@ func (m *Model) capLines(rows []row, n int) []string {
 	return out
 }
 
-// state names a cap's state and the style to show it in.
-func (m *Model) state(r row) (string, lipgloss.Style) {
-	in := m.info[r.cap]
-	switch {
-	case r.paused:
-		return "paused", m.st.dim
-	case r.cs.Err != "":
-		return "error", m.st.bad
-	case r.cs.Pending:
-		return "confirming", m.st.warn
-	case in != nil && in.warning != "":
-		return in.warning, m.st.bad
-	case r.cs.Checked.IsZero():
-		return "mapping", m.st.dim
-	case !r.cs.Known:
-		return "unrecoverable", m.st.bad
-	}
-	return "up to date", m.st.ok
-}
-
 var serverWidths = []int{12, 10, 7, 7, 8, 7}
 
 func (m *Model) serverLines(n int) []string {
-	out := []string{m.st.header.Render("  " + cols(m.width-2, serverWidths, "SERVER", "MODE", "RTT", "NOTICES", "CONTACT", "SHARES", "LAST ERROR"))}
+	ws := slices.Clone(serverWidths)
+	for _, s := range m.status.Servers { // as wide as the names, when there is room
+		ws[0] = max(ws[0], min(ansi.StringWidth(s.Name)+1, 40, m.width-2-(10+7+7+8+7+5)-20))
+	}
+	out := []string{m.st.header.Render("  " + cols(m.width-2, ws, "SERVER", "MODE", "RTT", "NOTICES", "CONTACT", "SHARES", "LAST ERROR"))}
 	holders := m.holders(m.selected)
+	errWidth := m.width - 2
+	for _, w := range ws {
+		errWidth -= w + 1
+	}
 	for i, s := range m.status.Servers {
 		if i == n {
 			break
@@ -192,7 +186,7 @@ func (m *Model) serverLines(n int) []string {
 		if s.Latency > 0 {
 			rtt = s.Latency.Round(time.Millisecond).String()
 			if s.Latency < time.Millisecond {
-				rtt = s.Latency.Round(10 * time.Microsecond).String()
+				rtt = max(s.Latency, 10*time.Microsecond).Round(10 * time.Microsecond).String()
 			}
 		}
 		if !s.LastContact.IsZero() {
@@ -209,7 +203,7 @@ func (m *Model) serverLines(n int) []string {
 		case watcher.ModeDown:
 			style = m.st.bad
 		}
-		line := cols(m.width-2, serverWidths, s.Name, string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, scrub(s.LastError))
+		line := cols(m.width-2, ws, printable(s.Name), string(s.Mode), rtt, strconv.Itoa(s.Notices), contact, shares, fitError(scrub(s.LastError), errWidth))
 		out = append(out, "  "+style.Render(line))
 	}
 	return out
@@ -255,17 +249,24 @@ func (m *Model) eventLines(n int) []string {
 		if log[i].Type == events.Warning {
 			style = m.st.warn
 		}
-		out = append(out, "  "+style.Render(fit(eventLine(log[i]), m.width-2)))
+		out = append(out, "  "+style.Render(fit(m.eventLine(log[i]), m.width-2)))
 	}
 	return out
 }
 
-// eventLine is the text printer's line for e, without its newline.
-func eventLine(e events.Event) string {
+// eventLine is the text printer's line for e, without its newline, with
+// the cap named as its row is.
+func (m *Model) eventLine(e events.Event) string {
 	var b strings.Builder
 	e.Cap = ReadOnly(e.Cap)
+	switch n := m.status.Names[ReadOnly(e.Root)]; {
+	case e.Path == "" && m.status.Names[e.Cap] != "":
+		e.Path = m.status.Names[e.Cap]
+	case e.Path != "" && n != "":
+		e.Path = n + "/" + e.Path
+	}
 	events.Text{}.Print(&b, e)
-	return strings.TrimSuffix(b.String(), "\n")
+	return printable(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // ago is a short relative time.
@@ -290,12 +291,21 @@ func (m *Model) footer() string {
 		return "add cap: " + m.inputView()
 	case modeFilter:
 		return "filter: " + m.inputView()
+	case modeConfirm:
+		return m.st.warn.Render(fit("remove "+m.label(m.confirm)+" from the watch list? y removes, any other key keeps it", m.width))
 	}
 	if m.flash != "" {
-		return m.st.flash.Render(fit(m.flash, m.width))
+		f := m.flash
+		if ansi.StringWidth(f) > m.width {
+			f = ansi.Truncate(f, m.width-len(" … e: in full"), "") + " … e: in full"
+		}
+		return m.st.flash.Render(fit(f, m.width))
 	}
-	if m.mode == modeDetail {
+	switch m.mode {
+	case modeDetail:
 		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Refresh, m.keys.Quit})
+	case modePager:
+		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Up, m.keys.Down, m.keys.Quit})
 	}
 	return m.help.ShortHelpView(m.keys.ShortHelp())
 }
@@ -353,7 +363,7 @@ func (m *Model) matrix() []string {
 	}
 	head := fit("VERSION", label)
 	for _, s := range srv {
-		head += fit(s.Name, cw)
+		head += fit(printable(s.Name), cw-1) + " " // a space between names, however narrow
 	}
 	out := []string{"", m.st.header.Render("SERVERMAP  versions × servers: share numbers held"), head}
 	if len(sm.m.Versions) == 0 {
@@ -364,7 +374,7 @@ func (m *Model) matrix() []string {
 	}
 	for _, s := range srv {
 		if s.Err != nil {
-			out = append(out, m.st.bad.Render(fmt.Sprintf("%s: %s %s", s.Name, s.Class, scrub(s.Err.Error()))))
+			out = append(out, m.st.bad.Render(fmt.Sprintf("%s: %s %s", printable(s.Name), s.Class, scrub(s.Err.Error()))))
 		}
 	}
 	return out
@@ -387,11 +397,55 @@ func (m *Model) versionLine(sm *mapupdate.Map, v *mapupdate.Version, srv []*mapu
 				ns = append(ns, sh.Num)
 			}
 		}
-		line += fit(shareList(ns), cw)
+		line += fit(shareList(ns), cw-1) + " "
 	}
 	style := m.st.ok
 	if v != sm.Best {
 		style = m.st.warn
 	}
 	return style.Render(line)
+}
+
+// pagerView shows the pager's text, wrapped to the width, from its
+// offset.
+func (m *Model) pagerView() []string {
+	out := []string{m.st.title.Render(fit(m.pager.title, m.width))}
+	var lines []string
+	for _, l := range m.pager.lines {
+		lines = append(lines, wrap(l, m.width)...)
+	}
+	n := max(1, m.height-2)
+	off := min(m.pager.off, max(0, len(lines)-n))
+	return append(out, lines[off:min(len(lines), off+n)]...)
+}
+
+// wrap breaks a line into pieces of at most w cells.
+func wrap(l string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	s := ansi.Wrap(l, w, "")
+	return strings.Split(s, "\n")
+}
+
+// fitError is the error, or when it is wider than w its root cause.
+func fitError(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return shortError(s)
+}
+
+// shortError is an error's root cause for a column ("refused: a: b: c"
+// shows "refused: c"); e shows the whole text.
+func shortError(s string) string {
+	i := strings.LastIndex(s, ": ")
+	if i < 0 {
+		return s
+	}
+	cause := s[i+2:]
+	if class, _, ok := strings.Cut(s, ": "); ok && !strings.ContainsAny(class, " .") && class != s[:i] {
+		return class + ": " + cause
+	}
+	return cause
 }
