@@ -29,6 +29,7 @@ type tuiOptions struct {
 	refresh   time.Duration
 	noPush    bool
 	recursive bool
+	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	args      []string
 	s         Streams
 	// run shows the model; tests replace it. nil runs a full-screen
@@ -67,6 +68,7 @@ with the demo grid: docs/tui.md.`,
 	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "show a row for every mutable below the watched directories")
+	f.StringVar(&opts.capFile, capFileFlag, "", "also show the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
 	return cmd
 }
 
@@ -79,7 +81,15 @@ func tuiRun(ctx context.Context, opts *tuiOptions) error {
 			return err
 		}
 	}
-	args, err := parseTuiArgs(opts.args)
+	typed := opts.args
+	if opts.capFile != "" {
+		more, err := readCapList(opts.capFile)
+		if err != nil {
+			return err
+		}
+		typed = append(typed, more...)
+	}
+	args, err := parseTuiArgs(typed)
 	if err != nil {
 		return err
 	}

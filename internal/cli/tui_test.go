@@ -227,3 +227,34 @@ func serverNURLs(g *demo.Grid) []string {
 	}
 	return out
 }
+
+// TestTuiCapFile: --cap-file adds the targets in the file, a write cap
+// in it is reduced to its read cap, and a shared file holding a write cap
+// is refused.
+func TestTuiCapFile(t *testing.T) {
+	ctx := context.Background()
+	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	tree, err := demo.Populate(ctx, g.Grid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tree.Close)
+	capFile := writeCapFile(t, "# the demo's list\n"+tree.Root.String()+"/todo.txt\n", 0o600)
+	var shown tea.Model
+	opts := &tuiOptions{capFile: capFile, s: StdStreams(), gridOptions: gridOptions{servers: serverNURLs(g)},
+		run: func(_ context.Context, m tea.Model) error { shown = m; return nil }}
+	if err := tuiRun(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if view := shown.View(); !strings.Contains(view, "todo.txt") || strings.Contains(view, tree.Root.String()) {
+		t.Errorf("want a todo.txt row and no write cap:\n%s", view)
+	}
+	opts.capFile = writeCapFile(t, tree.Root.String()+"\n", 0o644)
+	if err := tuiRun(ctx, opts); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a shared cap file with a write cap: %v", err)
+	}
+}
