@@ -75,6 +75,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Push, if set, makes the mirror two-way: local edits are uploaded
+	// (see Push). The root given to Open must then be a write cap.
+	Push *Push
 }
 
 // Mirror mirrors one directory cap into one local directory.
@@ -91,6 +94,8 @@ type Mirror struct {
 	// could not start); localHook is for tests (see localWatch.hook).
 	lw        atomic.Pointer[localWatch]
 	localHook func(rel string) bool
+	// push uploads local edits in two-way sync (nil for a mirror).
+	push *pusher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -136,6 +141,17 @@ func Open(root cap.Cap, dir string, o Options) (*Mirror, error) {
 	if err = m.loc.cleanTemps(); err != nil {
 		m.Close()
 		return nil, errkind.E(op, errkind.Other, err)
+	}
+	if o.Push != nil {
+		w, ok := root.(*cap.Mutable)
+		if !ok || w.Access != cap.Write {
+			m.Close()
+			return nil, errkind.E(op, errkind.Usage, "two-way sync needs a directory write cap")
+		}
+		if m.push, err = newPusher(m, w, *o.Push); err != nil {
+			m.Close()
+			return nil, errkind.E(op, errkind.KindOf(err), err)
+		}
 	}
 	return m, nil
 }
@@ -192,7 +208,11 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, q.push) }()
 	defer func() { cancel(); <-done }()
-	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook); err != nil {
+	var onChange func(string)
+	if m.push != nil {
+		onChange = m.push.mark
+	}
+	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook, onChange); err != nil {
 		m.log.Warn("cannot watch local edits; every file is checked by its contents", "err", err)
 	} else {
 		m.lw.Store(lw)
@@ -202,6 +222,12 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	case <-w.Ready():
 	case <-ctx.Done():
 		return nil
+	}
+	if m.push != nil {
+		// Offline edits first, against the journal: a local change
+		// that lost to a remote one is kept beside it by the reconcile.
+		m.push.mark("")
+		m.push.flush(ctx, emit, true)
 	}
 	if err := m.Sync(ctx, emit); err != nil && ctx.Err() == nil {
 		m.log.Warn("first reconcile incomplete", "err", err)
@@ -217,10 +243,29 @@ func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) er
 	}
 	tick := time.NewTicker(refresh)
 	defer tick.Stop()
+	var pushSignal <-chan struct{}
+	pushTimer := time.NewTimer(time.Hour)
+	pushTimer.Stop()
+	defer pushTimer.Stop()
+	armed := false // pushTimer runs
+	if m.push != nil {
+		pushSignal = m.push.signal
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-pushSignal:
+			if !armed {
+				pushTimer.Reset(m.push.p.Quiet)
+				armed = true
+			}
+		case <-pushTimer.C:
+			armed = false
+			if next := m.push.flush(ctx, emit, false); next > 0 {
+				pushTimer.Reset(next)
+				armed = true
+			}
 		case <-tick.C:
 			s := m.session(emit, false, events.ViaRefresh)
 			if err := s.reconcile(ctx, "", m.root); err != nil && ctx.Err() == nil {
