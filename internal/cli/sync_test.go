@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -344,4 +345,274 @@ func TestSyncCapFile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// device is one "tahoe-watch sync --mode two-way" process and its
+// folder.
+type device struct {
+	t     *testing.T
+	bin   string
+	name  string
+	dir   string
+	args  []string
+	env   []string
+	cmd   *exec.Cmd
+	out   *syncBuffer
+	errs  *syncBuffer
+	runs  int
+	ready chan struct{}
+}
+
+// twoWayGrid starts a pushing loopback grid of n servers with an empty
+// directory and writes its write cap to a 0600 file.
+func twoWayGrid(t *testing.T, n int) (*demo.Grid, *cap.Mutable, string) {
+	t.Helper()
+	ctx := context.Background()
+	dg, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{Servers: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dg.Close)
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	ed := &dirop.Editor{Pub: &publish.Publisher{Grid: dg.Grid(), Dial: cl.Dial}, New: publish.Params{Format: cap.SDMF, K: 2, N: n}, NewKey: rsakey.Generate}
+	root, err := ed.Mkdir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capFile := filepath.Join(t.TempDir(), "dircap")
+	if err := os.WriteFile(capFile, []byte(root.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dg, root, capFile
+}
+
+// newDevice prepares a device with its own configuration directory (so
+// its own convergence and lease secrets) and starts it.
+func newDevice(t *testing.T, bin string, dg *demo.Grid, capFile, name string, extra ...string) *device {
+	home := t.TempDir()
+	d := &device{t: t, bin: bin, name: name, dir: filepath.Join(t.TempDir(), name),
+		env: append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "TAHOE_WATCH_CONVERGENCE="),
+		args: append(append([]string{"sync", "--mode", "two-way", "--json", "--device", name, "--quiet-period", "50ms",
+			"--shares-needed", "2", "--shares-happy", "2", "--poll", "1s"}, dg.ServerFlags()...), extra...)}
+	d.args = append(d.args, "--cap-file", capFile, d.dir)
+	d.start()
+	t.Cleanup(func() { d.kill() })
+	return d
+}
+
+func (d *device) start() {
+	d.t.Helper()
+	if d.out == nil {
+		d.out, d.errs = &syncBuffer{}, &syncBuffer{}
+	}
+	before := strings.Count(d.out.String(), `"done":true`)
+	d.cmd = exec.Command(d.bin, d.args...)
+	d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = d.env, d.out, d.errs
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.runs++
+	waitUntil(d.t, d.name+" started", func() bool { return strings.Count(d.out.String(), `"done":true`) > before })
+}
+
+// stop ends the process with SIGTERM and expects exit 0.
+func (d *device) stop() {
+	d.t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		d.t.Errorf("%s: exit %v\n%s", d.name, err, d.errs.String())
+	}
+	d.cmd = nil
+}
+
+// kill ends the process with SIGKILL.
+func (d *device) kill() {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	d.cmd = nil
+}
+
+func (d *device) path(p string) string { return filepath.Join(d.dir, filepath.FromSlash(p)) }
+
+func (d *device) write(p, data string) {
+	d.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(d.path(p)), 0o755); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := os.WriteFile(d.path(p), []byte(data), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// localTree is what is below dir but the state directory and the ignore
+// file: contents by path, directories as "/".
+func localTree(dir string) map[string]string {
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case rel == mirror.StateDir:
+			return filepath.SkipDir
+		case rel == mirror.IgnoreFile:
+		case e.IsDir():
+			out[rel] = "/"
+		default:
+			b, _ := os.ReadFile(p)
+			out[rel] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func sameTree(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func showTree(m map[string]string) string {
+	var ks []string
+	for k, v := range m {
+		if len(v) > 32 {
+			v = fmt.Sprintf("%.32s…(%d bytes)", v, len(v))
+		}
+		ks = append(ks, fmt.Sprintf("%s=%q", k, v))
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, "\n  ")
+}
+
+// settled waits until every device holds the same tree and cond holds
+// for it, and returns the tree.
+func settled(t *testing.T, what string, limit time.Duration, cond func(map[string]string) bool, ds ...*device) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		first := localTree(ds[0].dir)
+		ok := cond == nil || cond(first)
+		for _, d := range ds[1:] {
+			ok = ok && sameTree(first, localTree(d.dir))
+		}
+		if ok {
+			return first
+		}
+		if time.Now().After(deadline) {
+			for _, d := range ds {
+				t.Logf("%s:\n  %s\nstdout:\n%s\nstderr:\n%s", d.name, showTree(localTree(d.dir)), d.out.String(), d.errs.String())
+			}
+			t.Fatalf("%s: devices did not converge", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func holds(want map[string]string, gone ...string) func(map[string]string) bool {
+	return func(got map[string]string) bool {
+		for k, v := range want {
+			if got[k] != v {
+				return false
+			}
+		}
+		for _, p := range gone {
+			if _, ok := got[p]; ok {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// TestSyncTwoWayProcesses runs two "sync --mode two-way" processes on one
+// write cap: create, edit, nested mkdir, a 5 MiB file, delete, rename and
+// ignore patterns go from one to the other; a file edited on both keeps
+// both versions on both; a delete loses to an edit; edits made while a
+// device was stopped, or SIGKILLed, are reconciled when it starts again.
+func TestSyncTwoWayProcesses(t *testing.T) {
+	bin := buildBinary(t)
+	dg, _, capFile := twoWayGrid(t, 3)
+	a := newDevice(t, bin, dg, capFile, "a", "--ignore", "*.tmp")
+	b := newDevice(t, bin, dg, capFile, "b", "--ignore", "*.tmp")
+	const limit = 20 * time.Second
+
+	a.write("hello.txt", "hello")
+	settled(t, "create", limit, holds(map[string]string{"hello.txt": "hello"}), a, b)
+	b.write("hello.txt", "hello, edited on b"+strings.Repeat("!", 80))
+	settled(t, "edit", limit, holds(map[string]string{"hello.txt": "hello, edited on b" + strings.Repeat("!", 80)}), a, b)
+	a.write("x/y/z/deep.txt", "deep")
+	os.MkdirAll(a.path("empty/dir"), 0o755)
+	settled(t, "nested mkdir", limit, holds(map[string]string{"x/y/z/deep.txt": "deep", "empty/dir": "/"}), a, b)
+	big := strings.Repeat("5 MiB of text. ", 5<<20/15+1)[:5<<20]
+	b.write("big.bin", big)
+	settled(t, "5 MiB file", limit, holds(map[string]string{"big.bin": big}), a, b)
+	os.Remove(a.path("hello.txt"))
+	settled(t, "delete", limit, holds(nil, "hello.txt"), a, b)
+	os.Rename(b.path("x/y/z/deep.txt"), b.path("x/renamed.txt"))
+	settled(t, "rename", limit, holds(map[string]string{"x/renamed.txt": "deep"}, "x/y/z/deep.txt"), a, b)
+	a.write("notes.tmp", "stays on a")
+	a.write("visible.txt", "goes to b")
+	settled(t, "ignore", limit, holds(map[string]string{"visible.txt": "goes to b"}), b)
+	if _, err := os.Stat(b.path("notes.tmp")); err == nil {
+		t.Error("an ignored file reached the other device")
+	}
+	os.Remove(a.path("notes.tmp"))
+
+	a.write("shared.txt", "edited on a")
+	b.write("shared.txt", "edited on b")
+	final := settled(t, "concurrent edit", limit, func(m map[string]string) bool {
+		var vs []string
+		for p, v := range m {
+			if p == "shared.txt" || strings.HasPrefix(p, "shared.txt.conflict-") {
+				vs = append(vs, v)
+			}
+		}
+		sort.Strings(vs)
+		return strings.Join(vs, "|") == "edited on a|edited on b"
+	}, a, b)
+	t.Logf("after the concurrent edit: shared.txt is %q", final["shared.txt"])
+
+	os.Remove(a.path("visible.txt"))
+	b.write("visible.txt", "edited on b while a deleted it")
+	settled(t, "remote delete vs local edit", limit, holds(map[string]string{"visible.txt": "edited on b while a deleted it"}), a, b)
+
+	b.stop()
+	b.write("offline.txt", "written while b was stopped")
+	os.Remove(b.path("big.bin"))
+	b.start()
+	settled(t, "offline edits", limit, holds(map[string]string{"offline.txt": "written while b was stopped"}, "big.bin"), a, b)
+
+	a.kill()
+	a.write("after-kill.txt", "written while a was dead")
+	a.start()
+	settled(t, "after SIGKILL", limit, holds(map[string]string{"after-kill.txt": "written while a was dead"}), a, b)
+	for _, d := range []*device{a, b} {
+		for _, line := range strings.Split(strings.TrimSpace(d.out.String()), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("%s: not JSON: %q", d.name, line)
+			}
+		}
+		checkNoTemps(t, d.dir)
+	}
+	if !strings.Contains(a.out.String()+b.out.String(), `"type":"conflict"`) || !strings.Contains(a.out.String(), `"type":"uploaded"`) {
+		t.Error("no uploaded or conflict events in --json output")
+	}
+	a.stop()
+	b.stop()
 }
