@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -615,4 +616,132 @@ func TestSyncTwoWayProcesses(t *testing.T) {
 	}
 	a.stop()
 	b.stop()
+}
+
+// TestSyncTwoWayRandom runs three two-way devices on one write cap and
+// applies random operations (create, edit, delete, rename, mkdir) in
+// rounds: in each round every device makes a few changes at once, some
+// to the same paths, then all must converge to one tree that holds
+// every version written in the round (at its path or as a conflict
+// copy). A third of the way in a storage server is stopped for a round;
+// two thirds in, a device is SIGKILLed after its changes and started
+// again. At the end the grid's tree, read by a one-way mirror, is the
+// devices' tree. CI runs 60 operations; TAHOE_WATCH_SYNC_OPS=1000 runs
+// the 1,000 (TAHOE_WATCH_SYNC_SEED repeats a run).
+func TestSyncTwoWayRandom(t *testing.T) {
+	ops := 60
+	if s := os.Getenv("TAHOE_WATCH_SYNC_OPS"); s != "" {
+		fmt.Sscan(s, &ops)
+	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("TAHOE_WATCH_SYNC_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("%d operations, seed %d", ops, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	bin := buildBinary(t)
+	dg, _, capFile := twoWayGrid(t, 5)
+	devs := []*device{newDevice(t, bin, dg, capFile, "a"), newDevice(t, bin, dg, capFile, "b"), newDevice(t, bin, dg, capFile, "c")}
+	pool := []string{"f0", "f1", "f2", "d0/f3", "d0/f4", "d0/e/f5", "d1/f6", "d1/f7"}
+	const perDevice = 4
+	rounds := (ops + perDevice*len(devs) - 1) / (perDevice * len(devs))
+	n, done := 0, 0
+	for round := range rounds {
+		serverDown := round == rounds/3 && rounds >= 3
+		if serverDown {
+			dg.Nodes[1].Stop()
+		}
+		var written []string
+		for _, d := range devs {
+			touched := map[string]bool{}
+			for range perDevice {
+				n++
+				if v, ok := randomOp(t, rng, d, pool, touched, n); ok {
+					written = append(written, v)
+				}
+				done++
+			}
+		}
+		if round == 2*rounds/3 && rounds >= 3 {
+			devs[2].kill()
+			devs[2].start()
+		}
+		if serverDown {
+			if err := dg.Nodes[1].Restart(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settled(t, fmt.Sprintf("round %d", round), 60*time.Second, func(m map[string]string) bool {
+			have := map[string]bool{}
+			for _, v := range m {
+				have[v] = true
+			}
+			for _, v := range written {
+				if !have[v] {
+					return false
+				}
+			}
+			return true
+		}, devs...)
+	}
+	final := settled(t, "the end", 60*time.Second, nil, devs...)
+	t.Logf("%d operations in %d rounds; %d paths at the end", done, rounds, len(final))
+	gridDir := filepath.Join(t.TempDir(), "grid")
+	code, _, errOut := run(t, append(append([]string{"sync", "--once", "--cap-file", capFile}, dg.ServerFlags()...), gridDir)...)
+	if code != ExitOK {
+		t.Fatalf("one-way mirror of the grid: exit %d: %s", code, errOut)
+	}
+	if g := localTree(gridDir); !sameTree(g, final) {
+		t.Errorf("the grid holds\n  %s\nthe devices\n  %s", showTree(g), showTree(final))
+	}
+	for _, d := range devs {
+		checkNoTemps(t, d.dir)
+		d.stop()
+	}
+}
+
+// randomOp makes one random change in d's folder, touching no path
+// touched already this round, and returns the contents it wrote (ok
+// false for a delete or a mkdir).
+func randomOp(t *testing.T, rng *rand.Rand, d *device, pool []string, touched map[string]bool, n int) (string, bool) {
+	files := []string{}
+	for p, v := range localTree(d.dir) {
+		if v != "/" && !touched[p] {
+			files = append(files, p)
+		}
+	}
+	sort.Strings(files)
+	free := func() string {
+		for range 10 {
+			if p := pool[rng.IntN(len(pool))]; !touched[p] {
+				return p
+			}
+		}
+		return fmt.Sprintf("extra/n%d", n)
+	}
+	content := fmt.Sprintf("%s wrote this as change %d%s", d.name, n, strings.Repeat(".", rng.IntN(200)))
+	switch op := rng.IntN(10); {
+	case op < 5 || len(files) == 0: // create or edit
+		p := free()
+		touched[p] = true
+		d.write(p, content)
+		return content, true
+	case op < 7: // delete
+		p := files[rng.IntN(len(files))]
+		touched[p] = true
+		os.Remove(d.path(p))
+	case op < 9: // rename
+		from, to := files[rng.IntN(len(files))], free()
+		if _, err := os.Stat(d.path(to)); err == nil {
+			to = fmt.Sprintf("renamed/n%d", n)
+		}
+		touched[from], touched[to] = true, true
+		os.MkdirAll(filepath.Dir(d.path(to)), 0o755)
+		if err := os.Rename(d.path(from), d.path(to)); err != nil {
+			t.Logf("rename: %v", err)
+		}
+	default: // mkdir
+		os.MkdirAll(d.path(fmt.Sprintf("dirs/m%d", n)), 0o755)
+	}
+	return "", false
 }

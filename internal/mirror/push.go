@@ -365,10 +365,12 @@ func (p *pusher) read(rel string, f found) ([]byte, string, error) {
 func (p *pusher) linkFile(ctx context.Context, rel, base string, data []byte, rec *Record) error {
 	c := p.sameContents(rec.SHA256, int64(len(data)))
 	if c == nil {
+		done := p.progress(rel, int64(len(data)))
 		res, err := p.p.Uploader.Upload(ctx, data)
 		if err != nil {
 			return err
 		}
+		done()
 		c = res.Cap
 	}
 	child := dirop.ChildOf(c)
@@ -391,6 +393,29 @@ func (p *pusher) linkFile(ctx context.Context, rel, base string, data []byte, re
 		}
 		return append(ents, dirnode.Entry{Name: name, RWCap: child.RW, ROCap: child.RO, Metadata: dirnode.NewMetadata(now)}), nil
 	})
+}
+
+// ProgressUpload is the size from which an upload's start and end are
+// reported through Options.Progress.
+const ProgressUpload = 1 << 20
+
+// progress reports the start of a large upload and returns the report
+// of its end.
+func (p *pusher) progress(rel string, size int64) (done func()) {
+	report := p.m.opts.Progress
+	if report == nil || size < ProgressUpload {
+		return func() {}
+	}
+	began := p.m.opts.Now()
+	report(ProgressEvent{Type: Progress, Time: began, Files: 1, Bytes: size, ETASeconds: -1, Upload: rel})
+	return func() {
+		now := p.m.opts.Now()
+		e := ProgressEvent{Type: Progress, Time: now, Files: 1, FilesDone: 1, Bytes: size, BytesDone: size, Done: true, Upload: rel}
+		if secs := now.Sub(began).Seconds(); secs > 0 {
+			e.Rate = float64(size) / secs
+		}
+		report(e)
+	}
 }
 
 // sameContents returns the immutable cap of a recorded file with these

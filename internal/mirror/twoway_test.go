@@ -18,7 +18,8 @@ import (
 
 // replica is one device of a two-way synced folder.
 type replica struct {
-	t    *testing.T
+	t    testing.TB
+	q    time.Duration // quiet period
 	w    *world
 	root *cap.Mutable
 	name string
@@ -29,8 +30,11 @@ type replica struct {
 }
 
 // newReplica starts two-way sync of root into a new directory.
-func (w *world) replica(t *testing.T, root *cap.Mutable, name string, ignore ...string) *replica {
-	r := &replica{t: t, w: w, root: root, name: name, dir: filepath.Join(t.TempDir(), name), ign: ignore}
+func (w *world) replica(t testing.TB, root *cap.Mutable, name string, ignore ...string) *replica {
+	r := &replica{t: t, w: w, root: root, name: name, dir: filepath.Join(t.TempDir(), name), ign: ignore, q: 50 * time.Millisecond}
+	if _, ok := t.(*testing.B); ok {
+		r.q = mirror.DefaultQuiet // benchmarks measure the default
+	}
 	r.start()
 	t.Cleanup(func() { r.stop() })
 	return r
@@ -40,7 +44,7 @@ func (r *replica) start() {
 	r.t.Helper()
 	m, err := mirror.Open(r.root, r.dir, mirror.Options{Grid: r.w.g, Logger: quiet(),
 		Watch: watcher.Options{Poll: time.Hour, Refresh: time.Hour},
-		Push:  &mirror.Push{Editor: r.w.ed, Uploader: r.w.up, Device: r.name, Quiet: 50 * time.Millisecond, Ignore: r.ign}})
+		Push:  &mirror.Push{Editor: r.w.ed, Uploader: r.w.up, Device: r.name, Quiet: r.q, Ignore: r.ign}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
