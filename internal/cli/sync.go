@@ -266,6 +266,9 @@ func (o *syncOptions) twoWay(c cap.Cap) (bool, error) {
 	if o.once {
 		return false, &usageError{fmt.Errorf("--mode two-way follows LOCALDIR live; --once is for mirrors")}
 	}
+	if !o.delete {
+		return false, &usageError{fmt.Errorf("--mode two-way applies remote deletes (a kept file would be uploaded again); --delete=false is for mirrors")}
+	}
 	return true, nil
 }
 

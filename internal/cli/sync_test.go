@@ -201,6 +201,27 @@ func TestSyncExitsCleanlyOnSIGTERM(t *testing.T) {
 	checkNoTemps(t, dir)
 }
 
+// TestSyncTwoWayUsage: two-way needs a directory write cap, and refuses
+// --once, --delete=false and a bad --mode, --ignore or --log-level.
+func TestSyncTwoWayUsage(t *testing.T) {
+	dg, ro, _, ed := syncTree(t, 1, 100)
+	rw := ed.root.String()
+	for _, args := range [][]string{
+		{"--mode", "two-way", ro},
+		{"--mode", "sideways", rw},
+		{"--mode", "two-way", "--once", rw},
+		{"--mode", "two-way", "--delete=false", rw},
+		{"--mode", "two-way", "--ignore", "[", rw},
+		{"--log-level", "loud", ro},
+	} {
+		full := append(append([]string{"sync"}, dg.ServerFlags()...), append(args, t.TempDir())...)
+		code, _, errOut := run(t, full...)
+		if code != ExitUsage || strings.Contains(errOut, rw) || strings.Contains(errOut, "goroutine") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
 func TestSyncUsage(t *testing.T) {
 	code, _, _ := run(t, "sync", "URI:LIT:oruw46ik")
 	if code != ExitUsage {
@@ -613,6 +634,13 @@ func TestSyncTwoWayProcesses(t *testing.T) {
 	}
 	if !strings.Contains(a.out.String()+b.out.String(), `"type":"conflict"`) || !strings.Contains(a.out.String(), `"type":"uploaded"`) {
 		t.Error("no uploaded or conflict events in --json output")
+	}
+	wc, _ := os.ReadFile(capFile)
+	writekey := strings.Split(strings.TrimSpace(string(wc)), ":")[2]
+	for _, d := range []*device{a, b} {
+		if strings.Contains(d.out.String()+d.errs.String(), writekey) {
+			t.Errorf("%s: the write cap's key reached the output or the logs", d.name)
+		}
 	}
 	a.stop()
 	b.stop()

@@ -214,6 +214,9 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	}
 	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook, onChange); err != nil {
 		m.log.Warn("cannot watch local edits; every file is checked by its contents", "err", err)
+		if m.push != nil {
+			m.log.Warn("two-way sync: local changes are only noticed at start and at each refresh")
+		}
 	} else {
 		m.lw.Store(lw)
 		defer func() { m.lw.Store(nil); lw.close() }()
@@ -267,6 +270,9 @@ func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) er
 				armed = true
 			}
 		case <-tick.C:
+			if m.push != nil {
+				m.push.mark("") // and the local tree against the journal: a missed event is caught here
+			}
 			s := m.session(emit, false, events.ViaRefresh)
 			if err := s.reconcile(ctx, "", m.root); err != nil && ctx.Err() == nil {
 				m.log.Warn("reconcile incomplete", "err", err)

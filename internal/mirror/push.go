@@ -509,6 +509,9 @@ func (p *pusher) pushGone(ctx context.Context, s *session, rel string) error {
 // unlinkFile removes the entry of a file deleted locally.
 func (p *pusher) unlinkFile(ctx context.Context, s *session, rel string) error {
 	rec := p.m.st.get(rel)
+	if rec == nil {
+		return nil
+	}
 	err := p.p.Editor.Edit(ctx, p.root, splitPath(rel), false, func(ents []dirnode.Entry, name string) ([]dirnode.Entry, error) {
 		e, ok := dirnode.Find(ents, name)
 		switch {
