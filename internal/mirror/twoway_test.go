@@ -350,3 +350,28 @@ func TestTwoWayOfflineEdits(t *testing.T) {
 		t.Errorf("a's offline edit of both.txt lost:\n  %s", describe(final))
 	}
 }
+
+// TestTwoWayKeepsMutable: a local edit of a file that is a mutable on
+// the grid publishes its next version; the entry keeps the same cap.
+func TestTwoWayKeepsMutable(t *testing.T) {
+	w := newWorld(t, 5)
+	root := w.mkdir(t)
+	mut := w.mutableFile(t, []byte("mutable v1"))
+	w.link(t, root, "sub/m.txt", mut)
+	a, b := w.replica(t, root, "a"), w.replica(t, root, "b")
+	converge(t, "first mirror", has(map[string]string{"sub/m.txt": "mutable v1"}), a, b)
+	a.write("sub/m.txt", "mutable v2, written on a")
+	converge(t, "edit of a mutable", has(map[string]string{"sub/m.txt": "mutable v2, written on a"}), a, b)
+	d, err := w.ed.Dir(context.Background(), root, []string{"sub"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := w.ed.List(context.Background(), d)
+	if err != nil || len(ents) != 1 || ents[0].RWCap != mut.String() {
+		t.Fatalf("entry after the edit: %+v, %v; want the same mutable", ents, err)
+	}
+	got, _, _, err := w.pub.Get(context.Background(), mut)
+	if err != nil || string(got) != "mutable v2, written on a" {
+		t.Errorf("the mutable holds %q, %v", got, err)
+	}
+}
