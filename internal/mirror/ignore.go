@@ -18,12 +18,19 @@ const IgnoreFile = ".tahoe-watch-ignore"
 //
 // A pattern is a path.Match glob. Without a slash it is matched against
 // every name along a path ("*.tmp" ignores a/b.tmp, "build" ignores
-// build/x and a/build/y); with one (a leading slash is dropped) against
-// the path from LOCALDIR's top and each of its parents ("a/*.log"
-// ignores a/x.log and a/x.log/y). A line of the file that starts with #
+// build/x and a/build/y); with one (a leading slash is dropped, so
+// "/build" is build at the top only) against the path from LOCALDIR's
+// top and each of its parents ("a/*.log" ignores a/x.log and a/x.log/y). A line of the file that starts with #
 // and a blank line are skipped.
 type ignorer struct {
-	patterns []string
+	patterns []pattern
+}
+
+// pattern is one glob; a rooted one is matched against paths from the
+// top, the others against names.
+type pattern struct {
+	glob   string
+	rooted bool
 }
 
 // newIgnorer checks pats (from flags) and the ignore file's contents.
@@ -48,14 +55,16 @@ func newIgnorer(pats []string, file []byte) (*ignorer, error) {
 }
 
 func (ig *ignorer) add(p string) error {
-	p = strings.TrimPrefix(strings.TrimSpace(p), "/")
+	p = strings.TrimSpace(p)
+	rooted := strings.Contains(p, "/")
+	p = strings.TrimPrefix(p, "/")
 	if p == "" {
 		return fmt.Errorf("empty pattern")
 	}
 	if _, err := path.Match(p, ""); err != nil {
 		return fmt.Errorf("not a glob: %w", err)
 	}
-	ig.patterns = append(ig.patterns, p)
+	ig.patterns = append(ig.patterns, pattern{glob: p, rooted: rooted})
 	return nil
 }
 
@@ -76,10 +85,10 @@ func (ig *ignorer) ignored(rel string) bool {
 		prefix := strings.Join(parts[:i+1], "/")
 		for _, p := range ig.patterns {
 			subject := name
-			if strings.Contains(p, "/") {
+			if p.rooted {
 				subject = prefix
 			}
-			if ok, _ := path.Match(p, subject); ok {
+			if ok, _ := path.Match(p.glob, subject); ok {
 				return true
 			}
 		}
