@@ -554,9 +554,9 @@ func (p *pusher) unlinkEmptyDir(ctx context.Context, s *session, rel string) err
 	if rel == "" {
 		return nil
 	}
-	removed := false
+	removed, kept := false, false
 	err := p.p.Editor.Edit(ctx, p.root, splitPath(rel), false, func(ents []dirnode.Entry, name string) ([]dirnode.Entry, error) {
-		removed = false
+		removed, kept = false, false
 		e, ok := dirnode.Find(ents, name)
 		if !ok {
 			return nil, publish.ErrUnchanged
@@ -571,18 +571,23 @@ func (p *pusher) unlinkEmptyDir(ctx context.Context, s *session, rel string) err
 			return nil, err
 		}
 		if !empty {
+			kept = true
 			return nil, publish.ErrUnchanged
 		}
 		removed = true
 		return deleteEntry(ents, name), nil
 	})
-	if errkind.KindOf(err) == errkind.NotFound {
+	switch {
+	case errkind.KindOf(err) == errkind.NotFound:
 		return nil
-	}
-	if err == nil && removed {
+	case err != nil:
+		return err
+	case removed:
 		s.report(Unlinked, rel, "", 0, 0, "directory")
+	case kept:
+		return p.pull(ctx, s, rel) // files another device put there come back
 	}
-	return err
+	return nil
 }
 
 // emptyTree reports whether the directory c holds no file at any depth
