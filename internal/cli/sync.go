@@ -54,7 +54,7 @@ type syncOptions struct {
 func newSyncCommand(s Streams) *cobra.Command {
 	opts := &syncOptions{out: s.Out, errOut: s.Err}
 	cmd := &cobra.Command{
-		Use:   "sync [--mode mirror|two-way] [--cap-file FILE] DIRCAP[/PATH] LOCALDIR",
+		Use:   "sync [--mode mirror|two-way|upload] [--cap-file FILE] DIRCAP[/PATH] LOCALDIR",
 		Short: "Keep LOCALDIR a live copy of a Tahoe directory tree, one way or both ways",
 		Long: `Mirror a Tahoe-LAFS directory tree into LOCALDIR, then apply every change
 the grid reports (pushed, or polled where servers cannot push) as it happens.
@@ -75,6 +75,10 @@ never deleted or overwritten by a remote change. Edits made while sync was
 not running are reconciled on the next start. Nothing below
 LOCALDIR/.tahoe-watch, no temporary file and no path matching --ignore or
 a line of LOCALDIR/.tahoe-watch-ignore leaves the machine.
+
+--mode upload (needs the write cap) is a live one-way backup of LOCALDIR:
+local changes go up as in two-way, replacing whatever the grid holds
+there; nothing is downloaded.
 
 State lives in LOCALDIR/.tahoe-watch (read caps only); a restart downloads
 only what changed. Names that could leave LOCALDIR are skipped. See
@@ -99,7 +103,7 @@ readable by group or others (chmod 600).`,
 	}
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	f := cmd.Flags()
-	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR) or two-way (also LOCALDIR to grid; needs a write cap)")
+	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
 	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
 	f.StringVar(&opts.device, "device", "", "two-way: this device's name in conflict copies (default: the host name)")
 	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way: upload a file once nothing has written it for this long")
@@ -250,23 +254,24 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	return err
 }
 
-// twoWay checks --mode against the cap: two-way needs a directory write
-// cap and cannot run --once.
+// twoWay checks --mode against the cap and reports whether local
+// changes are uploaded: two-way and upload need a directory write cap
+// and cannot run --once.
 func (o *syncOptions) twoWay(c cap.Cap) (bool, error) {
 	switch o.mode {
 	case "", "mirror":
 		return false, nil
-	case "two-way":
+	case "two-way", "upload":
 	default:
-		return false, &usageError{fmt.Errorf("--mode %q: want mirror or two-way", o.mode)}
+		return false, &usageError{fmt.Errorf("--mode %q: want mirror, two-way or upload", o.mode)}
 	}
 	if m, ok := c.(*cap.Mutable); !ok || !m.Dir || m.Access != cap.Write {
-		return false, &usageError{fmt.Errorf("--mode two-way needs a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…), not %s", cap.Abbrev(c))}
+		return false, &usageError{fmt.Errorf("--mode %s needs a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…), not %s", o.mode, cap.Abbrev(c))}
 	}
 	if o.once {
-		return false, &usageError{fmt.Errorf("--mode two-way follows LOCALDIR live; --once is for mirrors")}
+		return false, &usageError{fmt.Errorf("--mode %s follows LOCALDIR live; --once is for mirrors", o.mode)}
 	}
-	if !o.delete {
+	if !o.delete && o.mode == "two-way" {
 		return false, &usageError{fmt.Errorf("--mode two-way applies remote deletes (a kept file would be uploaded again); --delete=false is for mirrors")}
 	}
 	return true, nil
@@ -282,7 +287,8 @@ func (o *syncOptions) pushOptions(w *writer) (*mirror.Push, error) {
 	if dev == "" {
 		dev, _ = os.Hostname()
 	}
-	return &mirror.Push{Editor: w.ed, Uploader: w.uploader(conv), Device: dev, Quiet: o.settle, Ignore: o.ignore}, nil
+	return &mirror.Push{Editor: w.ed, Uploader: w.uploader(conv), Device: dev, Quiet: o.settle, Ignore: o.ignore,
+		Upload: o.mode == "upload"}, nil
 }
 
 // syncHook builds the --exec runner, or nil.

@@ -210,6 +210,7 @@ func TestSyncTwoWayUsage(t *testing.T) {
 		{"--mode", "two-way", ro},
 		{"--mode", "sideways", rw},
 		{"--mode", "two-way", "--once", rw},
+		{"--mode", "upload", ro},
 		{"--mode", "two-way", "--delete=false", rw},
 		{"--mode", "two-way", "--ignore", "[", rw},
 		{"--log-level", "loud", ro},
@@ -772,4 +773,41 @@ func randomOp(t *testing.T, rng *rand.Rand, d *device, pool []string, touched ma
 		os.MkdirAll(d.path(fmt.Sprintf("dirs/m%d", n)), 0o755)
 	}
 	return "", false
+}
+
+// TestSyncUploadMode runs "sync --mode upload" in process: a local file
+// reaches the grid (read back with a one-way "sync --once"), and a file
+// only on the grid is not downloaded.
+func TestSyncUploadMode(t *testing.T) {
+	dg, _, want, ed := syncTree(t, 1, 100)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	capFile := filepath.Join(t.TempDir(), "dircap")
+	if err := os.WriteFile(capFile, []byte(ed.root.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "backed-up.txt"), []byte("from the local folder"), 0o644)
+	args := append([]string{"sync", "--mode", "upload", "--json", "--quiet-period", "20ms", "--cap-file", capFile}, dg.ServerFlags()...)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, Streams{In: strings.NewReader(""), Out: out, Err: io.Discard}, append(args, dir)) }()
+	waitUntil(t, "the upload", func() bool { return strings.Contains(out.String(), `"type":"uploaded"`) })
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Errorf("exit %d", code)
+	}
+	check := t.TempDir()
+	if code, _, errOut := run(t, append(append([]string{"sync", "--once", "--cap-file", capFile}, dg.ServerFlags()...), check)...); code != ExitOK {
+		t.Fatalf("read back: exit %d: %s", code, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(check, "backed-up.txt")); err != nil || string(b) != "from the local folder" {
+		t.Errorf("on the grid: %q, %v", b, err)
+	}
+	for p := range want {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("upload mode downloaded %s", p)
+		}
+	}
 }

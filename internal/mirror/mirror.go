@@ -196,6 +196,9 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	if !m.root.IsMutable() {
 		return errkind.E("mirror.Run", errkind.Usage, "only a mutable directory can be watched; use Sync")
 	}
+	if m.push != nil && m.push.p.Upload {
+		return m.runUpload(ctx, emit)
+	}
 	wo := m.opts.Watch
 	wo.Grid, wo.Recursive, wo.Logger = m.opts.Grid, true, m.log
 	w, err := watcher.New([]cap.Cap{m.root}, wo)
@@ -238,6 +241,22 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	return m.live(ctx, q, emit)
 }
 
+// runUpload is Run for a live backup (Push.Upload): LOCALDIR is
+// compared with the journal, then every local change is uploaded; the
+// grid is not watched.
+func (m *Mirror) runUpload(ctx context.Context, emit func(events.Event)) error {
+	lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook, m.push.mark)
+	if err != nil {
+		m.log.Warn("cannot watch local edits; they are only noticed at start and at each refresh", "err", err)
+	} else {
+		defer lw.close()
+	}
+	m.push.mark("")
+	m.push.flush(ctx, emit, true)
+	q := newQueue() // never filled: nothing comes from the grid
+	return m.live(ctx, q, emit)
+}
+
 // live applies queued watcher events, and a full reconcile every refresh.
 func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) error {
 	refresh := m.opts.Watch.Refresh
@@ -272,6 +291,9 @@ func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) er
 		case <-tick.C:
 			if m.push != nil {
 				m.push.mark("") // and the local tree against the journal: a missed event is caught here
+				if m.push.p.Upload {
+					continue
+				}
 			}
 			s := m.session(emit, false, events.ViaRefresh)
 			if err := s.reconcile(ctx, "", m.root); err != nil && ctx.Err() == nil {

@@ -50,6 +50,10 @@ type Push struct {
 	// Ignore are glob patterns of local paths that never leave the
 	// machine, beside the lines of LOCALDIR/.tahoe-watch-ignore.
 	Ignore []string
+	// Upload makes sync one-way, LOCALDIR to grid (a live backup): the
+	// grid's changes are not applied locally, and a local change
+	// replaces (or a local delete unlinks) whatever the grid holds.
+	Upload bool
 }
 
 // errRemoteChanged: the grid's entry is no longer the version this
@@ -386,7 +390,9 @@ func (p *pusher) linkFile(ctx context.Context, rel, base string, data []byte, re
 				return nil, publish.ErrUnchanged // already there (a retry that landed)
 			case base:
 			default:
-				return nil, errRemoteChanged
+				if !p.p.Upload {
+					return nil, errRemoteChanged
+				}
 			}
 			ents[i] = dirnode.Entry{Name: name, RWCap: child.RW, ROCap: child.RO, Metadata: dirnode.NewMetadata(now)}
 			return ents, nil
@@ -460,7 +466,10 @@ func (p *pusher) rewriteMutable(ctx context.Context, rel string, ro *cap.Mutable
 		return err
 	}
 	e, ok := dirnode.Find(ents, path.Base(rel))
-	if !ok || e.ROCap != rec.Cap {
+	switch {
+	case (!ok || e.ROCap != rec.Cap) && p.p.Upload:
+		return p.linkFile(ctx, rel, rec.Cap, data, newRec)
+	case !ok || e.ROCap != rec.Cap:
 		return errRemoteChanged
 	}
 	wc, err := cap.Parse(e.RWCap)
@@ -474,6 +483,9 @@ func (p *pusher) rewriteMutable(ctx context.Context, rel string, ro *cap.Mutable
 		case newRec.SHA256:
 			return nil, publish.ErrUnchanged
 		case rec.SHA256:
+			return data, nil
+		}
+		if p.p.Upload {
 			return data, nil
 		}
 		return nil, errRemoteChanged
@@ -517,7 +529,7 @@ func (p *pusher) unlinkFile(ctx context.Context, s *session, rel string) error {
 		switch {
 		case !ok:
 			return nil, publish.ErrUnchanged
-		case e.ROCap != rec.Cap:
+		case e.ROCap != rec.Cap && !p.p.Upload:
 			return nil, errRemoteChanged
 		}
 		return deleteEntry(ents, name), nil
@@ -584,7 +596,7 @@ func (p *pusher) unlinkEmptyDir(ctx context.Context, s *session, rel string) err
 		return err
 	case removed:
 		s.report(Unlinked, rel, "", 0, 0, "directory")
-	case kept:
+	case kept && !p.p.Upload:
 		return p.pull(ctx, s, rel) // files another device put there come back
 	}
 	return nil

@@ -25,6 +25,7 @@ type replica struct {
 	name string
 	dir  string
 	ign  []string
+	up   bool // Push.Upload: a one-way backup
 	rec  *recorder
 	stop func()
 }
@@ -44,7 +45,7 @@ func (r *replica) start() {
 	r.t.Helper()
 	m, err := mirror.Open(r.root, r.dir, mirror.Options{Grid: r.w.g, Logger: quiet(),
 		Watch: watcher.Options{Poll: time.Hour, Refresh: time.Hour},
-		Push:  &mirror.Push{Editor: r.w.ed, Uploader: r.w.up, Device: r.name, Quiet: r.q, Ignore: r.ign}})
+		Push:  &mirror.Push{Editor: r.w.ed, Uploader: r.w.up, Device: r.name, Quiet: r.q, Ignore: r.ign, Upload: r.up}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -373,5 +374,49 @@ func TestTwoWayKeepsMutable(t *testing.T) {
 	got, _, _, err := w.pub.Get(context.Background(), mut)
 	if err != nil || string(got) != "mutable v2, written on a" {
 		t.Errorf("the mutable holds %q, %v", got, err)
+	}
+}
+
+// TestUploadMode: a live one-way backup sends local creates, edits and
+// deletes to the grid, where a local change replaces whatever is there,
+// and applies nothing from the grid.
+func TestUploadMode(t *testing.T) {
+	w := newWorld(t, 5)
+	root := w.mkdir(t)
+	w.link(t, root, "remote-only.txt", w.upload(t, []byte("only on the grid")))
+	r := &replica{t: t, w: w, root: root, name: "backup", dir: filepath.Join(t.TempDir(), "backup"), q: 50 * time.Millisecond, up: true}
+	os.MkdirAll(r.dir, 0o755)
+	r.write("before.txt", "there before the start")
+	r.start()
+	t.Cleanup(func() { r.stop() })
+	gridTree := func() map[string]string {
+		dir := t.TempDir()
+		m := open(t, root, dir, w.g, mirror.Options{})
+		if err := m.Sync(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		return tree(dir)
+	}
+	waitGrid := func(what string, cond func(map[string]string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(generous)
+		for g := gridTree(); !cond(g); g = gridTree() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the grid holds\n  %s", what, describe(g))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitGrid("start", has(map[string]string{"before.txt": "there before the start", "remote-only.txt": "only on the grid"}))
+	r.write("d/new.txt", "new")
+	waitGrid("create", has(map[string]string{"d/new.txt": "new"}))
+	w.link(t, root, "d/new.txt", w.upload(t, []byte("changed on the grid")))
+	r.write("d/new.txt", "local wins")
+	waitGrid("edit over a remote change", has(map[string]string{"d/new.txt": "local wins"}))
+	os.Remove(r.path("before.txt"))
+	waitGrid("delete", lacks("before.txt"))
+	if _, err := os.Stat(r.path("remote-only.txt")); err == nil {
+		t.Error("upload mode downloaded a file")
 	}
 }
