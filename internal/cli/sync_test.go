@@ -792,7 +792,9 @@ func TestSyncUploadMode(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- Run(ctx, Streams{In: strings.NewReader(""), Out: out, Err: io.Discard}, append(args, dir)) }()
+	go func() {
+		done <- Run(ctx, Streams{In: strings.NewReader(""), Out: out, Err: io.Discard}, append(args, dir))
+	}()
 	waitUntil(t, "the upload", func() bool { return strings.Contains(out.String(), `"type":"uploaded"`) })
 	cancel()
 	if code := <-done; code != ExitOK {
