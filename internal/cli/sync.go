@@ -104,10 +104,18 @@ readable by group or others (chmod 600).`,
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	f := cmd.Flags()
 	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
-	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
-	f.StringVar(&opts.device, "device", "", "two-way: this device's name in conflict copies (default: the host name)")
-	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way: upload a file once nothing has written it for this long")
+	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way, upload: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
+	f.StringVar(&opts.device, "device", "", "two-way: this device's `NAME` in conflict copies (default: the host name)")
+	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way, upload: upload a file once nothing has written it for this long")
 	logging.AddFlags(f, &opts.log)
+	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return vals, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	cmd.RegisterFlagCompletionFunc("mode", fixed("mirror", "two-way", "upload"))
+	cmd.RegisterFlagCompletionFunc("log-level", fixed(logging.Levels...))
+	cmd.RegisterFlagCompletionFunc("log-format", fixed(logging.Formats...))
 	f.StringVar(&opts.capFile, "cap-file", "", "read DIRCAP[/PATH] from `FILE` instead of the command line (ps shows arguments)")
 	f.BoolVar(&opts.json, "json", false, "print events and progress as NDJSON on stdout (docs/sync.md)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c after each applied change")
