@@ -251,27 +251,26 @@ func validLocalPath(rel string) bool {
 // pushDir makes sure the directory exists on the grid and handles what
 // is in it (a directory made with files in it before it was watched).
 func (p *pusher) pushDir(ctx context.Context, s *session, rel string) error {
-	if rel != "" {
-		if _, err := p.m.remoteDir(ctx, rel, false); err != nil {
-			if errkind.KindOf(err) != errkind.NotFound {
-				return err
-			}
-			if _, err := p.m.remoteDir(ctx, rel, true); err != nil {
-				return err
-			}
-			s.report(Uploaded, rel, "", 0, 0, "directory")
-		}
-	}
 	ents, err := fs.ReadDir(p.m.loc.root.FS(), nativeOrDot(rel))
 	if err != nil {
 		return err
 	}
 	var errs []error
+	var kids []string
 	for _, e := range ents {
-		child := path.Join(rel, e.Name())
-		if p.ign.ignored(child) {
-			continue
+		if child := path.Join(rel, e.Name()); !p.ign.ignored(child) {
+			kids = append(kids, child)
 		}
+	}
+	if len(kids) == 0 && rel != "" {
+		// Only an empty directory needs making here: a file's link
+		// makes its parents, so a full scan costs no grid reads for
+		// directories that hold files.
+		if err := p.ensureDir(ctx, s, rel); err != nil {
+			return err
+		}
+	}
+	for _, child := range kids {
 		if err := p.handle(ctx, s, child); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -288,6 +287,19 @@ func (p *pusher) pushDir(ctx context.Context, s *session, rel string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ensureDir makes the directory rel on the grid if it is not there.
+func (p *pusher) ensureDir(ctx context.Context, s *session, rel string) error {
+	_, err := p.m.remoteDir(ctx, rel, false)
+	if errkind.KindOf(err) != errkind.NotFound {
+		return err
+	}
+	if _, err := p.m.remoteDir(ctx, rel, true); err != nil {
+		return err
+	}
+	s.report(Uploaded, rel, "", 0, 0, "directory")
+	return nil
 }
 
 func nativeOrDot(rel string) string {
@@ -427,15 +439,19 @@ func (p *pusher) progress(rel string, size int64) (done func()) {
 // sameContents returns the immutable cap of a recorded file with these
 // contents, so a renamed or copied file is linked, not uploaded again.
 func (p *pusher) sameContents(sum string, size int64) cap.Cap {
-	for _, r := range p.m.Records() {
+	var found cap.Cap
+	p.m.st.find(func(r *Record) bool {
 		if r.SHA256 != sum || r.Size != size || r.Conflict {
-			continue
+			return false
 		}
-		if c, err := cap.Parse(r.Cap); err == nil && !c.IsMutable() && !c.IsDir() {
-			return c
+		c, err := cap.Parse(r.Cap)
+		if err != nil || c.IsMutable() || c.IsDir() {
+			return false
 		}
-	}
-	return nil
+		found = c
+		return true
+	})
+	return found
 }
 
 // mutableAt returns the read cap of the mutable file last synced at
