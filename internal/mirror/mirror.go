@@ -23,6 +23,14 @@
 // Names that could leave LOCALDIR or that the local system cannot hold
 // are skipped with a warning; all access goes through an os.Root and
 // symlinks inside LOCALDIR are never followed.
+//
+// With Options.Push the mirror is two-way (push.go): paths the local
+// watch reports are uploaded once quiet and linked into their directory
+// by a read-modify-write that re-applies only this device's change, and
+// only over the version the journal says was last synced; a change that
+// loses that race, or meets a remote change of the same file, keeps both
+// versions (the local one as NAME.conflict-DEVICE-TIME, uploaded too).
+// With Push.Upload it is a one-way backup of LOCALDIR instead.
 package mirror
 
 import (
