@@ -280,6 +280,8 @@ func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) er
 	armed := false // pushTimer runs
 	if m.push != nil {
 		pushSignal = m.push.signal
+		pushTimer.Reset(m.push.p.Quiet) // for what the first scan left to retry
+		armed = true
 	}
 	for {
 		select {

@@ -76,6 +76,7 @@ type pusher struct {
 	// deferred are dirty paths whose remote change a reconcile skipped;
 	// they are reconciled once their local change is handled.
 	deferred map[string]bool
+	failures map[string]uint // failed attempts in a row, by path
 }
 
 func newPusher(m *Mirror, root *cap.Mutable, p Push) (*pusher, error) {
@@ -95,7 +96,7 @@ func newPusher(m *Mirror, root *cap.Mutable, p Push) (*pusher, error) {
 		return nil, errkind.E("mirror.Open", errkind.Usage, err)
 	}
 	return &pusher{m: m, p: p, root: root, ign: ign, signal: make(chan struct{}, 1),
-		dirty: map[string]time.Time{}, deferred: map[string]bool{}}, nil
+		dirty: map[string]time.Time{}, deferred: map[string]bool{}, failures: map[string]uint{}}, nil
 }
 
 // deviceName keeps a name safe in a file name: letters, digits, '.',
@@ -189,6 +190,8 @@ func (p *pusher) flush(ctx context.Context, emit func(events.Event), force bool)
 		if err != nil && ctx.Err() == nil {
 			s.warn(rel, "not uploaded: "+err.Error())
 			p.retryLater(rel)
+		} else if err == nil {
+			p.succeeded(rel)
 		}
 		if err == nil && p.takeDeferred(rel) {
 			if err := p.pull(ctx, s, rel); err != nil && ctx.Err() == nil {
@@ -205,13 +208,26 @@ func (p *pusher) flush(ctx context.Context, emit func(events.Event), force bool)
 }
 
 // retryLater marks rel dirty again after a failure (a server down): the
-// next attempt comes after a pause, not in a tight loop.
+// next attempt comes after a pause that doubles with each failure, from
+// one second up to maxRetryWait, not in a tight loop.
 func (p *pusher) retryLater(rel string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	wait := min(time.Second<<min(p.failures[rel], 10), maxRetryWait)
+	p.failures[rel]++
 	if _, ok := p.dirty[rel]; !ok {
-		p.dirty[rel] = p.m.opts.Now().Add(time.Second)
+		p.dirty[rel] = p.m.opts.Now().Add(wait)
 	}
+}
+
+// maxRetryWait bounds the pause before a failed upload is tried again.
+const maxRetryWait = 5 * time.Minute
+
+// succeeded forgets rel's failures.
+func (p *pusher) succeeded(rel string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.failures, rel)
 }
 
 // handle makes the grid hold what is at rel locally, if this device

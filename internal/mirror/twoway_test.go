@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/demo"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
@@ -133,7 +135,7 @@ func converge(t *testing.T, what string, cond func(map[string]string) bool, rs .
 	deadline := time.Now().Add(generous)
 	for {
 		first := tree(rs[0].dir)
-		same := cond(first)
+		same := cond == nil || cond(first)
 		for _, r := range rs[1:] {
 			same = same && equalTrees(first, tree(r.dir))
 		}
@@ -419,4 +421,26 @@ func TestUploadMode(t *testing.T) {
 	if _, err := os.Stat(r.path("remote-only.txt")); err == nil {
 		t.Error("upload mode downloaded a file")
 	}
+}
+
+// TestTwoWayRetriesWhenServersReturn: an upload that cannot reach enough
+// servers is retried (with a pause) and lands once they are back.
+func TestTwoWayRetriesWhenServersReturn(t *testing.T) {
+	dg, err := demo.StartGrid(context.Background(), t.TempDir(), demo.GridOptions{Servers: 5, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dg.Close)
+	w := newWorldOn(t, dg.Grid())
+	root := w.mkdir(t)
+	w.up.Happy = 5 // every server must take a share
+	a, b := w.replica(t, root, "a"), w.replica(t, root, "b")
+	converge(t, "start", nil, a, b)
+	dg.Nodes[4].Stop()
+	a.write("f.txt", "waits for the fifth server"+strings.Repeat(".", 100))
+	waitFor(t, generous, "a failed upload", func() bool { return len(a.rec.of(events.Warning)) > 0 })
+	if err := dg.Nodes[4].Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, "after the server is back", has(map[string]string{"f.txt": "waits for the fifth server" + strings.Repeat(".", 100)}), a, b)
 }
