@@ -14,17 +14,26 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/gridconfig"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
 // syncOptions are the flags of "tahoe-watch sync DIRCAP LOCALDIR".
 type syncOptions struct {
-	gridOptions
+	writeOptions
 	target, dir string
 	capFile     string
+
+	mode   string
+	ignore []string
+	device string
+	settle time.Duration
+	log    logging.Options
 
 	json     bool
 	exec     string
@@ -43,16 +52,35 @@ type syncOptions struct {
 func newSyncCommand(s Streams) *cobra.Command {
 	opts := &syncOptions{out: s.Out, errOut: s.Err}
 	cmd := &cobra.Command{
-		Use:   "sync [--cap-file FILE] DIRCAP[/PATH] LOCALDIR",
-		Short: "Keep LOCALDIR a live copy of a Tahoe directory tree",
+		Use:   "sync [--mode mirror|two-way|upload] [--cap-file FILE] DIRCAP[/PATH] LOCALDIR",
+		Short: "Keep LOCALDIR a live copy of a Tahoe directory tree, one way or both ways",
 		Long: `Mirror a Tahoe-LAFS directory tree into LOCALDIR, then apply every change
 the grid reports (pushed, or polled where servers cannot push) as it happens.
 
-One-way, grid to local. Local edits are never overwritten: a remote change
-to a file edited locally is written beside it as NAME.conflict-TIME-SEQNUM,
-and a file edited locally and removed remotely is kept. State lives in
-LOCALDIR/.tahoe-watch (read caps only); a restart downloads only what
-changed. Names that could leave LOCALDIR are skipped. See docs/sync.md.
+--mode mirror (the default) is one-way, grid to local. Local edits are never
+overwritten: a remote change to a file edited locally is written beside it
+as NAME.conflict-TIME-SEQNUM, and a file edited locally and removed remotely
+is kept.
+
+--mode two-way (needs the directory's write cap) also sends local changes
+to the grid: a new or changed file is uploaded once nothing has written it
+for --quiet-period and linked into its directory (a mutable file stays
+mutable); new directories, deletes and renames go up too. Several devices
+may share one write cap. When a file changed both here and on the grid
+since the last sync, the grid's version keeps the name and this device's
+becomes NAME.conflict-DEVICE-TIME, on every device; a file changed here is
+never deleted or overwritten by a remote change. Edits made while sync was
+not running are reconciled on the next start. Nothing below
+LOCALDIR/.tahoe-watch, no temporary file and no path matching --ignore or
+a line of LOCALDIR/.tahoe-watch-ignore leaves the machine.
+
+--mode upload (needs the write cap) is a live one-way backup of LOCALDIR:
+local changes go up as in two-way, replacing whatever the grid holds
+there; nothing is downloaded.
+
+State lives in LOCALDIR/.tahoe-watch (read caps only); a restart downloads
+only what changed. Names that could leave LOCALDIR are skipped. See
+docs/sync.md.
 
 With --cap-file FILE the cap is read from FILE (surrounding white space
 trimmed) and only LOCALDIR is given: a cap on the command line can be read
@@ -61,7 +89,8 @@ readable by group or others (chmod 600).`,
 		Example: `  tahoe-watch sync URI:DIR2-RO:xxx:yyy ~/mirror
   tahoe-watch sync --json --exec 'make -C ~/mirror' URI:DIR2:xxx:yyy ~/mirror
   tahoe-watch sync --once URI:DIR2-CHK:xxx:yyy:3:10:1234 ./snapshot
-  tahoe-watch sync --cap-file ~/.config/tahoe-watch/shared.cap ~/Shared`,
+  tahoe-watch sync --cap-file ~/.config/tahoe-watch/shared.cap ~/Shared
+  tahoe-watch sync --mode two-way --ignore '*.swp' --cap-file ~/shared.cap ~/Shared`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.setArgs(args); err != nil {
@@ -70,8 +99,21 @@ readable by group or others (chmod 600).`,
 			return syncRun(cmd.Context(), opts)
 		},
 	}
-	addGridFlags(cmd, &opts.gridOptions)
+	addWriteFlags(cmd, &opts.writeOptions, true)
 	f := cmd.Flags()
+	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
+	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way, upload: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
+	f.StringVar(&opts.device, "device", "", "two-way: this device's `NAME` in conflict copies (default: the host name)")
+	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way, upload: upload a file once nothing has written it for this long")
+	logging.AddFlags(f, &opts.log)
+	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return vals, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	cmd.RegisterFlagCompletionFunc("mode", fixed("mirror", "two-way", "upload"))
+	cmd.RegisterFlagCompletionFunc("log-level", fixed(logging.Levels...))
+	cmd.RegisterFlagCompletionFunc("log-format", fixed(logging.Formats...))
 	f.StringVar(&opts.capFile, "cap-file", "", "read DIRCAP[/PATH] from `FILE` instead of the command line (ps shows arguments)")
 	f.BoolVar(&opts.json, "json", false, "print events and progress as NDJSON on stdout (docs/sync.md)")
 	f.StringVar(&opts.exec, "exec", "", "run `CMD` with sh -c after each applied change")
@@ -115,11 +157,36 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	c = c.ReadOnly()
-	log := syncLogger(opts.errOut, opts.verbose)
-	cfg, err := opts.load(ctx)
+	opts.log.Verbose = opts.verbose
+	log, err := logging.New(opts.errOut, opts.log)
+	if err != nil {
+		return &usageError{err}
+	}
+	tw, err := opts.twoWay(c)
 	if err != nil {
 		return err
+	}
+	var cfg *gridconfig.Config
+	var push *mirror.Push
+	if tw {
+		w, err := opts.writeOptions.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		cfg = w.cfg
+		if push, err = opts.pushOptions(w); err != nil {
+			return err
+		}
+		if c, err = w.ed.Dir(ctx, c, path, false); err != nil {
+			return err
+		}
+		path = nil
+	} else {
+		c = c.ReadOnly()
+		if cfg, err = opts.grid.load(ctx); err != nil {
+			return err
+		}
 	}
 	r := retrieve.NewReader(cfg.Grid, nil, nil)
 	defer r.Close()
@@ -133,7 +200,7 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	bar := newProgressBar(opts.errOut, opts.progress, opts.json)
 	m, err := mirror.Open(c, opts.dir, mirror.Options{Grid: cfg.Grid, Reader: r, Parallel: opts.parallel,
 		Keep: !opts.delete, Logger: log, Progress: func(p mirror.ProgressEvent) { out.progress(p); bar.show(p) },
-		Watch: watcher.Options{NoPush: opts.noPush, Poll: opts.poll, Refresh: opts.refresh}})
+		Watch: watcher.Options{NoPush: opts.noPush, Poll: opts.poll, Refresh: opts.refresh}, Push: push})
 	if err != nil {
 		return err
 	}
@@ -168,12 +235,41 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	return err
 }
 
-func syncLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
+// twoWay checks --mode against the cap and reports whether local
+// changes are uploaded: two-way and upload need a directory write cap
+// and cannot run --once.
+func (o *syncOptions) twoWay(c cap.Cap) (bool, error) {
+	switch o.mode {
+	case "", "mirror":
+		return false, nil
+	case "two-way", "upload":
+	default:
+		return false, &usageError{fmt.Errorf("--mode %q: want mirror, two-way or upload", o.mode)}
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	if m, ok := c.(*cap.Mutable); !ok || !m.Dir || m.Access != cap.Write {
+		return false, &usageError{fmt.Errorf("--mode %s needs a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…), not %s", o.mode, cap.Abbrev(c))}
+	}
+	if o.once {
+		return false, &usageError{fmt.Errorf("--mode %s follows LOCALDIR live; --once is for mirrors", o.mode)}
+	}
+	if !o.delete && o.mode == "two-way" {
+		return false, &usageError{fmt.Errorf("--mode two-way applies remote deletes (a kept file would be uploaded again); --delete=false is for mirrors")}
+	}
+	return true, nil
+}
+
+// pushOptions are the two-way settings, with the grid's write path.
+func (o *syncOptions) pushOptions(w *writer) (*mirror.Push, error) {
+	conv, err := w.convergence(&o.writeOptions)
+	if err != nil {
+		return nil, err
+	}
+	dev := o.device
+	if dev == "" {
+		dev, _ = os.Hostname()
+	}
+	return &mirror.Push{Editor: w.ed, Uploader: w.uploader(conv), Device: dev, Quiet: o.settle, Ignore: o.ignore,
+		Upload: o.mode == "upload"}, nil
 }
 
 // syncHook builds the --exec runner, or nil.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,33 @@ func BenchmarkChangeLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
+
+// BenchmarkTwoWayPropagation measures two-way sync from device A to
+// device B through the grid: from the end of a local write of a 1 KiB
+// file on A (so the default quiet period is included) to the new
+// contents being in place on B. Each iteration is one sample; run with
+// -benchtime=1000x for percentiles.
+func BenchmarkTwoWayPropagation(b *testing.B) {
+	w := newWorld(b, 5)
+	root := w.mkdir(b)
+	a, bb := w.replica(b, root, "a"), w.replica(b, root, "b")
+	content := func(i int) string { return fmt.Sprintf("version %d\n%s", i, strings.Repeat("x", 1<<10)) }
+	a.write("a/b/f.txt", content(0))
+	waitFor(b, generous, "first propagation", hasContent(bb.path("a/b/f.txt"), []byte(content(0))))
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		want := content(i + 1)
+		a.write("a/b/f.txt", want)
+		lat = append(lat, waitFor(b, generous, "propagation", hasContent(bb.path("a/b/f.txt"), []byte(want))))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	if len(lat) >= 1000 {
+		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	}
+	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 }

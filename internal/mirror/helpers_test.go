@@ -41,7 +41,11 @@ func newWorld(t testing.TB, servers int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(dg.Close)
-	g := dg.Grid()
+	return newWorldOn(t, dg.Grid())
+}
+
+// newWorldOn is newWorld on a grid the caller started.
+func newWorldOn(t testing.TB, g *grid.Grid) *world {
 	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
 	t.Cleanup(cl.Close)
 	pub := &publish.Publisher{Grid: g, Dial: cl.Dial}

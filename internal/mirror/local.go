@@ -104,6 +104,7 @@ func (l *local) parentsOK(rel string) error {
 type found struct {
 	exists  bool
 	regular bool // a regular file (not a symlink, directory or device)
+	dir     bool // a directory (not a symlink to one)
 	size    int64
 	mtime   int64
 	sha256  string // set by look when asked to hash a regular file
@@ -125,7 +126,7 @@ func (l *local) look(rel string, hash bool) (found, error) {
 	if err != nil {
 		return found{}, err
 	}
-	f := found{exists: true, regular: fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	f := found{exists: true, regular: fi.Mode().IsRegular(), dir: fi.IsDir(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if !hash || !f.regular {
 		return f, nil
 	}

@@ -31,7 +31,10 @@ type localWatch struct {
 	w    *fsnotify.Watcher
 	log  *slog.Logger
 	hook func(rel string) bool // tests: sees each event first; true drops it
-	done chan struct{}
+	// onChange, if set, is called with each path an event names that is
+	// not the mirror's own write (two-way sync uploads it).
+	onChange func(rel string)
+	done     chan struct{}
 
 	mu     sync.Mutex
 	dirs   map[string]bool        // watched directories; "" is LOCALDIR
@@ -42,12 +45,12 @@ type localWatch struct {
 
 // startLocalWatch watches every directory below l (but the state
 // directory) until ctx is done or close is called.
-func startLocalWatch(ctx context.Context, l *local, log *slog.Logger, hook func(string) bool) (*localWatch, error) {
+func startLocalWatch(ctx context.Context, l *local, log *slog.Logger, hook func(string) bool, onChange func(string)) (*localWatch, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	lw := &localWatch{l: l, w: w, log: log, hook: hook, done: make(chan struct{}),
+	lw := &localWatch{l: l, w: w, log: log, hook: hook, onChange: onChange, done: make(chan struct{}),
 		dirs: map[string]bool{}, clean: map[string]bool{}, ours: map[string]fs.FileInfo{}}
 	lw.mu.Lock()
 	lw.addTreeLocked("")
@@ -108,6 +111,14 @@ func (lw *localWatch) handle(ev fsnotify.Event) {
 	if !ok || lw.hook != nil && lw.hook(rel) {
 		return
 	}
+	if lw.handleLocked(ev, rel) && lw.onChange != nil {
+		lw.onChange(rel)
+	}
+}
+
+// handleLocked updates the watch for ev at rel and reports whether the
+// event is someone else's change.
+func (lw *localWatch) handleLocked(ev fsnotify.Event, rel string) bool {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
@@ -119,9 +130,10 @@ func (lw *localWatch) handle(ev fsnotify.Event) {
 		}
 	}
 	if !ev.Has(fsnotify.Write) && !ev.Has(fsnotify.Chmod) && lw.oursLocked(rel, ev.Name) {
-		return
+		return false
 	}
 	delete(lw.clean, rel)
+	return true
 }
 
 // oursLocked reports whether the file at rel is the one the mirror last
@@ -143,6 +155,9 @@ func (lw *localWatch) overflow() {
 	defer lw.mu.Unlock()
 	clear(lw.clean)
 	lw.addTreeLocked("")
+	if lw.onChange != nil {
+		lw.onChange("") // every file is checked against the journal
+	}
 }
 
 // addTree watches the directory rel and every directory below it.

@@ -23,6 +23,14 @@
 // Names that could leave LOCALDIR or that the local system cannot hold
 // are skipped with a warning; all access goes through an os.Root and
 // symlinks inside LOCALDIR are never followed.
+//
+// With Options.Push the mirror is two-way (push.go): paths the local
+// watch reports are uploaded once quiet and linked into their directory
+// by a read-modify-write that re-applies only this device's change, and
+// only over the version the journal says was last synced; a change that
+// loses that race, or meets a remote change of the same file, keeps both
+// versions (the local one as NAME.conflict-DEVICE-TIME, uploaded too).
+// With Push.Upload it is a one-way backup of LOCALDIR instead.
 package mirror
 
 import (
@@ -75,6 +83,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Push, if set, makes the mirror two-way: local edits are uploaded
+	// (see Push). The root given to Open must then be a write cap.
+	Push *Push
 }
 
 // Mirror mirrors one directory cap into one local directory.
@@ -91,6 +102,8 @@ type Mirror struct {
 	// could not start); localHook is for tests (see localWatch.hook).
 	lw        atomic.Pointer[localWatch]
 	localHook func(rel string) bool
+	// push uploads local edits in two-way sync (nil for a mirror).
+	push *pusher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,6 +150,17 @@ func Open(root cap.Cap, dir string, o Options) (*Mirror, error) {
 		m.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}
+	if o.Push != nil {
+		w, ok := root.(*cap.Mutable)
+		if !ok || w.Access != cap.Write {
+			m.Close()
+			return nil, errkind.E(op, errkind.Usage, "two-way sync needs a directory write cap")
+		}
+		if m.push, err = newPusher(m, w, *o.Push); err != nil {
+			m.Close()
+			return nil, errkind.E(op, errkind.KindOf(err), err)
+		}
+	}
 	return m, nil
 }
 
@@ -180,6 +204,9 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	if !m.root.IsMutable() {
 		return errkind.E("mirror.Run", errkind.Usage, "only a mutable directory can be watched; use Sync")
 	}
+	if m.push != nil && m.push.p.Upload {
+		return m.runUpload(ctx, emit)
+	}
 	wo := m.opts.Watch
 	wo.Grid, wo.Recursive, wo.Logger = m.opts.Grid, true, m.log
 	w, err := watcher.New([]cap.Cap{m.root}, wo)
@@ -192,8 +219,15 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, q.push) }()
 	defer func() { cancel(); <-done }()
-	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook); err != nil {
+	var onChange func(string)
+	if m.push != nil {
+		onChange = m.push.mark
+	}
+	if lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook, onChange); err != nil {
 		m.log.Warn("cannot watch local edits; every file is checked by its contents", "err", err)
+		if m.push != nil {
+			m.log.Warn("two-way sync: local changes are only noticed at start and at each refresh")
+		}
 	} else {
 		m.lw.Store(lw)
 		defer func() { m.lw.Store(nil); lw.close() }()
@@ -203,9 +237,31 @@ func (m *Mirror) Run(ctx context.Context, emit func(events.Event)) error {
 	case <-ctx.Done():
 		return nil
 	}
+	if m.push != nil {
+		// Offline edits first, against the journal: a local change
+		// that lost to a remote one is kept beside it by the reconcile.
+		m.push.mark("")
+		m.push.flush(ctx, emit, true)
+	}
 	if err := m.Sync(ctx, emit); err != nil && ctx.Err() == nil {
 		m.log.Warn("first reconcile incomplete", "err", err)
 	}
+	return m.live(ctx, q, emit)
+}
+
+// runUpload is Run for a live backup (Push.Upload): LOCALDIR is
+// compared with the journal, then every local change is uploaded; the
+// grid is not watched.
+func (m *Mirror) runUpload(ctx context.Context, emit func(events.Event)) error {
+	lw, err := startLocalWatch(ctx, m.loc, m.log, m.localHook, m.push.mark)
+	if err != nil {
+		m.log.Warn("cannot watch local edits; they are only noticed at start and at each refresh", "err", err)
+	} else {
+		defer lw.close()
+	}
+	m.push.mark("")
+	m.push.flush(ctx, emit, true)
+	q := newQueue() // never filled: nothing comes from the grid
 	return m.live(ctx, q, emit)
 }
 
@@ -217,11 +273,38 @@ func (m *Mirror) live(ctx context.Context, q *queue, emit func(events.Event)) er
 	}
 	tick := time.NewTicker(refresh)
 	defer tick.Stop()
+	var pushSignal <-chan struct{}
+	pushTimer := time.NewTimer(time.Hour)
+	pushTimer.Stop()
+	defer pushTimer.Stop()
+	armed := false // pushTimer runs
+	if m.push != nil {
+		pushSignal = m.push.signal
+		pushTimer.Reset(m.push.p.Quiet) // for what the first scan left to retry
+		armed = true
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-pushSignal:
+			if !armed {
+				pushTimer.Reset(m.push.p.Quiet)
+				armed = true
+			}
+		case <-pushTimer.C:
+			armed = false
+			if next := m.push.flush(ctx, emit, false); next > 0 {
+				pushTimer.Reset(next)
+				armed = true
+			}
 		case <-tick.C:
+			if m.push != nil {
+				m.push.mark("") // and the local tree against the journal: a missed event is caught here
+				if m.push.p.Upload {
+					continue
+				}
+			}
 			s := m.session(emit, false, events.ViaRefresh)
 			if err := s.reconcile(ctx, "", m.root); err != nil && ctx.Err() == nil {
 				m.log.Warn("reconcile incomplete", "err", err)

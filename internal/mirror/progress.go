@@ -22,6 +22,10 @@ type ProgressEvent struct {
 	Rate       float64     `json:"rate"`        // bytes downloaded per second so far
 	ETASeconds float64     `json:"eta_seconds"` // -1 if unknown
 	Done       bool        `json:"done"`
+	// Upload is set on the progress of one large upload in two-way sync
+	// (a snapshot as it starts and a Done one when it is linked): the
+	// file's path. Files and Bytes then count that file only.
+	Upload string `json:"upload,omitempty"`
 }
 
 // progress counts a reconcile's files and bytes.

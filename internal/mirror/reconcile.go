@@ -175,6 +175,9 @@ func (s *session) children(p string, ents []dirnode.Entry, warn bool) map[string
 			}
 			continue
 		}
+		if s.m.push != nil && s.m.push.ign.ignored(path.Join(p, e.Name)) {
+			continue // ignored here: neither uploaded nor downloaded
+		}
 		if clash[e.Name] {
 			skip(e.Name, "its name clashes with another's on this case-insensitive file system")
 			continue
@@ -251,7 +254,12 @@ func (s *session) remove(rp, top string, dirs map[string]bool) {
 		return
 	case f.exists && (rec.Conflict || !f.matches(rec) || !s.m.loc.still(rp, f)):
 		s.forget(rp)
-		s.report(Conflict, rp, rec.Cap, rec.Seqnum, f.size, "removed remotely but changed locally; the local file is kept")
+		msg := "removed remotely but changed locally; the local file is kept"
+		if s.m.push != nil {
+			msg += " and uploaded again"
+			s.m.push.mark(rp)
+		}
+		s.report(Conflict, rp, rec.Cap, rec.Seqnum, f.size, msg)
 		return
 	case f.exists:
 		if err := s.m.loc.remove(rp); err != nil {
@@ -363,6 +371,9 @@ func (s *session) versionOf(ctx context.Context, c cap.Cap) (*version, error) {
 // its version and the local file is untouched, else downloaded and put in
 // place, or beside a local edit.
 func (s *session) fetch(ctx context.Context, f remote) error {
+	if s.m.push != nil && s.m.push.deferIfPending(f.path) {
+		return nil // a local change comes first; if it loses, the file is reconciled again
+	}
 	rec := s.m.st.get(f.path)
 	v, err := s.versionOf(ctx, f.c)
 	if err != nil {
@@ -389,6 +400,10 @@ func (s *session) fetch(ctx context.Context, f remote) error {
 // remote file is left alone.
 func (s *session) current(rp string, rec *Record) (bool, error) {
 	f, err := s.m.loc.look(rp, false)
+	if err == nil && !f.exists && s.m.push != nil && !rec.Conflict {
+		s.m.push.mark(rp) // deleted here: the delete goes to the grid
+		return true, nil
+	}
 	if err != nil || !f.exists {
 		return false, err // missing: fetch it again
 	}
@@ -406,6 +421,9 @@ func (s *session) current(rp string, rec *Record) (bool, error) {
 		return true, s.m.st.put(*rec)
 	}
 	s.m.log.Info("local edit kept; the remote file did not change", "path", rp)
+	if s.m.push != nil {
+		s.m.push.mark(rp)
+	}
 	return true, nil
 }
 
@@ -426,6 +444,9 @@ func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
 		newRec.MTime = f.mtime
 		return s.m.st.put(newRec)
 	case f.exists && (rec == nil || rec.Conflict || !f.matches(rec) || !s.m.loc.still(rp, f)):
+		if s.m.push != nil {
+			return s.keepBoth(rp, newRec, t)
+		}
 		return s.conflict(rp, newRec, t)
 	case f.exists:
 		typ = events.Modified
@@ -471,6 +492,29 @@ func (s *session) conflict(rp string, rec Record, t *temp) error {
 		return err
 	}
 	s.report(Conflict, rp, rec.Cap, rec.Seqnum, rec.Size, "changed locally; the remote version is in "+path.Base(name))
+	return nil
+}
+
+// keepBoth, in two-way sync, is a remote change of a file this device
+// changed too: the local version moves to a conflict copy, which is
+// uploaded like any new file, and the grid's version takes the name.
+// Every replica then holds both under the same names.
+func (s *session) keepBoth(rp string, rec Record, t *temp) error {
+	name := s.m.push.conflictCopy(rp)
+	if err := s.m.loc.root.Rename(native(rp), native(name)); err != nil {
+		s.m.loc.discard(t)
+		return err
+	}
+	s.m.push.mark(name)
+	now, err := s.install(t, rp)
+	if err != nil {
+		return err
+	}
+	rec.MTime = now.mtime
+	if err := s.m.st.put(rec); err != nil {
+		return err
+	}
+	s.report(Conflict, rp, rec.Cap, rec.Seqnum, rec.Size, "changed here and on the grid; this device's version is now "+path.Base(name))
 	return nil
 }
 

@@ -215,6 +215,18 @@ func (s *state) paths(prefix string) []string {
 	return out
 }
 
+// find calls match on records (not copies; match must not keep or
+// change them) until it returns true.
+func (s *state) find(match func(*Record) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.recs {
+		if match(r) {
+			return
+		}
+	}
+}
+
 // under is paths with the lock held.
 func (s *state) under(prefix string) []string {
 	s.mu.Lock()
