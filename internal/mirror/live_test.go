@@ -89,7 +89,21 @@ func TestLiveChangesAtThreeDepths(t *testing.T) {
 	if n := len(rec.of(events.Added)); n < 4 {
 		t.Errorf("%d added events, want at least 4", n)
 	}
+	// One vocabulary with the watcher: a replaced entry is modified, a
+	// mutable's new version is changed.
+	if !hasPath(rec.of(events.Modified), "d1/f.txt") || !hasPath(rec.of(events.Changed), "d1/d2/m.txt") || hasPath(rec.of(events.Modified), "d1/d2/m.txt") {
+		t.Errorf("modified %v, changed %v: want d1/f.txt modified and d1/d2/m.txt changed", rec.of(events.Modified), rec.of(events.Changed))
+	}
 	noTemps(t, dir)
+}
+
+func hasPath(evs []events.Event, p string) bool {
+	for _, e := range evs {
+		if e.Path == p {
+			return true
+		}
+	}
+	return false
 }
 
 func join(dir, name string) string {

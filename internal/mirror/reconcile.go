@@ -448,8 +448,10 @@ func (s *session) place(rp string, rec *Record, v *version, t *temp) error {
 			return s.keepBoth(rp, newRec, t)
 		}
 		return s.conflict(rp, newRec, t)
+	case f.exists && rec != nil && rec.Cap == v.cap:
+		typ = events.Changed // the same mutable, a new version (docs/events.md)
 	case f.exists:
-		typ = events.Modified
+		typ = events.Modified // the entry names another object now
 	}
 	now, err := s.install(t, rp)
 	if err != nil {
