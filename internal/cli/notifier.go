@@ -84,7 +84,7 @@ it stops). See docs/operations.md.`,
 			if err := checkWatchLimits(opts.limits); err != nil {
 				return err
 			}
-			opts.logger, _ = logging.New(s.Err, opts.log)
+			opts.logger, _ = newLogger(s.Err, opts.log)
 			return notifierRun(cmd.Context(), opts)
 		},
 	}

@@ -91,7 +91,7 @@ docs/operations.md.`,
 			if err := checkWatchLimits(opts.limits); err != nil {
 				return err
 			}
-			opts.logger, _ = logging.New(s.Err, opts.log)
+			opts.logger, _ = newLogger(s.Err, opts.log)
 			return serveRun(cmd.Context(), opts)
 		},
 	}

@@ -158,9 +158,9 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 		return err
 	}
 	opts.log.Verbose = opts.verbose
-	log, err := logging.New(opts.errOut, opts.log)
+	log, err := newLogger(opts.errOut, opts.log)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
 	tw, err := opts.twoWay(c)
 	if err != nil {
