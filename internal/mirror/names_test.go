@@ -195,6 +195,7 @@ func TestNormalizationClashOneFile(t *testing.T) {
 	m := open(t, root, dir, w.g, mirror.Options{})
 	run(t, m, rec)
 	waitFor(t, generous, "first mirror", hasContent(filepath.Join(dir, nfc), []byte("composed, later")))
+	waitFor(t, generous, "ok.txt mirrored", hasContent(filepath.Join(dir, "ok.txt"), []byte("fine")))
 	if got := sortedKeys(listTree(t, dir)); strings.Join(got, ",") != nfc+",ok.txt" {
 		t.Errorf("mirrored %q, want only %q and ok.txt", got, nfc)
 	}
