@@ -205,10 +205,14 @@ type putOptions struct {
 	args       []string
 	in         io.Reader
 	out        io.Writer
+	errOut     io.Writer
+	// requireHappy makes a version that landed recoverably but on fewer
+	// than shares.happy servers an error (exit non-zero).
+	requireHappy bool
 }
 
 func newPutCommand(s Streams) *cobra.Command {
-	opts := &putOptions{in: s.In, out: s.Out}
+	opts := &putOptions{in: s.In, out: s.Out, errOut: s.Err}
 	cmd := &cobra.Command{
 		Use:   "put [FILE|-] | put CAP [FILE|-] | put FILE|- DIRCAP/PATH",
 		Short: "Create or replace a mutable file, or upload a file into a directory",
@@ -234,7 +238,15 @@ are added under the node's private/secret with --node-dir, else under
 <user config dir>/tahoe-watch/lease-secret, so they can be renewed later.
 
 Only a newly created mutable file's write cap is ever printed; uploads
-print the read cap of what was linked.`,
+print the read cap of what was linked.
+
+A mutable write counts as done, as in Tahoe, once the new version is in
+place and readable (at least shares-needed distinct shares landed). If it
+reached fewer than shares-happy servers, put says so on stderr, naming how
+many shares and servers hold it, and still exits 0: running put again
+would only make another version. --require-happy turns that case into an
+error (exit 1) for scripts that need the full spread; the version stays
+in place either way.`,
 		Example: `  echo hello | tahoe-watch put --grid servers.yaml
   tahoe-watch put --format mdmf --private-key key.pem notes.txt
   tahoe-watch put URI:SSK:xxx:yyy notes.txt
@@ -249,6 +261,7 @@ print the read cap of what was linked.`,
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	cmd.Flags().StringVar(&opts.privateKey, "private-key", "", "create the new mutable file with the RSA key in `FILE` (PEM)")
 	cmd.Flags().BoolVar(&opts.mutable, "mutable", false, "with DIRCAP/PATH: link a new mutable file instead of an immutable one")
+	cmd.Flags().BoolVar(&opts.requireHappy, "require-happy", false, "exit 1 when a mutable version landed (readable) but on fewer than shares-happy servers")
 	return cmd
 }
 
@@ -345,10 +358,24 @@ func (o *putOptions) newMutable(ctx context.Context, w *writer, data []byte) (ca
 		return nil, err
 	}
 	res, err := w.pub.Create(ctx, priv, data, w.params)
-	if err != nil {
+	if err = o.landed(err); err != nil {
 		return nil, err
 	}
 	return res.Cap, nil
+}
+
+// landed applies the mutable publish rule to a publish error: a version
+// that is in place and recoverable but short of shares.happy is reported
+// on stderr and is not an error, unless --require-happy asked for more.
+func (o *putOptions) landed(err error) error {
+	var ue *publish.UnhappyError
+	if !errors.As(err, &ue) || !ue.Result.Recoverable() || o.requireHappy {
+		return err
+	}
+	if o.errOut != nil {
+		fmt.Fprintf(o.errOut, "put: warning: %s; readers see the new version (--require-happy makes this an error)\n", ue.Error())
+	}
+	return nil
 }
 
 func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error {
@@ -373,7 +400,7 @@ func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error
 			return nil, err
 		}
 		_, err = w.pub.Update(ctx, sm, data)
-		return nil, err
+		return nil, opts.landed(err)
 	})
 }
 

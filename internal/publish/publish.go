@@ -55,10 +55,17 @@ type Result struct {
 	Seqnum    uint64
 	Placed    map[string][]int // share numbers of the new version, by server name
 	Happiness int              // servers holding distinct shares of the new version
+	Shares    int              // distinct share numbers of the new version placed
+	Needed    int              // shares needed to read the version (k)
+	Total     int              // shares the version was encoded into (N)
 	// Superseded is set when a concurrent writer's newer version replaced
 	// some of ours while we wrote: the file moved on past our version.
 	Superseded bool
 }
+
+// Recoverable reports whether enough distinct shares of the new version
+// landed for readers to see it.
+func (r *Result) Recoverable() bool { return r.Needed > 0 && r.Shares >= r.Needed }
 
 func (p *Publisher) parallel() int {
 	if p.Parallel > 0 {

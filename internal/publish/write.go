@@ -75,11 +75,44 @@ func (w *writer) run(ctx context.Context, op string) (*Result, error) {
 		res.Placed[s.Name()] = nums
 	}
 	res.Happiness = Happiness(w.placed)
+	res.Shares, res.Needed, res.Total = w.distinctShares(), w.enc.Header.K, w.enc.Header.N
 	if res.Happiness < w.p.happy() && !w.superseded {
-		return res, errkind.E(op, errkind.Unreachable, "version %d reached only %d servers with distinct shares, shares.happy is %d%s",
-			w.seqnum, res.Happiness, w.p.happy(), w.failures())
+		return res, errkind.E(op, errkind.Unreachable, &UnhappyError{Result: res, Happy: w.p.happy(), failures: w.failures()})
 	}
 	return res, nil
+}
+
+// distinctShares counts the share numbers of the new version placed
+// anywhere.
+func (w *writer) distinctShares() int {
+	seen := map[int]bool{}
+	for _, nums := range w.placed {
+		for _, n := range nums {
+			seen[n] = true
+		}
+	}
+	return len(seen)
+}
+
+// UnhappyError is a publish that reached fewer than Happy servers with
+// distinct shares. Its Result says whether the version landed anyway:
+// Tahoe's own publisher counts a mutable write as done once k shares
+// are in place (src/allmydata/mutable/publish.py fails only below k),
+// so a caller may accept a Recoverable one.
+type UnhappyError struct {
+	Result   *Result
+	Happy    int
+	failures string
+}
+
+func (e *UnhappyError) Error() string {
+	r := e.Result
+	if r.Recoverable() {
+		return fmt.Sprintf("version %d is in place and readable (%d of %d shares, %d needed), but on only %d servers with distinct shares, shares.happy is %d%s",
+			r.Seqnum, r.Shares, r.Total, r.Needed, r.Happiness, e.Happy, e.failures)
+	}
+	return fmt.Sprintf("version %d is not recoverable: only %d distinct shares landed, %d needed, on %d servers (shares.happy is %d)%s",
+		r.Seqnum, r.Shares, r.Needed, r.Happiness, e.Happy, e.failures)
 }
 
 // failures lists the servers that failed, for an error message.
