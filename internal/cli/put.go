@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -345,9 +346,67 @@ func putNew(ctx context.Context, opts *putOptions, file string) error {
 	if opts.mutable {
 		return errkind.E("put", errkind.Usage, "--mutable needs a DIRCAP/PATH to link at")
 	}
-	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
-		return opts.newMutable(ctx, w, data)
+	return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
+		return opts.newMutableFrom(ctx, w, r, size)
 	})
+}
+
+// withStream is withInput for the mutable writes, which stream a regular
+// FILE (a large MDMF file is never held whole in memory); stdin is read
+// whole first, as its size is not known in advance.
+func (o *putOptions) withStream(ctx context.Context, file string, do func(w *writer, r io.Reader, size int64) (cap.Cap, error)) error {
+	f, size, err := openRegular(file)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		return o.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+			return do(w, bytes.NewReader(data), int64(len(data)))
+		})
+	}
+	defer f.Close()
+	w, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	c, err := do(w, f, size)
+	if err != nil || c == nil {
+		return err
+	}
+	_, err = fmt.Fprintln(o.out, c)
+	return err
+}
+
+// openRegular opens name if it is a regular file, with its size; nil for
+// stdin ("-") or anything else (a pipe, a device), which is read whole.
+func openRegular(name string) (*os.File, int64, error) {
+	if name == "-" {
+		return nil, 0, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, errkind.E("put", errkind.Usage, err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, nil
+	}
+	return f, st.Size(), nil
+}
+
+// newMutableFrom creates a mutable file from size bytes of r.
+func (o *putOptions) newMutableFrom(ctx context.Context, w *writer, r io.Reader, size int64) (cap.Cap, error) {
+	priv, err := o.key()
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.pub.CreateFrom(ctx, priv, r, size, w.params)
+	if err = o.landed(err); err != nil {
+		return nil, err
+	}
+	return res.Cap, nil
 }
 
 // newMutable creates a mutable file holding data, with the --private-key
@@ -394,12 +453,12 @@ func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error
 	if m.Access != cap.Write {
 		return errkind.E(op, errkind.Usage, "%s is a read-only cap: replacing needs the write cap", cap.Abbrev(c))
 	}
-	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+	return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
 		sm, err := w.pub.Map(ctx, m)
 		if err != nil {
 			return nil, err
 		}
-		_, err = w.pub.Update(ctx, sm, data)
+		_, err = w.pub.UpdateFrom(ctx, sm, r, size)
 		return nil, opts.landed(err)
 	})
 }

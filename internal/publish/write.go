@@ -35,6 +35,7 @@ type writer struct {
 	plan   []*placement
 	spare  []*grid.ServerInfo                     // where homeless shares may go
 	held   func(s *grid.ServerInfo, n int) []byte // what a spare server holds; nil: nothing
+	k, n   int                                    // the encoding
 
 	master     []byte
 	mu         sync.Mutex
@@ -46,24 +47,41 @@ type writer struct {
 }
 
 func (w *writer) run(ctx context.Context, op string) (*Result, error) {
-	w.master = w.p.leaseSecret()
-	w.placed = map[*grid.ServerInfo][]int{}
-	w.failed = map[*grid.ServerInfo]error{}
+	w.start()
 	leadWait, rest, err := w.lead(ctx)
 	if err != nil {
-		if errors.Is(err, errLeadConflict) && w.seqnum == 1 && w.held == nil {
-			return nil, errkind.E(op, errkind.Conflict, "%s already has shares on the grid (its key was used before); nothing was written", cap.Abbrev(w.c))
-		}
-		if errors.Is(err, errLeadConflict) {
-			return nil, errkind.E(op, errkind.Conflict, "%s changed since it was read (another writer won); nothing was written", cap.Abbrev(w.c))
-		}
-		return nil, errkind.E(op, errkind.KindOf(err), err)
+		return nil, w.leadError(op, err)
 	}
 	w.fanOut(ctx, rest)
 	leadWait()
 	if len(w.homeless) > 0 {
 		w.fanOut(ctx, w.rehome())
 	}
+	return w.result(ctx, op)
+}
+
+func (w *writer) start() {
+	w.master = w.p.leaseSecret()
+	w.placed = map[*grid.ServerInfo][]int{}
+	w.failed = map[*grid.ServerInfo]error{}
+	if w.enc != nil {
+		w.k, w.n = w.enc.Header.K, w.enc.Header.N
+	}
+}
+
+// leadError is the error of a publish that no lead server took.
+func (w *writer) leadError(op string, err error) error {
+	if errors.Is(err, errLeadConflict) && w.seqnum == 1 && w.held == nil {
+		return errkind.E(op, errkind.Conflict, "%s already has shares on the grid (its key was used before); nothing was written", cap.Abbrev(w.c))
+	}
+	if errors.Is(err, errLeadConflict) {
+		return errkind.E(op, errkind.Conflict, "%s changed since it was read (another writer won); nothing was written", cap.Abbrev(w.c))
+	}
+	return errkind.E(op, errkind.KindOf(err), err)
+}
+
+// result sums up a publish once every write ended.
+func (w *writer) result(ctx context.Context, op string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
@@ -76,7 +94,7 @@ func (w *writer) run(ctx context.Context, op string) (*Result, error) {
 		res.Placed[s.Name()] = nums
 	}
 	res.Happiness = Happiness(w.placed)
-	res.Shares, res.Needed, res.Total = w.distinctShares(), w.enc.Header.K, w.enc.Header.N
+	res.Shares, res.Needed, res.Total = w.distinctShares(), w.k, w.n
 	if res.Happiness < w.p.happy() && !w.superseded {
 		return res, errkind.E(op, errkind.Unreachable, &UnhappyError{Result: res, Happy: w.p.happy(), failures: w.failures()})
 	}

@@ -1,0 +1,392 @@
+package publish
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
+)
+
+// streamMin is the smallest MDMF file published as a stream; smaller
+// ones are encoded whole, in the requests the real-grid captures pin.
+var streamMin int64 = 8 << 20
+
+// batchBytes bounds the encoded bytes (all shares) of one batch of
+// segments: the unit that is read, encoded and sent together. Two
+// batches are alive at a time (one encoding, one sending), which with
+// the plaintext bounds a streamed publish's memory.
+var batchBytes = 16 << 20
+
+// CreateFrom is Create for size bytes read from r. An MDMF file of at
+// least 8 MiB is read, encoded and sent segment by segment in memory
+// independent of its size; others are read whole first.
+func (p *Publisher) CreateFrom(ctx context.Context, priv *rsa.PrivateKey, r io.Reader, size int64, prm Params) (*Result, error) {
+	const op = "publish.Create"
+	w, ep, err := p.createWriter(op, priv, prm)
+	if err != nil {
+		return nil, err
+	}
+	return w.streamOrEncode(ctx, op, priv, r, size, ep)
+}
+
+// UpdateFrom is Update for size bytes read from r, streamed as
+// CreateFrom streams.
+func (p *Publisher) UpdateFrom(ctx context.Context, m *Map, r io.Reader, size int64) (*Result, error) {
+	const op = "publish.Update"
+	w, priv, ep, err := p.updateWriter(ctx, op, m)
+	if err != nil {
+		return nil, err
+	}
+	return w.streamOrEncode(ctx, op, priv, r, size, ep)
+}
+
+func (w *writer) streamOrEncode(ctx context.Context, op string, priv *rsa.PrivateKey, r io.Reader, size int64, ep mutable.Params) (*Result, error) {
+	if ep.Version != mutable.MDMF || size < streamMin {
+		plain := make([]byte, size)
+		if _, err := io.ReadFull(r, plain); err != nil {
+			return nil, errkind.E(op, errkind.Other, "reading input: %w", err)
+		}
+		return w.encodeRun(ctx, op, priv, plain, ep)
+	}
+	s, err := mutable.NewStream(priv, size, ep)
+	if err != nil {
+		return nil, errkind.E(op, errkind.KindOf(err), err)
+	}
+	w.start()
+	w.k, w.n = ep.K, ep.N
+	sw := &streamWriter{w: w, s: s, h: s.Header()}
+	if err := sw.run(ctx, r); err != nil {
+		if errors.Is(err, errLeadConflict) || errkind.Is(err, errkind.Unreachable) {
+			return nil, w.leadError(op, err)
+		}
+		return nil, errkind.E(op, errkind.KindOf(err), err)
+	}
+	return w.result(ctx, op)
+}
+
+// streamWriter publishes one MDMF version as a stream. Each server's
+// shares are written in one read-test-write per batch of segments: the
+// first tests what the shares hold now and writes, with the first
+// blocks, a provisional checkstring (our seqnum, a random root) that
+// every later request tests, so that no other writer's requests
+// interleave with ours; the last writes the real signed prefix, keys,
+// hash chain and block hash tree. The lead server's first request passes
+// before any other server's is sent (one seqnum per publish); a server
+// that fails midway is dropped, as Tahoe's publisher drops it.
+type streamWriter struct {
+	w    *writer
+	s    *mutable.Stream
+	h    *mutable.Header
+	prov []byte // the provisional checkstring
+	live []*streamServer
+}
+
+type streamServer struct {
+	pl   *placement
+	st   Storage
+	sec  grid.Secrets
+	nums []int
+}
+
+// batch is the blocks of consecutive segments, by share, contiguous.
+type batch struct {
+	first  int      // first segment
+	shares [][]byte // by share number
+	err    error
+}
+
+func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
+	sw.prov = make([]byte, mdmfCheckLen)
+	sw.prov[0] = byte(mutable.MDMF)
+	binary.BigEndian.PutUint64(sw.prov[1:], sw.w.seqnum)
+	rand.Read(sw.prov[9:])
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan *batch, 1)
+	go sw.encode(ctx, r, batches)
+	b0, ok := <-batches
+	if !ok || b0.err != nil {
+		return batchErr(b0)
+	}
+	if err := sw.firstBatch(ctx, b0); err != nil {
+		return err
+	}
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		sw.sendAll(ctx, func(ss *streamServer) error { return sw.send(ctx, ss, b) })
+	}
+	f, err := sw.s.Finish()
+	if err != nil {
+		return err
+	}
+	sw.sendAll(ctx, func(ss *streamServer) error { return sw.finish(ctx, ss, f) })
+	return ctx.Err()
+}
+
+func batchErr(b *batch) error {
+	if b == nil {
+		return errors.New("no segments encoded")
+	}
+	return b.err
+}
+
+// encode reads and encodes batches of segments in order.
+func (sw *streamWriter) encode(ctx context.Context, r io.Reader, out chan<- *batch) {
+	defer close(out)
+	h := sw.h
+	per := max(1, batchBytes/(h.N*(h.BlockLen(0)+mutable.SaltLen)))
+	plain := make([]byte, h.SegmentSize)
+	for first := 0; first < h.NumSegments(); first += per {
+		b := &batch{first: first, shares: make([][]byte, h.N)}
+		last := min(first+per, h.NumSegments())
+		for seg := first; seg < last; seg++ {
+			p := plain[:h.SegmentLen(seg)]
+			if _, err := io.ReadFull(r, p); err != nil {
+				b.err = errkind.E("", errkind.Other, "reading input at segment %d: %w", seg, err)
+				break
+			}
+			blocks, err := sw.s.Next(p)
+			if err != nil {
+				b.err = err
+				break
+			}
+			for i, bl := range blocks {
+				if b.shares[i] == nil {
+					b.shares[i] = make([]byte, 0, (last-first)*len(bl))
+				}
+				b.shares[i] = append(b.shares[i], bl...)
+			}
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+// firstBatch sends the first batch to a lead server, then to the others.
+func (sw *streamWriter) firstBatch(ctx context.Context, b *batch) error {
+	w := sw.w
+	var rest []*placement
+	for i, pl := range w.plan {
+		if len(pl.shares) == 0 {
+			continue
+		}
+		ss, err := sw.open(pl)
+		if err == nil {
+			err = sw.first(ctx, ss, b, true)
+		}
+		if errors.Is(err, errLeadConflict) {
+			return err
+		}
+		if err == nil {
+			rest = w.plan[i+1:]
+			break
+		}
+		sw.fail(pl, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if len(sw.live) == 0 {
+		return errkind.E("", errkind.Unreachable, "no server accepted version %d%s", w.seqnum, w.failures())
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, pl := range rest {
+		if len(pl.shares) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ss, err := sw.open(pl)
+			if err == nil {
+				err = sw.first(ctx, ss, b, false)
+			}
+			if err != nil {
+				sw.fail(pl, err)
+				return
+			}
+			if len(ss.nums) > 0 {
+				mu.Lock()
+				sw.live = append(sw.live, ss)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (sw *streamWriter) open(pl *placement) (*streamServer, error) {
+	st, err := sw.w.p.Dial(pl.server)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := secrets(sw.w.c, sw.w.master, pl.server)
+	if err != nil {
+		return nil, err
+	}
+	return &streamServer{pl: pl, st: st, sec: sec}, nil
+}
+
+// fail records a server that failed; its shares are lost to this
+// version.
+func (sw *streamWriter) fail(pl *placement, err error) {
+	w := sw.w
+	w.mu.Lock()
+	w.failed[pl.server] = err
+	w.mu.Unlock()
+}
+
+// first sends a server's first request, retesting shares that held an
+// older version than the map saw, as writeServer does. The lead's is
+// appended to live here.
+func (sw *streamWriter) first(ctx context.Context, ss *streamServer, b *batch, lead bool) error {
+	w := sw.w
+	expect := ss.pl.shares
+	for range maxRetests {
+		tw := map[uint64]grid.TestWrite{}
+		for n, cs := range expect {
+			tw[uint64(n)] = sw.batchWrite(n, b, testVector(cs), true)
+		}
+		res, err := w.send(ctx, ss.st, ss.sec, tw)
+		if err != nil {
+			return err
+		}
+		if res.Success {
+			ss.nums = sortedKeys(expect)
+			if lead {
+				sw.live = append(sw.live, ss)
+			}
+			return nil
+		}
+		if lead {
+			return errLeadConflict
+		}
+		if expect, err = w.retest(expect, res.Data); err != nil {
+			w.setConflict(fmt.Errorf("%s: %w", ss.pl.server.Name(), err))
+			return nil
+		}
+		if len(expect) == 0 {
+			return nil
+		}
+	}
+	w.setConflict(fmt.Errorf("%s: shares kept changing under us", ss.pl.server.Name()))
+	return nil
+}
+
+// batchWrite is share n's test and write for batch b: its blocks at
+// their place, and with the first the provisional checkstring.
+func (sw *streamWriter) batchWrite(n int, b *batch, test grid.TestVector, first bool) grid.TestWrite {
+	tw := grid.TestWrite{Test: []grid.TestVector{test},
+		Write: []grid.WriteVector{{Offset: uint64(sw.h.BlockRegion(b.first).Start), Data: b.shares[n]}}}
+	if first {
+		tw.Write = append([]grid.WriteVector{{Offset: 0, Data: sw.prov}}, tw.Write...)
+	}
+	return tw
+}
+
+// provTest tests that a share holds our provisional checkstring.
+func (sw *streamWriter) provTest() grid.TestVector {
+	return grid.TestVector{Offset: 0, Size: uint64(len(sw.prov)), Specimen: sw.prov}
+}
+
+// send writes a later batch to one server.
+func (sw *streamWriter) send(ctx context.Context, ss *streamServer, b *batch) error {
+	tw := map[uint64]grid.TestWrite{}
+	for _, n := range ss.nums {
+		tw[uint64(n)] = sw.batchWrite(n, b, sw.provTest(), false)
+	}
+	return sw.request(ctx, ss, tw)
+}
+
+// finish writes the prefix, keys, chain and block hash tree.
+func (sw *streamWriter) finish(ctx context.Context, ss *streamServer, f *mutable.Finished) error {
+	tw := map[uint64]grid.TestWrite{}
+	eof := uint64(f.Header.Layout.EOF)
+	for _, n := range ss.nums {
+		tw[uint64(n)] = grid.TestWrite{Test: []grid.TestVector{sw.provTest()},
+			Write: []grid.WriteVector{{Offset: 0, Data: f.Heads[n]},
+				{Offset: uint64(f.Header.Layout.BlockHashTree.Start), Data: f.Tails[n]}},
+			NewLength: &eof}
+	}
+	if err := sw.request(ctx, ss, tw); err != nil {
+		return err
+	}
+	w := sw.w
+	w.mu.Lock()
+	w.placed[ss.pl.server] = append(w.placed[ss.pl.server], ss.nums...)
+	w.mu.Unlock()
+	return nil
+}
+
+// request sends one guarded request; a failed test means another writer
+// replaced our shares: a newer version supersedes ours, anything else is
+// a conflict. Either way the server is done.
+func (sw *streamWriter) request(ctx context.Context, ss *streamServer, tw map[uint64]grid.TestWrite) error {
+	res, err := sw.w.send(ctx, ss.st, ss.sec, tw)
+	if err != nil {
+		return err
+	}
+	if res.Success {
+		return nil
+	}
+	w := sw.w
+	for _, v := range res.Data {
+		if len(v) > 0 && len(v[0]) >= 9 && seqnumOf(v[0]) > w.seqnum {
+			w.mu.Lock()
+			w.superseded = true
+			w.mu.Unlock()
+			return errSuperseded
+		}
+	}
+	w.setConflict(fmt.Errorf("%s: our shares changed while we wrote them", ss.pl.server.Name()))
+	return errSuperseded
+}
+
+// errSuperseded ends a server's part after another writer's took over.
+var errSuperseded = errors.New("superseded")
+
+// sendAll runs do for every live server at once (at most Parallel) and
+// drops those that fail.
+func (sw *streamWriter) sendAll(ctx context.Context, do func(*streamServer) error) {
+	sem := make(chan struct{}, sw.w.p.parallel())
+	errs := make([]error, len(sw.live))
+	var wg sync.WaitGroup
+	for i, ss := range sw.live {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = do(ss)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	live := sw.live[:0]
+	for i, ss := range sw.live {
+		switch {
+		case errs[i] == nil:
+			live = append(live, ss)
+		case !errors.Is(errs[i], errSuperseded):
+			sw.fail(ss.pl, errs[i])
+		}
+	}
+	sw.live = live
+}
