@@ -105,7 +105,7 @@ func (b *Backend) readTestWriteLocked(si []byte, sec MutableSecrets, tw map[int]
 	if err != nil {
 		return false, nil, nil, err
 	}
-	if err := b.commit(si, recs); err != nil {
+	if err := b.commit(si, recs, oldSizes(shares, tw)); err != nil {
 		return false, nil, nil, errkind.E(op, errkind.Other, err)
 	}
 	return true, reads, changed, nil
@@ -186,9 +186,26 @@ func (b *Backend) applyWrites(shares map[int]*mutableFile, sec MutableSecrets,
 	return recs, changed, nil
 }
 
+// oldSizes gives the size of each share file a write will change (-1
+// for one it creates), which lets commitEdits write beyond it directly.
+func oldSizes(shares map[int]*mutableFile, tw map[int]TestWrite) map[int]int64 {
+	out := map[int]int64{}
+	for n, v := range tw {
+		if v.NewLength != nil && *v.NewLength == 0 {
+			continue
+		}
+		if m := shares[n]; m != nil {
+			out[n] = m.size
+		} else {
+			out[n] = -1
+		}
+	}
+	return out
+}
+
 // commit makes the edits durable and removes a storage index directory
 // left empty, as Tahoe does.
-func (b *Backend) commit(si []byte, recs []walRecord) error {
+func (b *Backend) commit(si []byte, recs []walRecord, sizes map[int]int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -196,7 +213,7 @@ func (b *Backend) commit(si []byte, recs []walRecord) error {
 	if err := mkdirSync(dir, b.shares); err != nil {
 		return err
 	}
-	if err := commitEdits(dir, recs); err != nil {
+	if err := commitEdits(dir, recs, sizes); err != nil {
 		return err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) == 0 {

@@ -28,7 +28,8 @@ type mutableFile struct {
 	// before the extra leases (the file's ExtraLeaseOffset minus the data
 	// offset).
 	dataLen, capacity uint64
-	fresh             bool // the share does not exist yet
+	fresh             bool  // the share does not exist yet
+	size              int64 // the file's size; 0 when fresh
 }
 
 // openMutable reads the header and leases of the share at path.
@@ -78,7 +79,7 @@ func readMutableMeta(f *os.File) (*mutableFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mutableFile{meta: meta, dataLen: h.DataLength, capacity: h.ExtraLeaseOffset - container.MutableDataOffset}, nil
+	return &mutableFile{meta: meta, dataLen: h.DataLength, capacity: h.ExtraLeaseOffset - container.MutableDataOffset, size: int64(size)}, nil
 }
 
 // newMutableFile is a share about to be created.

@@ -88,3 +88,44 @@ func TestInPlaceWritesMatchContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestUncommittedDirectWritesUndone: a crash after the bytes past a
+// share's end were written directly but before the journal committed
+// leaves the intent; recovery cuts the share back to its old bytes and
+// removes a share the write was creating.
+func TestUncommittedDirectWritesUndone(t *testing.T) {
+	b := newBackend(t)
+	si := bytes.Repeat([]byte{5}, 16)
+	sec := MutableSecrets{WriteEnabler: bytes.Repeat([]byte{1}, 32), RenewSecret: bytes.Repeat([]byte{2}, 32), CancelSecret: bytes.Repeat([]byte{3}, 32)}
+	if ok, _, err := b.ReadTestWrite(context.Background(), si, sec, map[int]TestWrite{0: {Write: []WriteVector{{0, []byte("old version")}}}}, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	path := b.sharePath(si, 0)
+	before, _ := os.ReadFile(path)
+	dir := b.siDir(si)
+	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)) + 10, data: bytes.Repeat([]byte{9}, 5000)},
+		{op: walWrite, shnum: 1, offset: 600, data: []byte("new share")}}
+	sizes := map[int]int64{0: int64(len(before)), 1: -1}
+	direct, journal := splitDirect(recs, sizes)
+	if len(direct) != 2 || len(journal) != 0 {
+		t.Fatalf("%d direct, %d journalled records", len(direct), len(journal))
+	}
+	if err := writeIntent(dir, direct, sizes); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEdits(dir, records(direct)); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: no journal was committed.
+	if err := recoverDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(after, before) {
+		t.Fatalf("share 0 is %d bytes after recovery, was %d", len(after), len(before))
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "0" {
+		t.Fatalf("left after recovery: %v", ents)
+	}
+}

@@ -20,9 +20,20 @@ import (
 // journal is replayed at start, and replaying is idempotent since every
 // edit names absolute offsets. Tahoe ignores files whose names are not
 // share numbers, so the journal never confuses it.
+//
+// Bytes a write puts past the current end of a share file change nothing
+// a reader of the old version uses, so they skip the journal: an intent
+// file listing each such share's old size (-1: the share is new) is
+// written and fsynced first, then those bytes go straight to the share
+// files, which are fsynced before the journal of the other edits is
+// committed. After a crash before that commit, recovery cuts the shares
+// back to their old sizes (removing new ones); after it, the journal is
+// replayed as usual. A large write appending to or creating shares so
+// costs one copy of its data on disk, not two.
 const (
-	walName = "wal"
-	walTemp = "wal.tmp"
+	walName    = "wal"
+	walTemp    = "wal.tmp"
+	intentName = "intent"
 )
 
 // Journal record kinds.
@@ -49,10 +60,20 @@ const walHeadLen = 1 + 2 + 8 + 8
 // maxWALZero bounds one zero-fill record when replaying a journal.
 const maxWALZero = 1 << 30
 
-// commitEdits applies recs to the shares in dir all or nothing.
-func commitEdits(dir string, recs []walRecord) error {
+// commitEdits applies recs to the shares in dir all or nothing; sizes
+// are the old sizes of the shares they change (-1 for new ones).
+func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	direct, recs := splitDirect(recs, sizes)
+	if len(direct) > 0 {
+		if err := writeIntent(dir, direct, sizes); err != nil {
+			return err
+		}
+		if err := applyEdits(dir, records(direct)); err != nil {
+			return err
+		}
 	}
 	if err := writeWAL(filepath.Join(dir, walTemp), recs); err != nil {
 		os.Remove(filepath.Join(dir, walTemp))
@@ -64,17 +85,108 @@ func commitEdits(dir string, recs []walRecord) error {
 	if err := syncDir(dir); err != nil {
 		return err
 	}
-	if err := applyEdits(dir, func(yield func(walRecord) error) error {
+	if err := applyEdits(dir, records(recs)); err != nil {
+		return err
+	}
+	return finishWAL(dir)
+}
+
+// records yields recs in order.
+func records(recs []walRecord) func(yield func(walRecord) error) error {
+	return func(yield func(walRecord) error) error {
 		for _, r := range recs {
 			if err := yield(r); err != nil {
 				return err
 			}
 		}
 		return nil
-	}); err != nil {
+	}
+}
+
+// splitDirect separates the writes (and zero fills) past the old end of
+// their share files, cutting records that straddle it. The two sets
+// touch disjoint bytes, so applying one before the other is the same as
+// applying them in order.
+func splitDirect(recs []walRecord, sizes map[int]int64) (direct, journal []walRecord) {
+	for _, r := range recs {
+		old, ok := sizes[r.shnum]
+		if !ok || (r.op != walWrite && r.op != walZero) {
+			journal = append(journal, r)
+			continue
+		}
+		n := r.length
+		if r.op == walWrite {
+			n = uint64(len(r.data))
+		}
+		cut := uint64(max(old, 0))
+		switch {
+		case r.offset >= cut:
+			direct = append(direct, r)
+		case r.offset+n <= cut:
+			journal = append(journal, r)
+		default:
+			k := cut - r.offset
+			lo, hi := r, r
+			hi.offset = cut
+			if r.op == walWrite {
+				lo.data, hi.data = r.data[:k], r.data[k:]
+			} else {
+				lo.length, hi.length = k, n-k
+			}
+			journal = append(journal, lo)
+			direct = append(direct, hi)
+		}
+	}
+	return direct, journal
+}
+
+// writeIntent records the old sizes of the shares direct writes extend.
+func writeIntent(dir string, direct []walRecord, sizes map[int]int64) error {
+	var b []byte
+	seen := map[int]bool{}
+	for _, r := range direct {
+		if !seen[r.shnum] {
+			seen[r.shnum] = true
+			b = binary.BigEndian.AppendUint16(b, uint16(r.shnum))
+			b = binary.BigEndian.AppendUint64(b, uint64(sizes[r.shnum]))
+		}
+	}
+	if err := writeFileSync(filepath.Join(dir, intentName), b); err != nil {
 		return err
 	}
-	return finishWAL(dir)
+	return syncDir(dir)
+}
+
+// undoIntent cuts the shares an uncommitted write extended back to
+// their old sizes and removes the shares it created.
+func undoIntent(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, intentName))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for ; len(b) >= 10; b = b[10:] {
+		path := filepath.Join(dir, strconv.Itoa(int(binary.BigEndian.Uint16(b))))
+		size := int64(binary.BigEndian.Uint64(b[2:]))
+		if size < 0 {
+			err = os.Remove(path)
+		} else {
+			err = os.Truncate(path, size)
+		}
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return removeIntent(dir)
+}
+
+func removeIntent(dir string) error {
+	if err := os.Remove(filepath.Join(dir, intentName)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return syncDir(dir)
 }
 
 // writeWAL writes the journal file and fsyncs it.
@@ -110,9 +222,10 @@ func writeWAL(path string, recs []walRecord) error {
 }
 
 // applyEdits applies the records each yields to the share files in dir,
-// fsyncing every file it touched.
+// fsyncing every file it touched, and dir when it created or removed one.
 func applyEdits(dir string, each func(yield func(walRecord) error) error) error {
 	files := map[int]*os.File{}
+	entries := false // a file was created or removed
 	defer func() {
 		for _, f := range files {
 			f.Close()
@@ -122,7 +235,12 @@ func applyEdits(dir string, each func(yield func(walRecord) error) error) error 
 		if f := files[n]; f != nil {
 			return f, nil
 		}
-		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(n)), os.O_RDWR|os.O_CREATE, 0o600)
+		path := filepath.Join(dir, strconv.Itoa(n))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if os.IsNotExist(err) {
+			entries = true
+			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		}
 		if err == nil {
 			files[n] = f
 		}
@@ -134,6 +252,7 @@ func applyEdits(dir string, each func(yield func(walRecord) error) error) error 
 				f.Close()
 				delete(files, r.shnum)
 			}
+			entries = true
 			if err := os.Remove(filepath.Join(dir, strconv.Itoa(r.shnum))); err != nil && !os.IsNotExist(err) {
 				return err
 			}
@@ -152,6 +271,9 @@ func applyEdits(dir string, each func(yield func(walRecord) error) error) error 
 		if err := f.Sync(); err != nil {
 			return err
 		}
+	}
+	if !entries {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -177,8 +299,12 @@ func applyRecord(f *os.File, r walRecord) error {
 	return fmt.Errorf("journal record of unknown kind %q", r.op)
 }
 
-// finishWAL removes an applied journal.
+// finishWAL removes an applied journal, and first the intent before it:
+// an intent without its journal would be undone at start.
 func finishWAL(dir string) error {
+	if err := removeIntent(dir); err != nil {
+		return err
+	}
 	if err := os.Remove(filepath.Join(dir, walName)); err != nil {
 		return err
 	}
@@ -190,7 +316,7 @@ func finishWAL(dir string) error {
 func replayWAL(dir string) error {
 	f, err := os.Open(filepath.Join(dir, walName))
 	if os.IsNotExist(err) {
-		return nil
+		return undoIntent(dir)
 	}
 	if err != nil {
 		return err
