@@ -171,19 +171,30 @@ func (p *Publisher) updateWriter(ctx context.Context, op string, m *Map) (*write
 	// the newest version seen: replacing a file needs no old contents,
 	// so a write in progress elsewhere (no version recoverable for now)
 	// does not stop it; the lead server's test orders the two.
+	var id mutable.VersionID
 	best, err := m.best(op)
-	if err != nil && len(m.Update.Versions) == 0 {
-		return nil, nil, none, err
-	} else if err != nil {
-		best = m.Update.Versions[0]
+	switch {
+	case err == nil:
+		id = best.ID
+	case len(m.Update.Versions) > 0:
+		id = m.Update.Versions[0].ID
+	default:
+		// No valid version, only shares that do not verify: a streamed
+		// write in progress or abandoned (its shares verify only once
+		// it ends), or damage. Their headers give the encoding.
+		h, ok := m.unverifiedParams()
+		if !ok {
+			return nil, nil, none, err
+		}
+		id = h.VersionID()
 	}
 	priv, err := p.privateKey(ctx, m)
 	if err != nil {
 		return nil, nil, none, err
 	}
 	seq := m.MaxSeqnum + 1
-	w := &writer{p: p, c: c, seqnum: seq, plan: updatePlan(m, best.ID.N), spare: m.Servers, held: m.held}
-	return w, priv, mutable.Params{Version: best.ID.Version, K: best.ID.K, N: best.ID.N, Seqnum: seq}, nil
+	w := &writer{p: p, c: c, seqnum: seq, plan: updatePlan(m, id.N), spare: m.Servers, held: m.held}
+	return w, priv, mutable.Params{Version: id.Version, K: id.K, N: id.N, Seqnum: seq}, nil
 }
 
 // best is Best with the error a writer reports when there is none.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -104,10 +103,13 @@ type batch struct {
 }
 
 func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
-	sw.prov = make([]byte, mdmfCheckLen)
-	sw.prov[0] = byte(mutable.MDMF)
-	binary.BigEndian.PutUint64(sw.prov[1:], sw.w.seqnum)
-	rand.Read(sw.prov[9:])
+	// The provisional header is the real one but for a random root
+	// hash: it claims our seqnum and states the encoding and layout, so
+	// that a writer finding only unfinished shares can still replace
+	// them.
+	var root [mutable.HashLen]byte
+	rand.Read(root[:])
+	sw.prov = sw.s.ProvisionalHeader(root)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan *batch, 1)

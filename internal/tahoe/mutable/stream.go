@@ -141,3 +141,13 @@ func (s *Stream) Finish() (*Finished, error) {
 	}
 	return f, nil
 }
+
+// ProvisionalHeader returns the version's header bytes (signed prefix
+// and offsets table) with root in place of the root hash, which is not
+// known until Finish. A publisher writes it first to claim the shares:
+// it states the seqnum, encoding and layout, but does not verify.
+func (s *Stream) ProvisionalHeader(root [HashLen]byte) []byte {
+	h := s.e.h
+	h.RootHash = root
+	return h.marshal()
+}
