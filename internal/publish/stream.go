@@ -22,7 +22,7 @@ var streamMin int64 = 8 << 20
 // segments: the unit that is read, encoded and sent together. Two
 // batches are alive at a time (one encoding, one sending), which with
 // the plaintext bounds a streamed publish's memory.
-var batchBytes = 16 << 20
+var batchBytes = 8 << 20
 
 // CreateFrom is Create for size bytes read from r. An MDMF file of at
 // least 8 MiB is read, encoded and sent segment by segment in memory
@@ -112,7 +112,7 @@ func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
 	sw.prov = sw.s.ProvisionalHeader(root)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan *batch, 1)
+	batches := make(chan *batch) // unbuffered: at most one batch waits while one is sent
 	go sw.encode(ctx, r, batches)
 	b0, ok := <-batches
 	if !ok || b0.err != nil {

@@ -19,9 +19,13 @@ import (
 )
 
 // windowBytes is about how much of each share one request fetches: a
-// run of consecutive blocks. It bounds memory to k windows plus one
-// segment, whatever the file size.
-const windowBytes = 1 << 20
+// run of consecutive blocks. windowTotal caps it over the k shares read,
+// so that a wide encoding (k = 16) fetches smaller runs. Memory is two
+// windows (one decoding, one fetched ahead), whatever the file size.
+const (
+	windowBytes = 1 << 20
+	windowTotal = 4 << 20
+)
 
 // candidate is one share of the version on one server.
 type candidate struct {
@@ -197,7 +201,7 @@ func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 	if nseg == 0 {
 		return nil
 	}
-	window := int(max(1, windowBytes/r.h.BlockRegion(0).Len()))
+	window := int(max(1, min(windowBytes, windowTotal/int64(r.h.K))/r.h.BlockRegion(0).Len()))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := func(seg int) chan gathered {
