@@ -274,17 +274,29 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 }
 
 // readBody reads at most max+1 bytes of a response body: a body of known
-// length within max into one buffer of exactly that size, any other with
-// a growing one.
+// length within max into a buffer that never exceeds that length (and
+// grows, doubling from 1 MiB, only as bytes arrive, so a server that
+// declares much and sends little costs little), any other with a growing
+// one.
 func readBody(resp *http.Response, max int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= max {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
+	n := resp.ContentLength
+	if n < 0 || n > max {
+		return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	}
+	buf := make([]byte, 0, min(n, 1<<20))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), n-int64(len(buf)))))
+		}
+		m, err := resp.Body.Read(buf[len(buf):min(int64(cap(buf)), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		} else if err != nil && err != io.EOF {
 			return nil, err
 		}
-		return b, nil
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	return buf, nil
 }
 
 // statusError builds the error for an unexpected status.
