@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -107,9 +106,7 @@ func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
 	// hash: it claims our seqnum and states the encoding and layout, so
 	// that a writer finding only unfinished shares can still replace
 	// them.
-	var root [mutable.HashLen]byte
-	rand.Read(root[:])
-	sw.prov = sw.s.ProvisionalHeader(root)
+	sw.prov = sw.s.ProvisionalHeader()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan *batch) // unbuffered: at most one batch waits while one is sent

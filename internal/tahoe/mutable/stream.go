@@ -1,6 +1,7 @@
 package mutable
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
@@ -142,12 +143,27 @@ func (s *Stream) Finish() (*Finished, error) {
 	return f, nil
 }
 
+// provisionalMark starts the root hash of a provisional header.
+var provisionalMark = []byte("tahoe-watch:wip\x00")
+
 // ProvisionalHeader returns the version's header bytes (signed prefix
-// and offsets table) with root in place of the root hash, which is not
-// known until Finish. A publisher writes it first to claim the shares:
-// it states the seqnum, encoding and layout, but does not verify.
-func (s *Stream) ProvisionalHeader(root [HashLen]byte) []byte {
+// and offsets table) with a provisional root hash in place of the real
+// one, which is not known until Finish: 16 bytes marking it (see
+// IsProvisional), then 16 random bytes that tell two writers apart. A
+// publisher writes it first to claim the shares: it states the seqnum,
+// encoding and layout, but does not verify.
+func (s *Stream) ProvisionalHeader() []byte {
 	h := s.e.h
-	h.RootHash = root
+	copy(h.RootHash[:], provisionalMark)
+	rand.Read(h.RootHash[len(provisionalMark):])
 	return h.marshal()
+}
+
+// IsProvisional reports whether a share header carries a provisional
+// root hash: a streamed write of that share is in progress (or was
+// abandoned), so its failing to verify says nothing bad of its server.
+// Anyone can write such a header; it is a hint for how to report a
+// share, never a reason to trust one.
+func IsProvisional(h *Header) bool {
+	return bytes.HasPrefix(h.RootHash[:], provisionalMark)
 }

@@ -92,3 +92,33 @@ func streamShares(t *testing.T, plain []byte, p Params, salt func(int) []byte) [
 	}
 	return shares
 }
+
+// TestProvisionalHeader: a stream's provisional header parses with the
+// version's seqnum, encoding and layout, is marked provisional, differs
+// between calls (two writers never share one), and a real header is not
+// marked.
+func TestProvisionalHeader(t *testing.T) {
+	p := Params{Version: MDMF, K: 3, N: 10, Seqnum: 9}
+	s, err := NewStream(key(t), 1<<20, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := s.ProvisionalHeader(), s.ProvisionalHeader()
+	if bytes.Equal(a, b) {
+		t.Fatal("two provisional headers are equal")
+	}
+	h, err := ParseHeader(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsProvisional(h) || h.Seqnum != 9 || h.K != 3 || h.N != 10 || h.Layout != s.Header().Layout {
+		t.Fatalf("provisional header parses as %+v", h.VersionID())
+	}
+	e, err := Encode(key(t), make([]byte, 1000), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsProvisional(&e.Header) {
+		t.Fatal("a real header reads as provisional")
+	}
+}
