@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
@@ -139,33 +142,15 @@ func batchErr(b *batch) error {
 	return b.err
 }
 
-// encode reads and encodes batches of segments in order.
+// encode reads and encodes batches of segments in order, the segments
+// of a batch in parallel.
 func (sw *streamWriter) encode(ctx context.Context, r io.Reader, out chan<- *batch) {
 	defer close(out)
 	h := sw.h
 	per := max(1, batchBytes/(h.N*(h.BlockLen(0)+mutable.SaltLen)))
-	plain := make([]byte, h.SegmentSize)
+	plain := make([]byte, int64(per)*h.SegmentSize)
 	for first := 0; first < h.NumSegments(); first += per {
-		b := &batch{first: first, shares: make([][]byte, h.N)}
-		last := min(first+per, h.NumSegments())
-		for seg := first; seg < last; seg++ {
-			p := plain[:h.SegmentLen(seg)]
-			if _, err := io.ReadFull(r, p); err != nil {
-				b.err = errkind.E("", errkind.Other, "reading input at segment %d: %w", seg, err)
-				break
-			}
-			blocks, err := sw.s.Next(p)
-			if err != nil {
-				b.err = err
-				break
-			}
-			for i, bl := range blocks {
-				if b.shares[i] == nil {
-					b.shares[i] = make([]byte, 0, (last-first)*len(bl))
-				}
-				b.shares[i] = append(b.shares[i], bl...)
-			}
-		}
+		b := sw.encodeBatch(r, plain, first, min(first+per, h.NumSegments()))
 		select {
 		case out <- b:
 		case <-ctx.Done():
@@ -175,6 +160,43 @@ func (sw *streamWriter) encode(ctx context.Context, r io.Reader, out chan<- *bat
 			return
 		}
 	}
+}
+
+// encodeBatch reads segments [first, last) into plain and encodes them.
+func (sw *streamWriter) encodeBatch(r io.Reader, plain []byte, first, last int) *batch {
+	h := sw.h
+	b := &batch{first: first, shares: make([][]byte, h.N)}
+	start := int64(first) * h.SegmentSize
+	n := int64(last-1)*h.SegmentSize + int64(h.SegmentLen(last-1)) - start
+	if _, err := io.ReadFull(r, plain[:n]); err != nil {
+		b.err = errkind.E("", errkind.Other, "reading input at segment %d: %w", first, err)
+		return b
+	}
+	blocks := make([][][]byte, last-first)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for seg := first; seg < last; seg++ {
+		g.Go(func() error {
+			at := int64(seg-first) * h.SegmentSize
+			var err error
+			blocks[seg-first], err = sw.s.Encode(seg, plain[at:at+int64(h.SegmentLen(seg))])
+			return err
+		})
+	}
+	if b.err = g.Wait(); b.err != nil {
+		return b
+	}
+	for i := range b.shares {
+		size := 0
+		for _, bl := range blocks {
+			size += len(bl[i])
+		}
+		b.shares[i] = make([]byte, 0, size)
+		for _, bl := range blocks {
+			b.shares[i] = append(b.shares[i], bl[i]...)
+		}
+	}
+	return b
 }
 
 // firstBatch sends the first batch to a lead server, then to the others.

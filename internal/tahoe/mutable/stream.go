@@ -59,13 +59,22 @@ func (s *Stream) Segment() int { return s.seg }
 // Next encrypts and erasure-codes the next segment, whose plaintext
 // (Header().SegmentLen bytes) is in plain, and returns each share's
 // bytes for its block region: the segment's salt, then the block. plain
-// is encrypted in place only if it has room for the padded segment;
-// otherwise it is copied.
+// is not changed.
 func (s *Stream) Next(plain []byte) ([][]byte, error) {
-	const op = "mutable.Stream.Next"
+	out, err := s.Encode(s.seg, plain)
+	if err == nil {
+		s.seg++
+	}
+	return out, err
+}
+
+// Encode is Next for segment seg. Calls for distinct segments may run
+// concurrently (but not with Next or Finish); every segment must be
+// encoded exactly once before Finish.
+func (s *Stream) Encode(seg int, plain []byte) ([][]byte, error) {
+	const op = "mutable.Stream.Encode"
 	h := &s.e.h
-	seg := s.seg
-	if seg >= h.NumSegments() || len(plain) != h.SegmentLen(seg) {
+	if seg < 0 || seg >= h.NumSegments() || len(plain) != h.SegmentLen(seg) {
 		return nil, errkind.E(op, errkind.Usage, "segment %d of %d: %d bytes given, want %d", seg, h.NumSegments(), len(plain), h.SegmentLen(seg))
 	}
 	buf := make([]byte, h.BlockLen(seg)*h.K)
@@ -88,7 +97,6 @@ func (s *Stream) Next(plain []byte) ([][]byte, error) {
 		out[i] = append(append(make([]byte, 0, SaltLen+len(b)), salt...), b...)
 		s.e.leaves[i][seg] = hashes.BlockHash(out[i])
 	}
-	s.seg++
 	return out, nil
 }
 
@@ -105,8 +113,10 @@ func (s *Stream) Finish() (*Finished, error) {
 	const op = "mutable.Stream.Finish"
 	e := s.e
 	h := &e.h
-	if s.seg != h.NumSegments() {
-		return nil, errkind.E(op, errkind.Usage, "%d of %d segments encoded", s.seg, h.NumSegments())
+	for seg := range h.NumSegments() {
+		if h.N > 0 && e.leaves[0][seg] == nil {
+			return nil, errkind.E(op, errkind.Usage, "segment %d of %d not encoded", seg, h.NumSegments())
+		}
 	}
 	bhts := make([]*hashtree.Tree, h.N)
 	roots := make([][]byte, h.N)
