@@ -12,18 +12,18 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
 )
 
-// TestChunkedWrites: with requests cut to 4 KiB chunks, shares go in
-// many read-test-writes each, created and then replaced by a shorter and
+// TestChunkedWrites: with requests cut to 8 KiB chunks, shares go in
+// several read-test-writes each, created and then replaced by a shorter and
 // a longer version, SDMF and MDMF, and every version reads back.
 func TestChunkedWrites(t *testing.T) {
-	defer publish.SetChunking(8<<10, 4<<10)()
+	defer publish.SetChunking(16<<10, 8<<10)()
 	tg := testgrid.New(t, 5)
 	p := newPublisher(t, tg.Grid(), 5)
 	ctx := context.Background()
 	keys := map[cap.Format]*rsa.PrivateKey{cap.SDMF: testgrid.Key(t), cap.MDMF: otherKey(t)}
 	for _, f := range []cap.Format{cap.SDMF, cap.MDMF} {
 		var c *cap.Mutable
-		for i, size := range []int{100 << 10, 30 << 10, 300 << 10} {
+		for i, size := range []int{60 << 10, 20 << 10, 120 << 10} {
 			t.Run(fmt.Sprintf("%v/%d", f, size), func(t *testing.T) {
 				data := random(size)
 				var res *publish.Result

@@ -25,7 +25,7 @@ func TestStreamedPublish(t *testing.T) {
 	ctx := context.Background()
 	for _, f := range []cap.Format{cap.MDMF, cap.SDMF} {
 		var c *cap.Mutable
-		for i, size := range []int{1 << 20, 300 << 10, 2<<20 + 12345, 1000} {
+		for i, size := range []int{500 << 10, 100 << 10, 700<<10 + 12345, 1000} {
 			t.Run(fmt.Sprintf("%v/%d", f, size), func(t *testing.T) {
 				data := random(size)
 				var res *publish.Result
