@@ -72,10 +72,29 @@ func (s *Stream) Next(plain []byte) ([][]byte, error) {
 // concurrently (but not with Next or Finish); every segment must be
 // encoded exactly once before Finish.
 func (s *Stream) Encode(seg int, plain []byte) ([][]byte, error) {
+	h := &s.e.h
+	out := make([][]byte, h.N)
+	for i := range out {
+		out[i] = make([]byte, h.BlockRegion(max(seg, 0)).Len())
+	}
+	return out, s.EncodeInto(seg, plain, out)
+}
+
+// EncodeInto is Encode writing each share's bytes into dst[i], which
+// must be exactly as long as the segment's block region.
+func (s *Stream) EncodeInto(seg int, plain []byte, dst [][]byte) error {
 	const op = "mutable.Stream.Encode"
 	h := &s.e.h
 	if seg < 0 || seg >= h.NumSegments() || len(plain) != h.SegmentLen(seg) {
-		return nil, errkind.E(op, errkind.Usage, "segment %d of %d: %d bytes given, want %d", seg, h.NumSegments(), len(plain), h.SegmentLen(seg))
+		return errkind.E(op, errkind.Usage, "segment %d of %d: %d bytes given, want %d", seg, h.NumSegments(), len(plain), h.SegmentLen(seg))
+	}
+	if len(dst) != h.N {
+		return errkind.E(op, errkind.Usage, "%d destinations for %d shares", len(dst), h.N)
+	}
+	for i := range dst {
+		if int64(len(dst[i])) != h.BlockRegion(seg).Len() {
+			return errkind.E(op, errkind.Usage, "destination %d is %d bytes, want %d", i, len(dst[i]), h.BlockRegion(seg).Len())
+		}
 	}
 	buf := make([]byte, h.BlockLen(seg)*h.K)
 	copy(buf, plain)
@@ -86,18 +105,17 @@ func (s *Stream) Encode(seg int, plain []byte) ([][]byte, error) {
 		rand.Read(salt)
 	}
 	if err := crypt(hashes.SSKDatakey(salt, s.e.readkey), buf[:len(plain)]); err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
+		return errkind.E(op, errkind.Other, err)
 	}
 	blocks, err := s.code.Encode(buf)
 	if err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
+		return errkind.E(op, errkind.Other, err)
 	}
-	out := make([][]byte, len(blocks))
 	for i, b := range blocks {
-		out[i] = append(append(make([]byte, 0, SaltLen+len(b)), salt...), b...)
-		s.e.leaves[i][seg] = hashes.BlockHash(out[i])
+		copy(dst[i][copy(dst[i], salt):], b)
+		s.e.leaves[i][seg] = hashes.BlockHash(dst[i])
 	}
-	return out, nil
+	return nil
 }
 
 // Finished is the end of a streamed version: for each share, the bytes
