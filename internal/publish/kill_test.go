@@ -21,8 +21,7 @@ import (
 
 // TestKillMidChunkedWrite runs five serve processes, publishes a file
 // whose shares go in many chunked read-test-writes, and SIGKILLs one
-// server the moment its write-ahead journal (or the intent before direct
-// writes) appears during the next
+// server the moment its write-ahead journal appears during the next
 // version's write. After a restart every share on it parses, no journal
 // is left, and the file reads back as one of its two versions.
 func TestKillMidChunkedWrite(t *testing.T) {
@@ -79,7 +78,7 @@ func TestKillMidChunkedWrite(t *testing.T) {
 		if _, err := container.ParseMutable(raw); err != nil {
 			t.Fatalf("share %s does not parse after the kill: %v", e.Name(), err)
 		}
-		if strings.Contains(e.Name(), "wal") || e.Name() == "intent" {
+		if strings.Contains(e.Name(), "wal") {
 			t.Fatalf("journal %s left after restart", e.Name())
 		}
 	}
@@ -97,7 +96,7 @@ func killAtJournal(t *testing.T, cmd *exec.Cmd, dir string, done chan error) {
 	for time.Now().Before(deadline) {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "wal") || e.Name() == "intent" {
+			if strings.HasPrefix(e.Name(), "wal") {
 				cmd.Process.Signal(syscall.SIGKILL)
 				cmd.Wait()
 				return

@@ -166,7 +166,7 @@ func (b *Backend) recoverIfNeeded(dir string) error {
 		return nil // not a directory: not ours to judge
 	}
 	for _, e := range ents {
-		if n := e.Name(); n == commitName || n == commitTemp || n == walName || n == walTemp || n == intentName || strings.HasSuffix(n, newSuffix) {
+		if n := e.Name(); n == commitName || n == commitTemp || n == walName || n == walTemp || strings.HasSuffix(n, newSuffix) {
 			b.log.Info("storage: recovering interrupted write", "dir", dir)
 			return recoverDir(dir)
 		}

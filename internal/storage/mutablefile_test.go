@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -91,8 +92,8 @@ func TestInPlaceWritesMatchContainer(t *testing.T) {
 
 // TestUncommittedDirectWritesUndone: a crash after the bytes past a
 // share's end were written directly but before the journal committed
-// leaves the intent; recovery cuts the share back to its old bytes and
-// removes a share the write was creating.
+// leaves the uncommitted journal with its undo records; recovery cuts the
+// share back to its old bytes and removes a share the write was creating.
 func TestUncommittedDirectWritesUndone(t *testing.T) {
 	b := newBackend(t)
 	si := bytes.Repeat([]byte{5}, 16)
@@ -110,7 +111,7 @@ func TestUncommittedDirectWritesUndone(t *testing.T) {
 	if len(direct) != 2 || len(journal) != 0 {
 		t.Fatalf("%d direct, %d journalled records", len(direct), len(journal))
 	}
-	if err := writeIntent(dir, direct, sizes); err != nil {
+	if err := writeWAL(filepath.Join(dir, walTemp), append(undoRecords(direct, sizes), journal...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := applyEdits(dir, records(direct)); err != nil {

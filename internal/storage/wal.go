@@ -22,18 +22,18 @@ import (
 // share numbers, so the journal never confuses it.
 //
 // Bytes a write puts past the current end of a share file change nothing
-// a reader of the old version uses, so they skip the journal: an intent
-// file listing each such share's old size (-1: the share is new) is
-// written and fsynced first, then those bytes go straight to the share
-// files, which are fsynced before the journal of the other edits is
-// committed. After a crash before that commit, recovery cuts the shares
-// back to their old sizes (removing new ones); after it, the journal is
-// replayed as usual. A large write appending to or creating shares so
-// costs one copy of its data on disk, not two.
+// a reader of the old version uses, so they skip the journal: the
+// journal starts with an undo record per such share (its old size, -1
+// for a new share), is fsynced (with its directory entry), and only then
+// do those bytes go straight to the share files, fsynced before the
+// commit. After a crash before the commit, recovery reads the undo
+// records of the uncommitted walTemp and cuts the shares back to their
+// old sizes (removing new ones); after it, the journal is replayed as
+// usual, undo records ignored. A large write appending to or creating
+// shares so costs one copy of its data on disk, not two.
 const (
-	walName    = "wal"
-	walTemp    = "wal.tmp"
-	intentName = "intent"
+	walName = "wal"
+	walTemp = "wal.tmp"
 )
 
 // Journal record kinds.
@@ -42,6 +42,7 @@ const (
 	walZero   byte = 'z' // length zero bytes at offset
 	walSize   byte = 's' // the file is offset bytes long
 	walDelete byte = 'd' // the share is removed
+	walUndo   byte = 'u' // uncommitted: cut the share back to offset bytes (all ones: remove it)
 )
 
 // walRecord is one edit of a share file.
@@ -66,29 +67,45 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	direct, recs := splitDirect(recs, sizes)
+	direct, journal := splitDirect(recs, sizes)
+	tmp := filepath.Join(dir, walTemp)
+	if err := writeWAL(tmp, append(undoRecords(direct, sizes), journal...)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	if len(direct) > 0 {
-		if err := writeIntent(dir, direct, sizes); err != nil {
+		// The undo records must be durable before the bytes they undo.
+		if err := syncDir(dir); err != nil {
 			return err
 		}
 		if err := applyEdits(dir, records(direct)); err != nil {
 			return err
 		}
 	}
-	if err := writeWAL(filepath.Join(dir, walTemp), recs); err != nil {
-		os.Remove(filepath.Join(dir, walTemp))
-		return err
-	}
-	if err := os.Rename(filepath.Join(dir, walTemp), filepath.Join(dir, walName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, walName)); err != nil {
 		return err
 	}
 	if err := syncDir(dir); err != nil {
 		return err
 	}
-	if err := applyEdits(dir, records(recs)); err != nil {
+	if err := applyEdits(dir, records(journal)); err != nil {
 		return err
 	}
 	return finishWAL(dir)
+}
+
+// undoRecords lists, once per share that direct writes extend, the size
+// to cut it back to if the write never commits.
+func undoRecords(direct []walRecord, sizes map[int]int64) []walRecord {
+	var out []walRecord
+	seen := map[int]bool{}
+	for _, r := range direct {
+		if !seen[r.shnum] {
+			seen[r.shnum] = true
+			out = append(out, walRecord{op: walUndo, shnum: r.shnum, offset: uint64(sizes[r.shnum])})
+		}
+	}
+	return out
 }
 
 // records yields recs in order.
@@ -138,55 +155,6 @@ func splitDirect(recs []walRecord, sizes map[int]int64) (direct, journal []walRe
 		}
 	}
 	return direct, journal
-}
-
-// writeIntent records the old sizes of the shares direct writes extend.
-func writeIntent(dir string, direct []walRecord, sizes map[int]int64) error {
-	var b []byte
-	seen := map[int]bool{}
-	for _, r := range direct {
-		if !seen[r.shnum] {
-			seen[r.shnum] = true
-			b = binary.BigEndian.AppendUint16(b, uint16(r.shnum))
-			b = binary.BigEndian.AppendUint64(b, uint64(sizes[r.shnum]))
-		}
-	}
-	if err := writeFileSync(filepath.Join(dir, intentName), b); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// undoIntent cuts the shares an uncommitted write extended back to
-// their old sizes and removes the shares it created.
-func undoIntent(dir string) error {
-	b, err := os.ReadFile(filepath.Join(dir, intentName))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for ; len(b) >= 10; b = b[10:] {
-		path := filepath.Join(dir, strconv.Itoa(int(binary.BigEndian.Uint16(b))))
-		size := int64(binary.BigEndian.Uint64(b[2:]))
-		if size < 0 {
-			err = os.Remove(path)
-		} else {
-			err = os.Truncate(path, size)
-		}
-		if err != nil && !os.IsNotExist(err) {
-			return err
-		}
-	}
-	return removeIntent(dir)
-}
-
-func removeIntent(dir string) error {
-	if err := os.Remove(filepath.Join(dir, intentName)); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // writeWAL writes the journal file and fsyncs it.
@@ -299,12 +267,8 @@ func applyRecord(f *os.File, r walRecord) error {
 	return fmt.Errorf("journal record of unknown kind %q", r.op)
 }
 
-// finishWAL removes an applied journal, and first the intent before it:
-// an intent without its journal would be undone at start.
+// finishWAL removes an applied journal.
 func finishWAL(dir string) error {
-	if err := removeIntent(dir); err != nil {
-		return err
-	}
 	if err := os.Remove(filepath.Join(dir, walName)); err != nil {
 		return err
 	}
@@ -312,45 +276,96 @@ func finishWAL(dir string) error {
 }
 
 // replayWAL applies a committed journal left by a crash, reading it a
-// record at a time, and removes it.
+// record at a time, and removes it; without one, it undoes the direct
+// writes of an uncommitted one (walTemp), which recoverDir then removes.
 func replayWAL(dir string) error {
 	f, err := os.Open(filepath.Join(dir, walName))
 	if os.IsNotExist(err) {
-		return undoIntent(dir)
+		return undoUncommitted(dir)
 	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
 	err = applyEdits(dir, func(yield func(walRecord) error) error {
-		var head [walHeadLen]byte
-		for {
-			if _, err := io.ReadFull(r, head[:]); errors.Is(err, io.EOF) {
+		return readWAL(f, dir, func(rec walRecord) error {
+			if rec.op == walUndo {
 				return nil
-			} else if err != nil {
-				return fmt.Errorf("journal %s: %w", dir, err)
 			}
-			rec := walRecord{op: head[0], shnum: int(binary.BigEndian.Uint16(head[1:])),
-				offset: binary.BigEndian.Uint64(head[3:]), length: binary.BigEndian.Uint64(head[11:])}
-			if rec.op == walWrite {
-				if rec.length > maxWALZero {
-					return fmt.Errorf("journal %s: record of %d bytes", dir, rec.length)
-				}
-				rec.data = make([]byte, rec.length)
-				if _, err := io.ReadFull(r, rec.data); err != nil {
-					return fmt.Errorf("journal %s: %w", dir, err)
-				}
-			} else if rec.op == walZero && rec.length > maxWALZero {
-				return fmt.Errorf("journal %s: zero fill of %d bytes", dir, rec.length)
-			}
-			if err := yield(rec); err != nil {
-				return err
-			}
-		}
+			return yield(rec)
+		})
 	})
 	if err != nil {
 		return err
 	}
 	return finishWAL(dir)
+}
+
+// undoUncommitted cuts the shares an uncommitted journal's direct writes
+// extended back to their old sizes, removing those it created. Undo
+// records come first and are complete before any direct write starts,
+// so a journal cut short by the crash still holds all that matter.
+func undoUncommitted(dir string) error {
+	f, err := os.Open(filepath.Join(dir, walTemp))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	undo := func(rec walRecord) error {
+		if rec.op != walUndo {
+			return errStopReading
+		}
+		path := filepath.Join(dir, strconv.Itoa(rec.shnum))
+		var err error
+		if int64(rec.offset) < 0 {
+			err = os.Remove(path)
+		} else {
+			err = os.Truncate(path, int64(rec.offset))
+		}
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	if err := readWAL(f, dir, undo); err != nil && !errors.Is(err, errStopReading) && !errors.Is(err, errTruncatedWAL) {
+		return err
+	}
+	return syncDir(dir)
+}
+
+var (
+	errStopReading  = errors.New("stop reading the journal")
+	errTruncatedWAL = errors.New("journal cut short")
+)
+
+// readWAL calls each for every record of a journal, in order.
+func readWAL(f *os.File, dir string, each func(walRecord) error) error {
+	r := bufio.NewReaderSize(f, 1<<16)
+	var head [walHeadLen]byte
+	for {
+		if _, err := io.ReadFull(r, head[:]); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("journal %s: %w: %v", dir, errTruncatedWAL, err)
+		}
+		rec := walRecord{op: head[0], shnum: int(binary.BigEndian.Uint16(head[1:])),
+			offset: binary.BigEndian.Uint64(head[3:]), length: binary.BigEndian.Uint64(head[11:])}
+		if rec.op == walWrite {
+			if rec.length > maxWALZero {
+				return fmt.Errorf("journal %s: record of %d bytes", dir, rec.length)
+			}
+			rec.data = make([]byte, rec.length)
+			if _, err := io.ReadFull(r, rec.data); err != nil {
+				return fmt.Errorf("journal %s: %w: %v", dir, errTruncatedWAL, err)
+			}
+		} else if rec.op == walZero && rec.length > maxWALZero {
+			return fmt.Errorf("journal %s: zero fill of %d bytes", dir, rec.length)
+		}
+		if err := each(rec); err != nil {
+			return err
+		}
+	}
 }
