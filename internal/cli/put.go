@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -205,10 +206,14 @@ type putOptions struct {
 	args       []string
 	in         io.Reader
 	out        io.Writer
+	errOut     io.Writer
+	// requireHappy makes a version that landed recoverably but on fewer
+	// than shares.happy servers an error (exit non-zero).
+	requireHappy bool
 }
 
 func newPutCommand(s Streams) *cobra.Command {
-	opts := &putOptions{in: s.In, out: s.Out}
+	opts := &putOptions{in: s.In, out: s.Out, errOut: s.Err}
 	cmd := &cobra.Command{
 		Use:   "put [FILE|-] | put CAP [FILE|-] | put FILE|- DIRCAP/PATH",
 		Short: "Create or replace a mutable file, or upload a file into a directory",
@@ -234,7 +239,15 @@ are added under the node's private/secret with --node-dir, else under
 <user config dir>/tahoe-watch/lease-secret, so they can be renewed later.
 
 Only a newly created mutable file's write cap is ever printed; uploads
-print the read cap of what was linked.`,
+print the read cap of what was linked.
+
+A mutable write counts as done, as in Tahoe, once the new version is in
+place and readable (at least shares-needed distinct shares landed). If it
+reached fewer than shares-happy servers, put says so on stderr, naming how
+many shares and servers hold it, and still exits 0: running put again
+would only make another version. --require-happy turns that case into an
+error (exit 1) for scripts that need the full spread; the version stays
+in place either way.`,
 		Example: `  echo hello | tahoe-watch put --grid servers.yaml
   tahoe-watch put --format mdmf --private-key key.pem notes.txt
   tahoe-watch put URI:SSK:xxx:yyy notes.txt
@@ -249,6 +262,7 @@ print the read cap of what was linked.`,
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	cmd.Flags().StringVar(&opts.privateKey, "private-key", "", "create the new mutable file with the RSA key in `FILE` (PEM)")
 	cmd.Flags().BoolVar(&opts.mutable, "mutable", false, "with DIRCAP/PATH: link a new mutable file instead of an immutable one")
+	cmd.Flags().BoolVar(&opts.requireHappy, "require-happy", false, "exit 1 when a mutable version landed (readable) but on fewer than shares-happy servers")
 	return cmd
 }
 
@@ -332,9 +346,67 @@ func putNew(ctx context.Context, opts *putOptions, file string) error {
 	if opts.mutable {
 		return errkind.E("put", errkind.Usage, "--mutable needs a DIRCAP/PATH to link at")
 	}
-	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
-		return opts.newMutable(ctx, w, data)
+	return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
+		return opts.newMutableFrom(ctx, w, r, size)
 	})
+}
+
+// withStream is withInput for the mutable writes, which stream a regular
+// FILE (a large MDMF file is never held whole in memory); stdin is read
+// whole first, as its size is not known in advance.
+func (o *putOptions) withStream(ctx context.Context, file string, do func(w *writer, r io.Reader, size int64) (cap.Cap, error)) error {
+	f, size, err := openRegular(file)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		return o.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+			return do(w, bytes.NewReader(data), int64(len(data)))
+		})
+	}
+	defer f.Close()
+	w, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	c, err := do(w, f, size)
+	if err != nil || c == nil {
+		return err
+	}
+	_, err = fmt.Fprintln(o.out, c)
+	return err
+}
+
+// openRegular opens name if it is a regular file, with its size; nil for
+// stdin ("-") or anything else (a pipe, a device), which is read whole.
+func openRegular(name string) (*os.File, int64, error) {
+	if name == "-" {
+		return nil, 0, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, errkind.E("put", errkind.Usage, err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, nil
+	}
+	return f, st.Size(), nil
+}
+
+// newMutableFrom creates a mutable file from size bytes of r.
+func (o *putOptions) newMutableFrom(ctx context.Context, w *writer, r io.Reader, size int64) (cap.Cap, error) {
+	priv, err := o.key()
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.pub.CreateFrom(ctx, priv, r, size, w.params)
+	if err = o.landed(err); err != nil {
+		return nil, err
+	}
+	return res.Cap, nil
 }
 
 // newMutable creates a mutable file holding data, with the --private-key
@@ -345,10 +417,24 @@ func (o *putOptions) newMutable(ctx context.Context, w *writer, data []byte) (ca
 		return nil, err
 	}
 	res, err := w.pub.Create(ctx, priv, data, w.params)
-	if err != nil {
+	if err = o.landed(err); err != nil {
 		return nil, err
 	}
 	return res.Cap, nil
+}
+
+// landed applies the mutable publish rule to a publish error: a version
+// that is in place and recoverable but short of shares.happy is reported
+// on stderr and is not an error, unless --require-happy asked for more.
+func (o *putOptions) landed(err error) error {
+	var ue *publish.UnhappyError
+	if !errors.As(err, &ue) || !ue.Result.Recoverable() || o.requireHappy {
+		return err
+	}
+	if o.errOut != nil {
+		fmt.Fprintf(o.errOut, "put: warning: %s; readers see the new version (--require-happy makes this an error)\n", ue.Error())
+	}
+	return nil
 }
 
 func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error {
@@ -367,13 +453,13 @@ func putUpdate(ctx context.Context, opts *putOptions, capArg, file string) error
 	if m.Access != cap.Write {
 		return errkind.E(op, errkind.Usage, "%s is a read-only cap: replacing needs the write cap", cap.Abbrev(c))
 	}
-	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
+	return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
 		sm, err := w.pub.Map(ctx, m)
 		if err != nil {
 			return nil, err
 		}
-		_, err = w.pub.Update(ctx, sm, data)
-		return nil, err
+		_, err = w.pub.UpdateFrom(ctx, sm, r, size)
+		return nil, opts.landed(err)
 	})
 }
 

@@ -359,3 +359,38 @@ func slots(g *testgrid.Grid) int {
 	}
 	return len(seen)
 }
+
+// TestPutUnhappyButLanded: with two of five servers down, replacing a
+// file lands every share on the other three, fewer than shares.happy (5).
+// Following Tahoe's publish rule, put says so and exits 0, since readers
+// see the new version; --require-happy makes the same case exit 1.
+func TestPutUnhappyButLanded(t *testing.T) {
+	g := testgrid.New(t, 5)
+	writeEnv(t)
+	grid := g.WriteServersYAML(t.TempDir())
+	code, out, errOut := runIn(t, []byte("v1"), "put", "--grid", grid, "--timeout", "5s")
+	if code != ExitOK {
+		t.Fatalf("put: %d %s", code, errOut)
+	}
+	c := strings.TrimSpace(out)
+	g.Servers[3].Stop()
+	g.Servers[4].Stop()
+	v2 := random(5000)
+	code, out, errOut = runIn(t, v2, "put", "--grid", grid, "--timeout", "5s", c)
+	if code != ExitOK || out != "" {
+		t.Fatalf("put of a version that landed on 3 servers: exit %d, out %q, err %s", code, out, errOut)
+	}
+	for _, want := range []string{"in place and readable", "on only 3 servers", "shares.happy is 5", "--require-happy"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not say %q: %s", want, errOut)
+		}
+	}
+	t.Log(errOut)
+	mustCat(t, grid, c, v2)
+	v3 := random(3000)
+	code, _, errOut = runIn(t, v3, "put", "--grid", grid, "--timeout", "5s", "--require-happy", c)
+	if code != ExitFailure || !strings.Contains(errOut, "in place and readable") || !strings.Contains(errOut, "shares.happy is 5") {
+		t.Fatalf("--require-happy: exit %d, %s", code, errOut)
+	}
+	mustCat(t, grid, c, v3) // the version is in place either way
+}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -147,8 +149,10 @@ func (s *Secrets) addTo(h http.Header) {
 type call struct {
 	op, method, path string
 	secrets          *Secrets
-	msg              any    // CBOR-encoded into the body when non-nil
-	raw              []byte // sent as application/octet-stream when msg is nil
+	msg              any      // CBOR-encoded into the body when non-nil
+	raw              []byte   // sent as application/octet-stream when msg is nil
+	parts            [][]byte // a CBOR body already encoded, in pieces sent in order
+	partsLen         int64
 	header           http.Header
 	idempotent       bool
 	maxBody          int64
@@ -220,9 +224,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) {
-	req, err := http.NewRequestWithContext(ctx, k.method, c.URL(k.path), bytes.NewReader(body))
+	var rd io.Reader = bytes.NewReader(body)
+	if k.parts != nil {
+		bufs := net.Buffers(slices.Clone(k.parts))
+		rd = &bufs
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, c.URL(k.path), rd)
 	if err != nil {
 		return nil, errkind.E(k.op, errkind.Other, err)
+	}
+	if k.parts != nil {
+		req.ContentLength = k.partsLen
 	}
 	for name, vals := range k.header {
 		req.Header[name] = vals
@@ -231,7 +243,7 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 	req.Header.Set("Accept", cborType)
 	k.secrets.addTo(req.Header)
 	switch {
-	case k.msg != nil:
+	case k.msg != nil, k.parts != nil:
 		req.Header.Set("Content-Type", cborType)
 	case body != nil:
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -249,7 +261,7 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 	if !ok {
 		max = maxErrorBody // only the start of an error body is reported
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	b, err := readBody(resp, max)
 	if err != nil {
 		return nil, transportError(k.op, c.name, err)
 	}
@@ -259,6 +271,32 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 		return nil, errkind.E(k.op, errkind.Invalid, "server %s sent more than %d bytes for %s %s", c.name, max, k.method, k.path)
 	}
 	return &reply{code: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// readBody reads at most max+1 bytes of a response body: a body of known
+// length within max into a buffer that never exceeds that length (and
+// grows, doubling from 1 MiB, only as bytes arrive, so a server that
+// declares much and sends little costs little), any other with a growing
+// one.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > max {
+		return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	}
+	buf := make([]byte, 0, min(n, 1<<20))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), n-int64(len(buf)))))
+		}
+		m, err := resp.Body.Read(buf[len(buf):min(int64(cap(buf)), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		} else if err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // statusError builds the error for an unexpected status.

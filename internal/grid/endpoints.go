@@ -194,9 +194,10 @@ func (c *Client) ReadTestWrite(ctx context.Context, si []byte, s Secrets, tw map
 	if rv == nil {
 		rv = []ReadVector{}
 	}
+	parts, size := encodeRTWBody(vectors, rv)
 	k := call{op: "grid.ReadTestWrite", method: http.MethodPost, path: siPath(Mutable, si, "read-test-write"),
 		secrets: &Secrets{WriteEnabler: s.WriteEnabler, LeaseRenew: s.LeaseRenew, LeaseCancel: s.LeaseCancel},
-		msg:     rtwReq{TestWriteVectors: vectors, ReadVector: rv}}
+		parts:   parts, partsLen: size}
 	var res *RTWResult
 	err := c.doCBOR(ctx, k, http.StatusOK, func(b []byte) error {
 		var err error

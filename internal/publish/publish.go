@@ -55,10 +55,17 @@ type Result struct {
 	Seqnum    uint64
 	Placed    map[string][]int // share numbers of the new version, by server name
 	Happiness int              // servers holding distinct shares of the new version
+	Shares    int              // distinct share numbers of the new version placed
+	Needed    int              // shares needed to read the version (k)
+	Total     int              // shares the version was encoded into (N)
 	// Superseded is set when a concurrent writer's newer version replaced
 	// some of ours while we wrote: the file moved on past our version.
 	Superseded bool
 }
+
+// Recoverable reports whether enough distinct shares of the new version
+// landed for readers to see it.
+func (r *Result) Recoverable() bool { return r.Needed > 0 && r.Shares >= r.Needed }
 
 func (p *Publisher) parallel() int {
 	if p.Parallel > 0 {
@@ -92,17 +99,23 @@ func (p *Publisher) leaseSecret() []byte {
 // determines, and fails with Conflict if it already has shares.
 func (p *Publisher) Create(ctx context.Context, priv *rsa.PrivateKey, plaintext []byte, prm Params) (*Result, error) {
 	const op = "publish.Create"
+	w, ep, err := p.createWriter(op, priv, prm)
+	if err != nil {
+		return nil, err
+	}
+	return w.encodeRun(ctx, op, priv, plaintext, ep)
+}
+
+// createWriter sets up the writer of a new file: share i on the i-th
+// permuted server, wrapping around.
+func (p *Publisher) createWriter(op string, priv *rsa.PrivateKey, prm Params) (*writer, mutable.Params, error) {
 	if prm.Format != cap.SDMF && prm.Format != cap.MDMF {
-		return nil, errkind.E(op, errkind.Usage, "unknown mutable format %d", prm.Format)
+		return nil, mutable.Params{}, errkind.E(op, errkind.Usage, "unknown mutable format %d", prm.Format)
 	}
 	c := cap.NewMutable(prm.Format, prm.Dir, priv)
 	servers := p.Grid.Permuted(c.StorageIndex())
 	if len(servers) == 0 {
-		return nil, errkind.E(op, errkind.Unreachable, "the grid has no reachable storage servers")
-	}
-	enc, err := mutable.Encode(priv, plaintext, encParams(prm.Format, prm.K, prm.N, prm.SegmentSize, 1))
-	if err != nil {
-		return nil, errkind.E(op, errkind.KindOf(err), err)
+		return nil, mutable.Params{}, errkind.E(op, errkind.Unreachable, "the grid has no reachable storage servers")
 	}
 	var plan []*placement
 	for i := range prm.N {
@@ -111,7 +124,17 @@ func (p *Publisher) Create(ctx context.Context, priv *rsa.PrivateKey, plaintext 
 		}
 		plan[i%len(servers)].shares[i] = nil
 	}
-	w := &writer{p: p, c: c, enc: enc, seqnum: 1, plan: plan, spare: servers}
+	w := &writer{p: p, c: c, seqnum: 1, plan: plan, spare: servers}
+	return w, encParams(prm.Format, prm.K, prm.N, prm.SegmentSize, 1), nil
+}
+
+// encodeRun encodes plaintext whole and publishes it.
+func (w *writer) encodeRun(ctx context.Context, op string, priv *rsa.PrivateKey, plaintext []byte, ep mutable.Params) (*Result, error) {
+	enc, err := mutable.Encode(priv, plaintext, ep)
+	if err != nil {
+		return nil, errkind.E(op, errkind.KindOf(err), err)
+	}
+	w.enc = enc
 	return w.run(ctx, op)
 }
 
@@ -130,32 +153,48 @@ func encParams(f cap.Format, k, n, segsize int, seqnum uint64) mutable.Params {
 // checkstring m saw. c must be a write cap.
 func (p *Publisher) Update(ctx context.Context, m *Map, plaintext []byte) (*Result, error) {
 	const op = "publish.Update"
+	w, priv, ep, err := p.updateWriter(ctx, op, m)
+	if err != nil {
+		return nil, err
+	}
+	return w.encodeRun(ctx, op, priv, plaintext, ep)
+}
+
+// updateWriter sets up the writer of the next version of the file m maps.
+func (p *Publisher) updateWriter(ctx context.Context, op string, m *Map) (*writer, *rsa.PrivateKey, mutable.Params, error) {
+	var none mutable.Params
 	c := m.Cap
 	if c.Access != cap.Write {
-		return nil, errkind.E(op, errkind.Usage, "a read-only cap cannot update a file")
+		return nil, nil, none, errkind.E(op, errkind.Usage, "a read-only cap cannot update a file")
 	}
 	// The encoding comes from the newest recoverable version, else from
 	// the newest version seen: replacing a file needs no old contents,
 	// so a write in progress elsewhere (no version recoverable for now)
 	// does not stop it; the lead server's test orders the two.
+	var id mutable.VersionID
 	best, err := m.best(op)
-	if err != nil && len(m.Update.Versions) == 0 {
-		return nil, err
-	} else if err != nil {
-		best = m.Update.Versions[0]
+	switch {
+	case err == nil:
+		id = best.ID
+	case len(m.Update.Versions) > 0:
+		id = m.Update.Versions[0].ID
+	default:
+		// No valid version, only shares that do not verify: a streamed
+		// write in progress or abandoned (its shares verify only once
+		// it ends), or damage. Their headers give the encoding.
+		h, ok := m.unverifiedParams()
+		if !ok {
+			return nil, nil, none, err
+		}
+		id = h.VersionID()
 	}
 	priv, err := p.privateKey(ctx, m)
 	if err != nil {
-		return nil, err
+		return nil, nil, none, err
 	}
 	seq := m.MaxSeqnum + 1
-	enc, err := mutable.Encode(priv, plaintext, mutable.Params{Version: best.ID.Version, K: best.ID.K, N: best.ID.N, Seqnum: seq})
-	if err != nil {
-		return nil, errkind.E(op, errkind.KindOf(err), err)
-	}
-	plan := updatePlan(m, best.ID.N)
-	w := &writer{p: p, c: c, enc: enc, seqnum: seq, plan: plan, spare: m.Servers, held: m.held}
-	return w.run(ctx, op)
+	w := &writer{p: p, c: c, seqnum: seq, plan: updatePlan(m, id.N), spare: m.Servers, held: m.held}
+	return w, priv, mutable.Params{Version: id.Version, K: id.K, N: id.N, Seqnum: seq}, nil
 }
 
 // best is Best with the error a writer reports when there is none.

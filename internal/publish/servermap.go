@@ -28,6 +28,8 @@ type ShareInfo struct {
 	Num         int
 	Checkstring []byte          // the share's first bytes, as a test vector compares them
 	Prefix      *mutable.Prefix // verified against the cap; nil if the share is bad
+
+	head []byte // a bad share's first bytes, as read
 }
 
 // Seqnum is the share's sequence number from its checkstring.
@@ -110,6 +112,7 @@ func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 				info.Checkstring, _ = checkstring(sh.Head)
 			} else if b, err := p.readHead(ctx, r.Source, si, n); err == nil {
 				info.Checkstring, _ = checkstring(b) // a bad share: still replaceable
+				info.head = b
 			}
 			if info.Checkstring == nil {
 				continue // not a share we can test against; leave it alone
@@ -124,11 +127,32 @@ func (p *Publisher) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 	return m, nil
 }
 
-// readHead reads the checkstring bytes of share n.
+// readHead reads the header of share n (its checkstring first).
 func (p *Publisher) readHead(ctx context.Context, src mapupdate.Source, si []byte, n int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout())
 	defer cancel()
-	return src.ReadShare(ctx, grid.Mutable, si, uint64(n), 0, sdmfCheckLen)
+	return src.ReadShare(ctx, grid.Mutable, si, uint64(n), 0, mutable.MaxHeaderLen)
+}
+
+// unverifiedParams returns the encoding the newest bad share's header
+// states, for a file with no valid version at all: what a streamed
+// write that never finished leaves (its provisional header carries the
+// real encoding). Unverified, so used only to replace such a file.
+func (m *Map) unverifiedParams() (*mutable.Header, bool) {
+	var best *mutable.Header
+	for _, sh := range m.Shares {
+		if sh.Prefix != nil || sh.head == nil {
+			continue
+		}
+		h, err := mutable.ParseHeader(sh.head)
+		if err != nil || h.K < 1 || h.N < h.K || h.N > mutable.MaxShares {
+			continue
+		}
+		if best == nil || h.Seqnum > best.Seqnum {
+			best = h
+		}
+	}
+	return best, best != nil
 }
 
 // Best returns the newest recoverable version, if any.
@@ -164,10 +188,46 @@ func (p *Publisher) privateKey(ctx context.Context, m *Map) (*rsa.PrivateKey, er
 		p.keys.Store(id, priv)
 		return priv, nil
 	}
+	for _, s := range m.Shares { // no good share: an unfinished streamed write's
+		priv, err := p.unverifiedShareKey(ctx, m.Cap, s)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		p.keys.Store(id, priv)
+		return priv, nil
+	}
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no good share found")
 	}
 	return nil, errkind.E(op, errkind.Unrecoverable, "cannot recover the signing key: %w", lastErr)
+}
+
+// unverifiedShareKey reads the private key where a bad MDMF share's own
+// header says it is (right after the header, where a streamed write in
+// progress leaves the previous version's). The key proves itself: it
+// must hash to the cap's writekey.
+func (p *Publisher) unverifiedShareKey(ctx context.Context, c *cap.Mutable, s ShareInfo) (*rsa.PrivateKey, error) {
+	if s.Prefix != nil || s.head == nil {
+		return nil, fmt.Errorf("share %d has no header to read", s.Num)
+	}
+	h, err := mutable.ParseHeader(s.head)
+	if err != nil {
+		return nil, err
+	}
+	r := h.Layout.EncPrivkey
+	if h.Version != mutable.MDMF || r.Start < int64(h.HeaderLen()) || r.Len() <= 0 || r.Len() > 8192 {
+		return nil, fmt.Errorf("share %d: no private key where its header says", s.Num)
+	}
+	st, err := p.Dial(s.Server)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := st.ReadShare(ctx, grid.Mutable, c.StorageIndex(), uint64(s.Num), r.Start, r.Len())
+	if err != nil {
+		return nil, err
+	}
+	return mutable.DecryptPrivateKey(c.Writekey, enc)
 }
 
 // shareKey decrypts the private key share s carries. SDMF keeps it at the

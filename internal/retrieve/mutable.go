@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"time"
 
@@ -18,9 +19,13 @@ import (
 )
 
 // windowBytes is about how much of each share one request fetches: a
-// run of consecutive blocks. It bounds memory to k windows plus one
-// segment, whatever the file size.
-const windowBytes = 1 << 20
+// run of consecutive blocks. windowTotal caps it over the k shares read,
+// so that a wide encoding (k = 16) fetches smaller runs. Memory is two
+// windows (one decoding, one fetched ahead), whatever the file size.
+const (
+	windowBytes = 1 << 20
+	windowTotal = 4 << 20
+)
 
 // candidate is one share of the version on one server.
 type candidate struct {
@@ -59,15 +64,8 @@ func Mutable(ctx context.Context, w io.Writer, readkey []byte, si []byte, v *map
 	if err := r.fill(ctx); err != nil {
 		return r.report, err
 	}
-	window := int64(1)
-	if r.h.NumSegments() > 0 {
-		window = max(1, windowBytes/r.h.BlockRegion(0).Len())
-	}
-	for seg := 0; seg < r.h.NumSegments(); seg += int(window) {
-		end := min(seg+int(window), r.h.NumSegments())
-		if err := r.window(ctx, w, seg, end); err != nil {
-			return r.report, err
-		}
+	if err := r.windows(ctx, w); err != nil {
+		return r.report, err
 	}
 	for _, c := range r.active {
 		r.report.Used[c.Num] = c.Server.Name
@@ -185,21 +183,78 @@ func (r *mutableReader) replaced(ctx context.Context, c *candidate) error {
 	return errkind.E(op, errkind.Conflict, "share %d was replaced by %s during the read of seqnum %d", c.Num, seq, r.h.Seqnum)
 }
 
-// window decodes segments [seg, end) and writes them to w.
-func (r *mutableReader) window(ctx context.Context, w io.Writer, seg, end int) error {
-	blocks, salts, err := r.gather(ctx, seg, end)
-	if err != nil {
-		return err
+// gathered is one window's verified blocks.
+type gathered struct {
+	seg, end int
+	blocks   map[int][][]byte
+	salts    [][]byte
+	err      error
+}
+
+// windows reads the version window by window, one ahead: the next
+// window's blocks are fetched and verified while the current one's
+// segments are decoded, in parallel, and written. Gathers run one at a
+// time, so only they touch the candidates and the report; memory stays
+// at two windows.
+func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
+	nseg := r.h.NumSegments()
+	if nseg == 0 {
+		return nil
 	}
-	for s := seg; s < end; s++ {
-		byNum := make(map[int][]byte, r.h.K)
-		for num, bs := range blocks {
-			byNum[num] = bs[s-seg]
+	window := int(max(1, min(windowBytes, windowTotal/int64(r.h.K))/r.h.BlockRegion(0).Len()))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := func(seg int) chan gathered {
+		ch := make(chan gathered, 1)
+		end := min(seg+window, nseg)
+		go func() {
+			blocks, salts, err := r.gather(ctx, seg, end)
+			ch <- gathered{seg: seg, end: end, blocks: blocks, salts: salts, err: err}
+		}()
+		return ch
+	}
+	pending := start(0)
+	for pending != nil {
+		g := <-pending
+		if g.err != nil {
+			return g.err
 		}
-		pt, err := r.dec.Segment(s, salts[s-seg], byNum)
-		if err != nil {
+		pending = nil
+		if g.end < nseg {
+			pending = start(g.end)
+		}
+		if err := r.decodeWindow(w, g); err != nil {
+			cancel()
+			if pending != nil {
+				<-pending // the gather touches the report: let it end first
+			}
 			return err
 		}
+	}
+	return nil
+}
+
+// decodeWindow decodes a window's segments in parallel and writes them
+// to w in order.
+func (r *mutableReader) decodeWindow(w io.Writer, g gathered) error {
+	out := make([][]byte, g.end-g.seg)
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
+	for s := g.seg; s < g.end; s++ {
+		eg.Go(func() error {
+			byNum := make(map[int][]byte, r.h.K)
+			for num, bs := range g.blocks {
+				byNum[num] = bs[s-g.seg]
+			}
+			pt, err := r.dec.Segment(s, g.salts[s-g.seg], byNum)
+			out[s-g.seg] = pt
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	for _, pt := range out {
 		if _, err := w.Write(pt); err != nil {
 			return errkind.E("retrieve.Mutable", errkind.Other, err)
 		}

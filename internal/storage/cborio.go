@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -124,17 +125,58 @@ func decodeBody(r *http.Request, max int64, v any) (int, error) {
 			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not %s", ct, CBORType)
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	body, status, err := readRequestBody(r, max)
 	if err != nil {
-		return http.StatusBadRequest, err
-	}
-	if int64(len(body)) > max {
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", max)
+		return status, err
 	}
 	if err := decMode.Unmarshal(body, v); err != nil {
 		return http.StatusBadRequest, fmt.Errorf("bad CBOR body: %v", err)
 	}
 	return 0, nil
+}
+
+// readRequestBody reads a request body of at most max bytes: one of declared
+// length (Content-Length) into a buffer of exactly that size, read once;
+// one without (chunked) with a growing buffer, cut at max.
+func readRequestBody(r *http.Request, max int64) ([]byte, int, error) {
+	tooLarge := fmt.Errorf("body larger than %d bytes", max)
+	if n := r.ContentLength; n > max {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	} else if n >= 0 {
+		body, err := readDeclared(r.Body, n)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("body shorter than its Content-Length: %v", err)
+		}
+		return body, 0, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	if int64(len(body)) > max {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	return body, 0, nil
+}
+
+// readDeclared reads exactly n bytes. The buffer never exceeds n and
+// grows (doubling from 1 MiB) only as bytes arrive, so a client that
+// declares a large body and sends nothing holds no memory for it.
+func readDeclared(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, min(n, 1<<20))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), n-int64(len(buf)))))
+		}
+		m, err := r.Read(buf[len(buf):min(int64(cap(buf)), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		} else if err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // writeCBOR sends v as a CBOR body with the given status.

@@ -2,10 +2,8 @@ package storage
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -78,48 +76,15 @@ func replaceFile(path string, data []byte) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// change is one share's fate in a commit: new contents, or deletion.
-type change struct {
-	shnum int
-	data  []byte // nil means delete
-}
-
-// commitChanges applies changes to the shares in dir all or nothing.
-// New contents go to <n>.new files first; one change is then a rename,
-// several are made atomic by a journal listing them, written before any
-// rename and removed after the last.
-func commitChanges(dir string, changes []change) error {
-	if len(changes) == 1 && changes[0].data != nil {
-		return replaceFile(filepath.Join(dir, strconv.Itoa(changes[0].shnum)), changes[0].data)
-	}
-	var journal strings.Builder
-	for _, c := range changes {
-		name := strconv.Itoa(c.shnum)
-		if c.data == nil {
-			fmt.Fprintf(&journal, "%s %s\n", opDelete, name)
-			continue
-		}
-		if err := writeFileSync(filepath.Join(dir, name+newSuffix), c.data); err != nil {
-			return err
-		}
-		fmt.Fprintf(&journal, "%s %s\n", opWrite, name)
-	}
-	if err := writeFileSync(filepath.Join(dir, commitTemp), []byte(journal.String())); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(dir, commitTemp), filepath.Join(dir, commitName)); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	return recoverDir(dir)
-}
-
-// recoverDir finishes a committed journal in dir, or throws away the
+// recoverDir finishes a committed journal in dir (the write-ahead journal
+// of wal.go, or the rename journal that older versions of serve wrote:
+// "w N" renames N.new over N, "d N" removes N), or throws away the
 // leftovers of one that never committed.
 func recoverDir(dir string) error {
 	if err := replayJournal(dir); err != nil {
+		return err
+	}
+	if err := replayWAL(dir); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(dir)
@@ -127,7 +92,7 @@ func recoverDir(dir string) error {
 		return err
 	}
 	for _, e := range ents {
-		if n := e.Name(); strings.HasSuffix(n, newSuffix) || n == commitTemp {
+		if n := e.Name(); strings.HasSuffix(n, newSuffix) || n == commitTemp || n == walTemp {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil {
 				return err
 			}
@@ -201,7 +166,7 @@ func (b *Backend) recoverIfNeeded(dir string) error {
 		return nil // not a directory: not ours to judge
 	}
 	for _, e := range ents {
-		if n := e.Name(); n == commitName || n == commitTemp || strings.HasSuffix(n, newSuffix) {
+		if n := e.Name(); n == commitName || n == commitTemp || n == walName || n == walTemp || strings.HasSuffix(n, newSuffix) {
 			b.log.Info("storage: recovering interrupted write", "dir", dir)
 			return recoverDir(dir)
 		}

@@ -78,118 +78,142 @@ func (b *Backend) readTestWriteLocked(si []byte, sec MutableSecrets, tw map[int]
 	if err != nil {
 		return false, nil, nil, err
 	}
+	defer func() {
+		for _, m := range shares {
+			m.close()
+		}
+	}()
 	for _, m := range shares {
-		if !m.CheckWriteEnabler(sec.WriteEnabler) {
-			return false, nil, nil, errkind.E(op, errkind.Auth, "write enabler mismatch (recorded by node %x)", m.NodeID)
+		if !m.meta.CheckWriteEnabler(sec.WriteEnabler) {
+			return false, nil, nil, errkind.E(op, errkind.Auth, "write enabler mismatch (recorded by node %x)", m.meta.NodeID)
 		}
 	}
 	reads := map[int][][]byte{}
 	for n, m := range shares {
 		for _, r := range rv {
-			reads[n] = append(reads[n], bytes.Clone(m.ReadAt(r.Offset, r.Size)))
+			d, err := m.readAt(r.Offset, r.Size)
+			if err != nil {
+				return false, nil, nil, err
+			}
+			reads[n] = append(reads[n], d)
 		}
 	}
-	if !testsHold(shares, tw) {
-		return false, reads, nil, nil
+	if ok, err := testsHold(shares, tw); err != nil || !ok {
+		return false, reads, nil, err
 	}
-	changes, changed, err := b.applyWrites(shares, sec, tw)
+	recs, changed, err := b.applyWrites(shares, sec, tw)
 	if err != nil {
 		return false, nil, nil, err
 	}
-	if err := b.commit(si, changes); err != nil {
+	if err := b.commit(si, recs, oldSizes(shares, tw)); err != nil {
 		return false, nil, nil, errkind.E(op, errkind.Other, err)
 	}
 	return true, reads, changed, nil
 }
 
-// loadMutables reads every mutable share of a storage index.
-func (b *Backend) loadMutables(si []byte) (map[int]*container.Mutable, error) {
+// loadMutables opens every mutable share of a storage index, reading its
+// header and leases but not its data.
+func (b *Backend) loadMutables(si []byte) (map[int]*mutableFile, error) {
 	const op = "storage.loadMutables"
 	nums, err := b.shareNumbers(si, container.Unknown)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int]*container.Mutable{}
+	out := map[int]*mutableFile{}
 	for _, n := range nums {
-		raw, err := os.ReadFile(b.sharePath(si, n))
+		m, err := openMutable(b.sharePath(si, n))
 		if err != nil {
-			return nil, errkind.E(op, errkind.Other, err)
-		}
-		m, err := container.ParseMutable(raw)
-		if err != nil {
-			return nil, errkind.E(op, errkind.Corrupt, "share %d: %w", n, err)
+			for _, o := range out {
+				o.close()
+			}
+			if errkind.Is(err, errkind.Corrupt) {
+				return nil, errkind.E(op, errkind.Corrupt, "share %d: %w", n, err)
+			}
+			return nil, err
 		}
 		out[n] = m
 	}
 	return out, nil
 }
 
-func testsHold(shares map[int]*container.Mutable, tw map[int]TestWrite) bool {
+func testsHold(shares map[int]*mutableFile, tw map[int]TestWrite) (bool, error) {
 	for n, v := range tw {
 		m := shares[n]
 		for _, t := range v.Test {
 			var got []byte
 			if m != nil {
-				got = m.ReadAt(t.Offset, t.Size)
+				var err error
+				if got, err = m.readAt(t.Offset, t.Size); err != nil {
+					return false, err
+				}
 			}
 			if !bytes.Equal(got, t.Specimen) {
-				return false
+				return false, nil
 			}
 		}
 	}
-	return true
+	return true, nil
 }
 
-// applyWrites applies the write vectors in memory and returns the file
-// changes to commit and the shares whose data or existence changed.
-func (b *Backend) applyWrites(shares map[int]*container.Mutable, sec MutableSecrets,
-	tw map[int]TestWrite) ([]change, []int, error) {
-	var changes []change
+// applyWrites works out the file edits of the write vectors and returns
+// them with the shares whose data or existence changed.
+func (b *Backend) applyWrites(shares map[int]*mutableFile, sec MutableSecrets,
+	tw map[int]TestWrite) ([]walRecord, []int, error) {
+	var recs []walRecord
 	var changed []int
 	lease := container.NewLeaseRequest(sec.RenewSecret, sec.CancelSecret, b.now(), b.nodeID)
 	for _, n := range slices.Sorted(maps.Keys(tw)) {
 		v, m := tw[n], shares[n]
 		if v.NewLength != nil && *v.NewLength == 0 {
 			if m != nil {
-				changes = append(changes, change{shnum: n})
+				recs = append(recs, walRecord{op: walDelete, shnum: n})
 				changed = append(changed, n)
 			}
 			continue
 		}
-		var before []byte
 		if m == nil {
-			m = container.NewMutable(container.NewestMutableVersion, b.nodeID, [32]byte(sec.WriteEnabler))
-		} else {
-			before = bytes.Clone(m.Data())
+			m = newMutableFile(b.nodeID, [32]byte(sec.WriteEnabler))
 		}
-		for _, w := range v.Write {
-			if err := m.Write(w.Offset, w.Data); err != nil {
-				return nil, nil, err
-			}
+		r, ch, err := m.edits(n, v, lease)
+		if err != nil {
+			return nil, nil, err
 		}
-		if v.NewLength != nil {
-			m.Truncate(*v.NewLength)
-		}
-		m.AddOrRenewLease(lease)
-		changes = append(changes, change{shnum: n, data: m.Bytes()})
-		if shares[n] == nil || !bytes.Equal(before, m.Data()) {
+		recs = append(recs, r...)
+		if ch {
 			changed = append(changed, n)
 		}
 	}
-	return changes, changed, nil
+	return recs, changed, nil
 }
 
-// commit makes the changes durable and removes a storage index directory
+// oldSizes gives the size of each share file a write will change (-1
+// for one it creates), which lets commitEdits write beyond it directly.
+func oldSizes(shares map[int]*mutableFile, tw map[int]TestWrite) map[int]int64 {
+	out := map[int]int64{}
+	for n, v := range tw {
+		if v.NewLength != nil && *v.NewLength == 0 {
+			continue
+		}
+		if m := shares[n]; m != nil {
+			out[n] = m.size
+		} else {
+			out[n] = -1
+		}
+	}
+	return out
+}
+
+// commit makes the edits durable and removes a storage index directory
 // left empty, as Tahoe does.
-func (b *Backend) commit(si []byte, changes []change) error {
-	if len(changes) == 0 {
+func (b *Backend) commit(si []byte, recs []walRecord, sizes map[int]int64) error {
+	if len(recs) == 0 {
 		return nil
 	}
 	dir := b.siDir(si)
 	if err := mkdirSync(dir, b.shares); err != nil {
 		return err
 	}
-	if err := commitChanges(dir, changes); err != nil {
+	if err := commitEdits(dir, recs, sizes); err != nil {
 		return err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) == 0 {

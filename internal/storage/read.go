@@ -8,9 +8,11 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
 )
 
-// ShareReader reads the data of one share as it was when opened: share
-// files are only ever replaced, never changed in place, so an open
-// reader sees one consistent version.
+// ShareReader reads the data of one share. An immutable share never
+// changes once complete. A mutable share is written in place (through a
+// journal, see wal.go), as Tahoe's server writes it: a read that overlaps
+// a read-test-write may see part of each version, which clients detect
+// by the share's hashes and signature, as they do against Tahoe.
 type ShareReader struct {
 	*io.SectionReader // the share data, Size() bytes
 	f                 *os.File

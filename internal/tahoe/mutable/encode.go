@@ -32,6 +32,8 @@ type Params struct {
 	// the whole file.
 	SegmentSize int
 	Seqnum      uint64
+
+	noShares bool // a Stream: shares are not held in memory
 }
 
 // Encoded is a new version: one share's data per share number.
@@ -103,11 +105,15 @@ func newEncoder(priv *rsa.PrivateKey, size int, p Params) (*encoder, error) {
 		e.h.SegmentSize = int64(roundUp(cmpOr(p.SegmentSize, DefaultSegmentSize), p.K))
 	}
 	e.layout(priv.Size())
-	e.shares = make([][]byte, p.N)
 	e.leaves = make([][][]byte, p.N)
-	for i := range e.shares {
-		e.shares[i] = make([]byte, e.h.Layout.EOF)
+	for i := range e.leaves {
 		e.leaves[i] = make([][]byte, e.h.NumSegments())
+	}
+	if !p.noShares {
+		e.shares = make([][]byte, p.N)
+		for i := range e.shares {
+			e.shares[i] = make([]byte, e.h.Layout.EOF)
+		}
 	}
 	return e, nil
 }

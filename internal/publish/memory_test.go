@@ -1,0 +1,138 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
+	"github.com/tahoe-watch/tahoe-watch/internal/publish"
+	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+)
+
+// bigSize is the file of the memory test: 256 MiB, 4-of-5 (67 MB shares,
+// just under Tahoe's 69.1 MB mutable share limit). A 1 GiB MDMF file
+// needs k >= 16 to fit that limit and takes minutes on a loaded CI
+// machine; BenchmarkPublishMDMF1GiB measures it.
+const bigSize = 256 << 20
+
+// memoryBound is the peak resident memory a publish or read of any size
+// may take.
+const memoryBound = 160 << 20
+
+const memChildEnv = "PUBLISH_MEMORY_CHILD"
+
+// pattern is a reader of n deterministic bytes that holds none of them.
+type pattern struct{ off, n int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		x := p.off + int64(i)
+		b[i] = byte(x*131 + x>>11)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// TestPublishBigMDMFMemory publishes a 256 MiB MDMF file from a stream in
+// one child process and reads it back in another, each under 160 MiB of
+// peak RSS, and checks the bytes read are the bytes written.
+func TestPublishBigMDMFMemory(t *testing.T) {
+	if os.Getenv(memChildEnv) != "" {
+		memoryChild(t)
+		return
+	}
+	if testing.Short() || raceEnabled {
+		t.Skip("writes 320 MiB of shares; runs without -race and -short (scripts/test's memory step)")
+	}
+	g := testgrid.New(t, 5)
+	var nurls []string
+	for _, s := range g.Servers {
+		nurls = append(nurls, s.NURL().String())
+	}
+	out := runChild(t, "publish", nurls)
+	c := regexp.MustCompile(`cap=(\S+)`).FindStringSubmatch(out)
+	if c == nil {
+		t.Fatalf("child printed no cap:\n%s", out)
+	}
+	out = runChild(t, "read "+c[1], nurls)
+	h := sha256.New()
+	io.Copy(h, &pattern{n: bigSize})
+	if !strings.Contains(out, "sha256="+hex.EncodeToString(h.Sum(nil))) {
+		t.Fatalf("read back other bytes than written:\n%s", out)
+	}
+}
+
+// runChild runs one step in a child process and checks its peak RSS.
+func runChild(t *testing.T, step string, nurls []string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPublishBigMDMFMemory$", "-test.v")
+	cmd.Env = append(os.Environ(), memChildEnv+"="+step+"|"+strings.Join(nurls, " "), "GOGC=50")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child %s: %v\n%s", step, err, out)
+	}
+	// The child reports its own VmHWM: its rusage would count the
+	// parent's memory, which the vfork before exec shares.
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("child reported no VmHWM:\n%s", out)
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	t.Logf("peak RSS, %s of %d MiB: %.1f MiB", strings.Fields(step)[0], bigSize>>20, float64(kb)/1024)
+	if kb<<10 > memoryBound {
+		t.Fatalf("peak RSS %d MiB, want <= %d MiB", kb>>10, memoryBound>>20)
+	}
+	return string(out)
+}
+
+func memoryChild(t *testing.T) {
+	f := strings.Split(os.Getenv(memChildEnv), "|")
+	var infos []*grid.ServerInfo
+	for _, s := range strings.Fields(f[1]) {
+		n, err := nurl.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, grid.FromNURL(n))
+	}
+	g := grid.NewGrid(infos)
+	ctx := context.Background()
+	if f[0] == "publish" {
+		p := newPublisher(t, g, 5)
+		res, err := p.CreateFrom(ctx, otherKey(t), &pattern{n: bigSize}, bigSize, publish.Params{Format: cap.MDMF, K: 4, N: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("cap=%s", res.Cap.ReadOnly())
+	} else {
+		r := retrieve.NewReader(g, nil, nil)
+		defer r.Close()
+		h := sha256.New()
+		if _, err := r.Cat(ctx, h, cap.MustParse(strings.Fields(f[0])[1])); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("sha256=%x", h.Sum(nil))
+	}
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("VmHWM:")) {
+			t.Log(string(line))
+		}
+	}
+}
