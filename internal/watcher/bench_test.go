@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
@@ -125,44 +128,69 @@ func BenchmarkIdleCost(b *testing.B) {
 	}
 }
 
+// benchKeys is how many signing keys plantFiles draws from
+// (WATCHER_BENCH_KEYS, default 32): generating an RSA key takes about
+// 100 ms, so 10,000 distinct keys would take longer than the benchmark.
+func benchKeys(b *testing.B) []*rsa.PrivateKey {
+	n := 32
+	if s := os.Getenv("WATCHER_BENCH_KEYS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	keys := make([]*rsa.PrivateKey, n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range keys {
+		g.Go(func() (err error) { keys[i], err = rsakey.Generate(); return err })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return keys
+}
+
 // plantFiles writes n distinct 3-of-5 mutable files (share i on node i)
-// straight into the nodes' share directories. They share one signing key and one encoded version: the
-// storage index comes from a random writekey, and nothing a watcher
-// verifies (fingerprint, signature, hash trees) involves the writekey.
+// straight into the nodes' share directories, as publishing them would
+// leave them but without a publish's round trips. Every file has its own
+// write key (so its own storage index), contents and seqnum, and so its
+// own signed prefix and signature; the signing keys come from a pool of
+// benchKeys (the fingerprint in each cap is its key's).
 func plantFiles(b *testing.B, g *demo.Grid, n int) []cap.Cap {
-	priv, err := rsakey.Generate()
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := mutable.Encode(priv, []byte("planted"), mutable.Params{Version: mutable.SDMF, K: 3, N: 5, Seqnum: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fp := hashes.SSKPubkeyFingerprint(rsakey.PublicDER(&priv.PublicKey))
-	files := make([][]byte, 5)
-	for i := range files {
-		m := container.NewMutable(container.NewestMutableVersion, [20]byte{}, [32]byte{})
-		if err := m.Write(0, enc.Shares[i]); err != nil {
-			b.Fatal(err)
-		}
-		files[i] = m.Bytes()
-	}
+	keys := benchKeys(b)
 	caps := make([]cap.Cap, n)
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
 	for j := range n {
-		wk := make([]byte, cap.KeyLen)
-		rand.Read(wk)
-		c := cap.NewMutableFromKeys(cap.SDMF, false, wk, fp)
-		caps[j] = c.ReadOnly()
-		si := base32.Encode(c.SI)
-		for i, node := range g.Nodes {
-			dir := filepath.Join(node.Base, "storage", "shares", si[:2], si)
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				b.Fatal(err)
+		eg.Go(func() error {
+			priv := keys[j%len(keys)]
+			fp := hashes.SSKPubkeyFingerprint(rsakey.PublicDER(&priv.PublicKey))
+			wk := make([]byte, cap.KeyLen)
+			rand.Read(wk)
+			c := cap.NewMutableFromKeys(cap.SDMF, false, wk, fp)
+			enc, err := mutable.Encode(priv, []byte(fmt.Sprintf("planted file %d", j)),
+				mutable.Params{Version: mutable.SDMF, K: 3, N: 5, Seqnum: uint64(1 + j%97)})
+			if err != nil {
+				return err
 			}
-			if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), files[i], 0o600); err != nil {
-				b.Fatal(err)
+			caps[j] = c.ReadOnly()
+			si := base32.Encode(c.SI)
+			for i, node := range g.Nodes {
+				m := container.NewMutable(container.NewestMutableVersion, [20]byte{}, [32]byte{})
+				if err := m.Write(0, enc.Shares[i]); err != nil {
+					return err
+				}
+				dir := filepath.Join(node.Base, "storage", "shares", si[:2], si)
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), m.Bytes(), 0o600); err != nil {
+					return err
+				}
 			}
-		}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		b.Fatal(err)
 	}
 	return caps
 }
@@ -184,7 +212,7 @@ func BenchmarkManyMutables(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		w, _ := watch(b, g, watcher.Options{Poll: time.Hour}, caps...)
+		w, _ := watchWithin(b, g, watcher.Options{Poll: time.Hour}, 10*time.Minute, caps...)
 		ready := time.Since(start)
 		var after runtime.MemStats
 		runtime.GC()

@@ -45,7 +45,7 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 		if e.cap.Dir && w.opts.Recursive {
 			w.emitAll(ctx, w.dirEvents(ctx, e, o), o)
 		}
-		w.subscriptionsChanged()
+		w.entryMapped(e)
 		if o.initDone != nil {
 			o.initDone()
 		}
@@ -330,8 +330,7 @@ func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string,
 		child.announce = true
 	}
 	w.mu.Unlock()
-	w.hint(child, events.ViaRefresh, "", 0, true)
-	w.subscriptionsChanged()
+	w.hint(child, events.ViaRefresh, "", 0, true) // its baseline subscribes it
 }
 
 // unwatchChild drops a directory entry's mutable child.

@@ -75,6 +75,12 @@ func put(t testing.TB, p *publish.Publisher, c *cap.Mutable, content []byte) uin
 // its events.
 func watch(t testing.TB, g *demo.Grid, o watcher.Options, caps ...cap.Cap) (*watcher.Watcher, <-chan events.Event) {
 	t.Helper()
+	return watchWithin(t, g, o, 30*time.Second, caps...)
+}
+
+// watchWithin is watch, failing if the watcher is not ready within d.
+func watchWithin(t testing.TB, g *demo.Grid, o watcher.Options, d time.Duration, caps ...cap.Cap) (*watcher.Watcher, <-chan events.Event) {
+	t.Helper()
 	o.Grid = g.Grid()
 	if o.Logger == nil {
 		o.Logger = testLogger()
@@ -93,8 +99,8 @@ func watch(t testing.TB, g *demo.Grid, o watcher.Options, caps ...cap.Cap) (*wat
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-w.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("watcher not ready after 30s")
+	case <-time.After(d):
+		t.Fatalf("watcher not ready after %s", d)
 	}
 	return w, ch
 }

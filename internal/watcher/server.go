@@ -64,6 +64,13 @@ type serverState struct {
 	resync  chan struct{} // the set of watched entries changed
 	lostOne bool          // a connection was lost since the last dial (loop only)
 
+	// pending are entries mapped since the loop last subscribed; full
+	// asks for a rescan of every entry (after a pause, resume or
+	// removal). Guarded by pmu.
+	pmu     sync.Mutex
+	pending []*entry
+	full    bool
+
 	mu   sync.Mutex
 	stat ServerStatus
 }
@@ -102,15 +109,46 @@ func (s *serverState) contact(now time.Time, d time.Duration) {
 	s.update(func(st *ServerStatus) { st.LastContact, st.Latency = now, d })
 }
 
-// subscriptionsChanged tells every server loop to resync its
-// subscriptions with the watched entries.
+// subscriptionsChanged tells every server loop to rescan the watched
+// entries and resync its subscriptions with them. It costs each loop
+// O(entries): it is for pauses, resumes and removals, not for every new
+// entry (see entryMapped).
 func (w *Watcher) subscriptionsChanged() {
 	for _, s := range w.servers {
-		select {
-		case s.resync <- struct{}{}:
-		default:
-		}
+		s.pmu.Lock()
+		s.full = true
+		s.pmu.Unlock()
+		s.signal()
 	}
+}
+
+// entryMapped tells every server loop that e's first map is done, so
+// that it joins the next batch of subscriptions.
+func (w *Watcher) entryMapped(e *entry) {
+	for _, s := range w.servers {
+		s.pmu.Lock()
+		s.pending = append(s.pending, e)
+		s.pmu.Unlock()
+		s.signal()
+	}
+}
+
+// signal wakes the loop to resync.
+func (s *serverState) signal() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+// takePending returns and forgets the entries mapped since the last call,
+// and whether a full rescan was asked for.
+func (s *serverState) takePending() ([]*entry, bool) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	es, full := s.pending, s.full
+	s.pending, s.full = nil, false
+	return es, full
 }
 
 // pushState is what a server loop knows of a server's watch endpoint.
@@ -226,6 +264,7 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			return lastPoll, false
 		case <-clk.After(next):
 		case <-s.resync:
+			s.takePending() // polling covers every mapped cap already
 		case r := <-s.refresh:
 			if !r.refresh {
 				r.done() // polling covers every mapped cap already
@@ -262,6 +301,7 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
+	s.takePending() // the snapshot below holds them; later ones queue again
 	if err := w.subscribe(sctx, s, p, w.mappedEntries()); err != nil {
 		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
@@ -393,17 +433,30 @@ func (w *Watcher) resubscribe(ctx context.Context, s *serverState, old *push) *p
 	return p
 }
 
-// resyncSubs subscribes newly watched entries and unsubscribes dropped
-// ones.
+// resyncSubs subscribes the entries mapped since the last resync, in
+// batches, and after a full rescan request also unsubscribes dropped or
+// paused ones.
 func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
+	pend, full := s.takePending()
 	var add []*entry
 	w.mu.Lock()
-	for k, e := range w.entries {
-		if !e.baseline && !p.subs[k] && p.poll[k] == nil && !w.pausedLocked(e) {
+	if full {
+		pend = pend[:0]
+		for _, e := range w.entries {
+			pend = append(pend, e)
+		}
+	}
+	for _, e := range pend {
+		if !e.removed && !e.baseline && !p.subs[e.key] && p.poll[e.key] == nil && !w.pausedLocked(e) {
 			add = append(add, e)
 		}
 	}
 	var drop [][]byte
+	if !full {
+		w.mu.Unlock()
+		w.subscribeBatch(ctx, s, p, add)
+		return
+	}
 	for k := range p.subs {
 		if e := w.entries[k]; e == nil || w.pausedLocked(e) {
 			drop = append(drop, append([]byte(nil), k[:]...))
@@ -416,15 +469,26 @@ func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
 		}
 	}
 	w.mu.Unlock()
+	w.subscribeBatch(ctx, s, p, add)
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
-	if err := w.subscribe(sctx, s, p, add); err != nil {
-		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
-	}
 	if len(drop) > 0 {
 		if err := p.conn.Unsubscribe(sctx, drop); err != nil {
 			w.log.Debug("unsubscribe failed", "server", s.srv.Info.Name(), "err", err)
 		}
+	}
+}
+
+// subscribeBatch subscribes es on p (in messages of up to the protocol's
+// limit), logging a failure.
+func (w *Watcher) subscribeBatch(ctx context.Context, s *serverState, p *push, es []*entry) {
+	if len(es) == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, es); err != nil {
+		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
 	}
 }
 
