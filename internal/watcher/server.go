@@ -1,7 +1,9 @@
 package watcher
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,19 +85,54 @@ func newServerState(s *Server) *serverState {
 
 // request is a refresh or sync request to a server loop.
 type request struct {
-	// refresh: resubscribe everything on a new connection (or poll);
-	// otherwise just subscribe what is not yet subscribed.
+	// refresh: resubscribe everything (on the live connection, else
+	// poll); otherwise just subscribe what is not yet subscribed.
 	refresh bool
-	done    func() // called when done
+	// stale collects, on a refresh, the entries whose acknowledged
+	// shares disagree with their last map: those the refresh re-maps.
+	stale *entrySet
+	done  func() // called when done
 }
 
-// request hands r to the loop.
+// request hands r to the loop; a loop too busy to take it has every
+// entry re-mapped instead.
 func (s *serverState) request(r request) {
 	select {
 	case s.refresh <- r:
 	default:
+		r.stale.addAll()
 		r.done()
 	}
+}
+
+// entrySet is a set of entries shared by server loops.
+type entrySet struct {
+	mu  sync.Mutex
+	m   map[*entry]bool
+	all bool // every entry
+}
+
+func newEntrySet() *entrySet { return &entrySet{m: map[*entry]bool{}} }
+
+func (s *entrySet) add(e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[e] = true
+}
+
+func (s *entrySet) addAll() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.all = true
+}
+
+func (s *entrySet) has(e *entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.all || s.m[e]
 }
 
 func (s *serverState) update(f func(*ServerStatus)) {
@@ -285,6 +322,15 @@ type push struct {
 	poll map[siKey]*entry // refused for a transient reason: polled
 }
 
+// mode is the mode a live connection stands for: poll as soon as any
+// subscription was refused (over-limit, unavailable...) and is polled.
+func (p *push) mode() Mode {
+	if len(p.poll) > 0 {
+		return ModePoll
+	}
+	return ModePush
+}
+
 // connect dials s and subscribes every watched entry with its known
 // seqnum; results showing newer shares become hints.
 func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
@@ -302,18 +348,19 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
 	s.takePending() // the snapshot below holds them; later ones queue again
-	if err := w.subscribe(sctx, s, p, w.mappedEntries()); err != nil {
+	if err := w.subscribe(sctx, s, p, w.mappedEntries(), nil); err != nil {
 		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
-	s.update(func(st *ServerStatus) { st.Mode, st.Subscribes, st.LastError = ModePush, st.Subscribes+1, "" })
+	s.update(func(st *ServerStatus) { st.Mode, st.Subscribes, st.LastError = p.mode(), st.Subscribes+1, "" })
 	return p, nil
 }
 
-// subscribe subscribes es on p and turns the acknowledged state into
-// hints.
-func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*entry) error {
+// subscribe subscribes es on p. Without stale, acknowledged shares newer
+// than the known version become hints; with stale (a refresh), every
+// entry whose acknowledgement disagrees with its last map joins stale.
+func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*entry, stale *entrySet) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -333,21 +380,64 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 	}
 	now := w.opts.Clock.Now()
 	s.contact(now, now.Sub(start))
+	if stale != nil {
+		w.mu.Lock()
+		for i, r := range res {
+			if !w.agreesLocked(es[i], s.srv.Info.ID, r) {
+				stale.add(es[i])
+			}
+		}
+		w.mu.Unlock()
+	}
+	refused := map[watchproto.Reason]int{}
 	for i, r := range res {
 		e := es[i]
 		switch r.Refused {
 		case "":
 			p.subs[e.key] = true
-			w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
+			delete(p.poll, e.key)
+			if stale == nil {
+				w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
+			}
 		case watchproto.NoShare:
-			p.subs[e.key] = true // a share placed later is found by refresh
+			p.subs[e.key] = true // a share placed later shows in a refresh's ack
+			delete(p.poll, e.key)
 		default:
-			w.log.Debug("subscription refused; polling it", "server", s.srv.Info.Name(), "cap", e.label(), "reason", r.Refused)
+			refused[r.Refused]++
+			delete(p.subs, e.key)
 			p.poll[e.key] = e
 		}
 	}
-	s.update(func(st *ServerStatus) { st.Subscribed = len(p.subs) })
+	for why, n := range refused {
+		w.log.Warn("server refused subscriptions; polling them", "server", s.srv.Info.Name(), "reason", string(why), "refused", n)
+	}
+	s.update(func(st *ServerStatus) {
+		st.Subscribed, st.Polled = len(p.subs), len(p.poll)
+		if st.Mode == ModePush || st.Mode == ModePoll {
+			st.Mode = p.mode()
+		}
+	})
 	return nil
+}
+
+// agreesLocked reports whether a server's acknowledgement of e matches
+// what e's last map found there: the same share numbers, each at the
+// verified version. Then a refresh need not read e from any server
+// (unless another server disagrees). w.mu must be held.
+func (w *Watcher) agreesLocked(e *entry, id string, r watchproto.Result) bool {
+	held := e.holders[id]
+	switch {
+	case r.Refused == watchproto.NoShare:
+		return len(held) == 0
+	case r.Refused != "" || e.known == nil || len(r.Shares) != len(held):
+		return false
+	}
+	for _, sh := range r.Shares {
+		if sh.Seqnum != e.known.Seqnum || !bytes.Equal(sh.Root, e.known.RootHash[:]) || !slices.Contains(held, sh.Shnum) {
+			return false
+		}
+	}
+	return true
 }
 
 func maxSeq(ss []watchproto.ShareState) uint64 {
@@ -382,12 +472,17 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 			w.lost(s)
 			return
 		case r := <-s.refresh:
+			ok := true
 			if r.refresh {
-				p = w.resubscribe(ctx, s, p)
+				ok = w.resubscribe(ctx, s, p, r.stale)
 			} else {
 				w.resyncSubs(ctx, s, p)
 			}
 			r.done()
+			if !ok {
+				w.lost(s)
+				return
+			}
 		case <-s.resync:
 			w.resyncSubs(ctx, s, p)
 		case <-pollC:
@@ -420,17 +515,22 @@ func (w *Watcher) notice(s *serverState, n watchproto.Notice) {
 	}
 }
 
-// resubscribe subscribes everything on a fresh connection and, once it is
-// acknowledged, closes the old one. If the new one fails the old stays.
-func (w *Watcher) resubscribe(ctx context.Context, s *serverState, old *push) *push {
-	p, err := w.connect(ctx, s)
-	if err != nil {
-		w.log.Warn("resubscribe failed; keeping the old connection", "server", s.srv.Info.Name(), "err", err)
-		return old
+// resubscribe subscribes every mapped entry again on the live
+// connection (the server replaces each subscription) and adds to stale
+// the entries whose acknowledgement disagrees with their last map. It
+// reports false, with every entry stale, if the connection failed: the
+// loop then redials.
+func (w *Watcher) resubscribe(ctx context.Context, s *serverState, p *push, stale *entrySet) bool {
+	s.takePending() // the snapshot below holds them
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, w.mappedEntries(), stale); err != nil {
+		w.log.Warn("resubscribe failed; reconnecting", "server", s.srv.Info.Name(), "err", err)
+		stale.addAll()
+		return false
 	}
-	w.closeConn(old.conn)
 	s.update(func(st *ServerStatus) { st.Refreshes++ })
-	return p
+	return true
 }
 
 // resyncSubs subscribes the entries mapped since the last resync, in
@@ -487,7 +587,7 @@ func (w *Watcher) subscribeBatch(ctx context.Context, s *serverState, p *push, e
 	}
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
-	if err := w.subscribe(sctx, s, p, es); err != nil {
+	if err := w.subscribe(sctx, s, p, es, nil); err != nil {
 		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
 	}
 }

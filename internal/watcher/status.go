@@ -56,6 +56,7 @@ type ServerStatus struct {
 	LastNotice  time.Time     // when the last notice arrived
 	Latency     time.Duration // of the last subscribe or poll
 	Subscribed  int           // indexes subscribed on the current connection
+	Polled      int           // indexes it refused to subscribe (over-limit, ...), polled instead
 	Subscribes  int           // connections subscribed so far
 	Refreshes   int           // refresh cycles done
 	Reconnects  int           // connections lost

@@ -18,6 +18,9 @@ import (
 const (
 	DefaultPoll    = 60 * time.Second
 	DefaultRefresh = 5 * time.Minute
+	// DefaultRemap is how often every cap is re-mapped on every server
+	// whatever the servers acknowledge.
+	DefaultRemap   = time.Hour
 	DefaultWorkers = 16
 	// DefaultMapTimeout bounds one server's answer during a verification.
 	DefaultMapTimeout = 5 * time.Second
@@ -39,9 +42,15 @@ type Options struct {
 	NoPush bool
 	// Poll is the poll interval for servers that cannot push.
 	Poll time.Duration
-	// Refresh is how often every server is resubscribed and every cap
-	// re-mapped.
+	// Refresh is how often every server is resubscribed. A refresh
+	// re-maps only the caps whose acknowledged shares disagree with
+	// their last map, those polled or on a server that is down, and
+	// those whose newest version is not yet recoverable.
 	Refresh time.Duration
+	// Remap is how often a refresh re-maps every cap on every server
+	// regardless (to find shares placed on servers that were polled);
+	// default DefaultRemap, and never less than Refresh.
+	Remap time.Duration
 	// MaxRetry bounds the delay between push reconnect attempts;
 	// default min(Refresh, 30s).
 	MaxRetry time.Duration
@@ -85,6 +94,10 @@ func (o Options) withDefaults() Options {
 	if o.Refresh <= 0 {
 		o.Refresh = DefaultRefresh
 	}
+	if o.Remap <= 0 {
+		o.Remap = DefaultRemap
+	}
+	o.Remap = max(o.Remap, o.Refresh)
 	if o.MaxRetry <= 0 {
 		o.MaxRetry = min(o.Refresh, 30*time.Second)
 	}
@@ -242,9 +255,11 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 	w.refreshLoop(ctx)
 }
 
-// refreshLoop resubscribes every server and then re-maps every cap,
-// every Refresh or when Refresh is called.
+// refreshLoop resubscribes every server, every Refresh or when Refresh
+// is called, and then re-maps the caps that need it (see
+// Options.Refresh); every Remap, all of them.
 func (w *Watcher) refreshLoop(ctx context.Context) {
+	lastRemap := w.opts.Clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,19 +267,39 @@ func (w *Watcher) refreshLoop(ctx context.Context) {
 		case <-w.opts.Clock.After(w.opts.Refresh):
 		case <-w.refreshNow:
 		}
+		stale := newEntrySet()
 		var done sync.WaitGroup
 		for _, s := range w.servers {
 			done.Add(1)
-			s.request(request{done: done.Done, refresh: true})
+			s.request(request{done: done.Done, refresh: true, stale: stale})
 		}
 		if !waitGroup(ctx, &done) {
 			return
 		}
 		w.down.clear() // a refresh asks every server again
-		for _, e := range w.allEntries() {
+		if now := w.opts.Clock.Now(); now.Sub(lastRemap) >= w.opts.Remap {
+			lastRemap = now
+			stale.addAll()
+		}
+		for _, e := range w.refreshEntries(stale) {
 			w.hint(e, events.ViaRefresh, "", 0, true)
 		}
 	}
+}
+
+// refreshEntries returns the entries a refresh re-maps: those in stale,
+// and those not settled (never mapped, failing, or with a version not
+// yet recoverable).
+func (w *Watcher) refreshEntries(stale *entrySet) []*entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*entry
+	for _, e := range w.entries {
+		if stale.has(e) || e.baseline || e.known == nil || e.lastErr != nil || e.lastStuck != nil || e.stuck != 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // waitGroup waits for wg or ctx; it reports whether wg finished.
