@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -61,6 +62,10 @@ type Options struct {
 	Recursive bool
 	// Contents attaches each changed file's new plaintext to its event.
 	Contents bool
+	// ReadyEvent makes Run emit an events.Ready event, once, before any
+	// other: when every cap is verified and every server subscribed to
+	// or polled (see Ready), with the counts of servers by mode.
+	ReadyEvent bool
 	Workers  int // concurrent verifications; default DefaultWorkers
 	// Metrics records connections, notices, polls and changes; nil
 	// records nothing.
@@ -126,6 +131,7 @@ type Watcher struct {
 	servers    []*serverState
 	checks     *queue
 	out        chan events.Event
+	readyEv    chan events.Event // the ready event, once
 	ready      chan struct{}
 	refreshNow chan struct{}
 	init       sync.WaitGroup // the baseline maps of start
@@ -153,7 +159,7 @@ func New(caps []cap.Cap, opts Options) (*Watcher, error) {
 	if opts.Mapper == nil || opts.Reader == nil {
 		return nil, errkind.E(op, errkind.Usage, "no grid")
 	}
-	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64),
+	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64), readyEv: make(chan events.Event, 1),
 		ready: make(chan struct{}), refreshNow: make(chan struct{}, 1), entries: map[siKey]*entry{},
 		roots: map[string]*rootState{}, checks: newQueue()}
 	if gm, ok := opts.Mapper.(*GridMapper); ok && gm.Skip == nil {
@@ -187,8 +193,10 @@ func readMutable(op string, c cap.Cap) (*cap.Mutable, error) {
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Run watches until ctx is done, calling emit for each event from a
-// single goroutine, in order. It returns nil when ctx is cancelled, after
-// unsubscribing and closing every connection.
+// single goroutine, in order: events found while starting wait until the
+// watch is ready (Ready), after the Ready event if Options.ReadyEvent asks
+// for one. It returns nil when
+// ctx is cancelled, after unsubscribing and closing every connection.
 func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -205,12 +213,26 @@ func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); w.start(ctx, &wg) }()
+	var held []events.Event // until the ready event
+	ready := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case e := <-w.readyEv:
+			if w.opts.ReadyEvent {
+				emit(e)
+			}
+			for _, h := range held {
+				emit(h)
+			}
+			held, ready = nil, true
 		case e := <-w.out:
-			emit(e)
+			if ready {
+				emit(e)
+			} else {
+				held = append(held, e)
+			}
 		}
 	}
 }
@@ -250,9 +272,35 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 	if !waitGroup(ctx, &synced) {
 		return
 	}
-	w.log.Debug("every server subscribed or polling", "after", w.opts.Clock.Now().Sub(t0))
+	ev := w.readyEvent()
+	w.log.Info("ready: every cap verified, every server subscribed or polled", "caps", ev.Caps,
+		"push", ev.Modes[string(ModePush)], "poll", ev.Modes[string(ModePoll)], "down", ev.Modes[string(ModeDown)],
+		"after", w.opts.Clock.Now().Sub(t0).Round(time.Millisecond))
 	close(w.ready)
+	w.readyEv <- ev
 	w.refreshLoop(ctx)
+}
+
+// readyEvent describes the watch once it is ready.
+func (w *Watcher) readyEvent() events.Event {
+	ev := events.Event{Type: events.Ready, Time: w.opts.Clock.Now(), Size: -1, Modes: map[string]int{}}
+	w.mu.Lock()
+	ev.Caps = len(w.entries)
+	verified := 0
+	for _, e := range w.entries {
+		if e.known != nil {
+			verified++
+		}
+	}
+	w.mu.Unlock()
+	for _, s := range w.servers {
+		s.mu.Lock()
+		ev.Modes[string(s.stat.Mode)]++
+		s.mu.Unlock()
+	}
+	ev.Message = fmt.Sprintf("%d caps watched (%d with a recoverable version); servers: %d push, %d poll, %d down",
+		ev.Caps, verified, ev.Modes[string(ModePush)], ev.Modes[string(ModePoll)], ev.Modes[string(ModeDown)])
+	return ev
 }
 
 // refreshLoop resubscribes every server, every Refresh or when Refresh
