@@ -66,7 +66,7 @@ type Options struct {
 	// other: when every cap is verified and every server subscribed to
 	// or polled (see Ready), with the counts of servers by mode.
 	ReadyEvent bool
-	Workers  int // concurrent verifications; default DefaultWorkers
+	Workers    int // concurrent verifications; default DefaultWorkers
 	// Metrics records connections, notices, polls and changes; nil
 	// records nothing.
 	Metrics *metrics.Client
