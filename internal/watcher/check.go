@@ -18,8 +18,9 @@ type outcome struct {
 	m        *Map
 	prev     *Version
 	baseline bool
-	announce bool // a baseline of a directory that appeared while watching
-	stuck    bool // the same version stayed below k across a refresh
+	announce bool     // a baseline of a directory that appeared while watching
+	stuck    bool     // the same version stayed below k across a refresh
+	liars    []string // servers whose hints this map did not bear out
 	changed  bool
 	via      events.Via
 	server   string
@@ -29,11 +30,12 @@ type outcome struct {
 
 // check re-maps e and reports a change if a newer version is recoverable.
 func (w *Watcher) check(ctx context.Context, e *entry) {
+	started := w.opts.Clock.Now()
 	m, err := w.opts.Mapper.Map(ctx, e.cap)
 	if ctx.Err() != nil {
 		return
 	}
-	o, ok := w.record(e, m, err)
+	o, ok := w.record(e, m, err, started)
 	if !ok {
 		if o.initDone != nil {
 			o.initDone() // start must not wait for an unreachable grid
@@ -61,10 +63,11 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 	if !o.baseline {
 		w.warnings(ctx, e, o)
 	}
+	w.falseHints(ctx, e, o.liars)
 }
 
 // record stores what a map found in e and decides whether it is a change.
-func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
+func (w *Watcher) record(e *entry, m *Map, err error, started time.Time) (outcome, bool) {
 	if err == nil {
 		for _, id := range m.Down {
 			w.down.mark(id, true)
@@ -97,7 +100,7 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		e.stuck = 0
 	}
 	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
-		server: e.hintServer, hintAt: e.hintAt}
+		server: e.hintServer, hintAt: e.hintAt, liars: w.judgeLocked(e, m, started)}
 	if e.refreshed {
 		e.refreshed = false
 		o.stuck = m.Stuck != nil && e.lastStuck != nil && *m.Stuck == *e.lastStuck

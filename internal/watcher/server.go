@@ -64,6 +64,7 @@ type serverState struct {
 	srv     *Server
 	refresh chan request  // refresh and sync requests
 	resync  chan struct{} // the set of watched entries changed
+	demote  chan struct{} // the server lied too often: poll it until the next refresh
 	lostOne bool          // a connection was lost since the last dial (loop only)
 
 	// pending are entries mapped since the loop last subscribed; full
@@ -73,12 +74,14 @@ type serverState struct {
 	pending []*entry
 	full    bool
 
-	mu   sync.Mutex
-	stat ServerStatus
+	mu      sync.Mutex
+	stat    ServerStatus
+	lies    int  // unfounded hints since the last refresh
+	demoted bool // polled until the next refresh for them
 }
 
 func newServerState(s *Server) *serverState {
-	st := &serverState{srv: s, refresh: make(chan request, 4), resync: make(chan struct{}, 1)}
+	st := &serverState{srv: s, refresh: make(chan request, 4), resync: make(chan struct{}, 1), demote: make(chan struct{}, 1)}
 	st.stat = ServerStatus{ID: s.Info.ID, Name: s.Info.Name(), Mode: ModeConnecting}
 	return st
 }
@@ -252,7 +255,10 @@ func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) 
 			case err == nil:
 				ready()
 				started := w.opts.Clock.Now()
-				w.session(ctx, s, p)
+				if w.session(ctx, s, p) {
+					state = pushNo // demoted: poll until the next refresh
+					break
+				}
 				if w.opts.Clock.Now().Sub(started) > minSession {
 					b.reset()
 					continue // redial at once
@@ -353,7 +359,9 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
-	s.update(func(st *ServerStatus) { st.Mode, st.Subscribes, st.LastError = p.mode(), st.Subscribes+1, "" })
+	s.update(func(st *ServerStatus) {
+		st.Mode, st.Subscribes, st.LastError, st.Demoted = p.mode(), st.Subscribes+1, "", false
+	})
 	return p, nil
 }
 
@@ -448,8 +456,9 @@ func maxSeq(ss []watchproto.ShareState) uint64 {
 	return m
 }
 
-// session serves one watch connection until it ends or ctx is done.
-func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
+// session serves one watch connection until it ends or ctx is done. It
+// reports whether it ended because the server was demoted to polling.
+func (w *Watcher) session(ctx context.Context, s *serverState, p *push) bool {
 	defer func() { w.closeConn(p.conn) }()
 	clk := w.opts.Clock
 	nextPoll := clk.Now().Add(w.opts.Poll)
@@ -461,16 +470,20 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 		select {
 		case <-ctx.Done():
 			w.unsubscribeAll(p)
-			return
+			return false
+		case <-s.demote:
+			w.unsubscribeAll(p)
+			s.update(func(st *ServerStatus) { st.Mode, st.Demoted = ModePoll, true })
+			return true
 		case n, ok := <-p.conn.Notices():
 			if !ok {
 				w.lost(s)
-				return
+				return false
 			}
 			w.notice(s, n)
 		case <-p.conn.Done():
 			w.lost(s)
-			return
+			return false
 		case r := <-s.refresh:
 			ok := true
 			if r.refresh {
@@ -481,7 +494,7 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 			r.done()
 			if !ok {
 				w.lost(s)
-				return
+				return false
 			}
 		case <-s.resync:
 			w.resyncSubs(ctx, s, p)

@@ -63,6 +63,11 @@ type ServerStatus struct {
 	Notices     int
 	Polls       int
 	LastError   string
+	// FalseHints counts its notices (or polled headers) that a
+	// verification did not bear out; Demoted is set while it is polled
+	// until the next refresh for sending too many.
+	FalseHints int
+	Demoted    bool
 }
 
 // Status returns a snapshot of every watched cap and every server.

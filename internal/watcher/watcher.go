@@ -315,6 +315,7 @@ func (w *Watcher) refreshLoop(ctx context.Context) {
 		case <-w.opts.Clock.After(w.opts.Refresh):
 		case <-w.refreshNow:
 		}
+		w.forgiveAll()
 		stale := newEntrySet()
 		var done sync.WaitGroup
 		for _, s := range w.servers {
