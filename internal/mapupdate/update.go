@@ -220,7 +220,32 @@ func (u *updater) readShare(ctx context.Context, src Source, n int) (*Share, err
 	if err != nil {
 		return nil, err
 	}
+	// The share hash chain is only proven with the block hash tree's
+	// root; check it now if the head holds the tree (small files), so
+	// that a tampered chain names its server here, not at retrieval.
+	if bht := p.Layout.BlockHashTree; bht.Start >= 0 && bht.End <= int64(len(head)) {
+		if _, err := mutable.NewShare(n, p, head[bht.Start:bht.End]); err != nil {
+			return nil, errkind.E("mapupdate.readShare", errkind.Corrupt,
+				"share %d: its hash chain or block hash tree does not lead to the signed root hash", n)
+		}
+	}
 	return &Share{Num: n, Prefix: p, Head: head}, nil
+}
+
+// Reason describes why a share failed verification for a user: the
+// innermost message, without the operations it passed through.
+func Reason(err error) string {
+	for {
+		var e *errkind.Error
+		if !errors.As(err, &e) || e.Err == nil {
+			break
+		}
+		err = e.Err
+	}
+	if err == nil {
+		return "failed verification"
+	}
+	return err.Error()
 }
 
 // verify verifies share n's prefix, checking each distinct signature

@@ -18,9 +18,10 @@ type outcome struct {
 	m        *Map
 	prev     *Version
 	baseline bool
-	announce bool     // a baseline of a directory that appeared while watching
-	stuck    bool     // the same version stayed below k across a refresh
-	liars    []string // servers whose hints this map did not bear out
+	announce bool       // a baseline of a directory that appeared while watching
+	stuck    bool       // the same version stayed below k across a refresh
+	liars    []string   // servers whose hints this map did not bear out
+	bad      []BadShare // shares that failed verification, rollbacks included
 	changed  bool
 	via      events.Via
 	server   string
@@ -64,6 +65,7 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 		w.warnings(ctx, e, o)
 	}
 	w.falseHints(ctx, e, o.liars)
+	w.badShares(ctx, e, o.bad)
 }
 
 // record stores what a map found in e and decides whether it is a change.
@@ -100,7 +102,7 @@ func (w *Watcher) record(e *entry, m *Map, err error, started time.Time) (outcom
 		e.stuck = 0
 	}
 	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
-		server: e.hintServer, hintAt: e.hintAt, liars: w.judgeLocked(e, m, started)}
+		server: e.hintServer, hintAt: e.hintAt, liars: w.judgeLocked(e, m, started), bad: w.badLocked(e, m)}
 	if e.refreshed {
 		e.refreshed = false
 		o.stuck = m.Stuck != nil && e.lastStuck != nil && *m.Stuck == *e.lastStuck

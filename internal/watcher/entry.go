@@ -44,6 +44,8 @@ type entry struct {
 	// claims are the highest seqnums servers hinted at since the last
 	// map; distrust the servers whose hints about it are being ignored.
 	claims   map[string]claim
+	seenOn   map[string]uint64 // by server: the highest verified seqnum seen there
+	badSeen  map[string]bool   // bad-share warnings given
 	distrust map[string]*distrust
 
 	queued, running, again bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,17 +192,27 @@ func TestRolledBackServerIgnored(t *testing.T) {
 	p := newPublisher(t, g.Grid())
 	c := create(t, p, false, []byte("v1"))
 	old := snapshotShares(t, g.Nodes[0], c)
-	_, ch := watch(t, g, watcher.Options{Poll: 200 * time.Millisecond, Refresh: 500 * time.Millisecond,
+	w, ch := watch(t, g, watcher.Options{Poll: 200 * time.Millisecond, Refresh: 500 * time.Millisecond,
 		MaxRetry: 200 * time.Millisecond}, c)
 	seq := put(t, p, c, []byte("v2"))
 	waitFinal(t, ch, 1, seq)
+	// A refresh's acknowledgement (or a map) has seen version 2 on server 0.
+	n := w.Status().Servers[0].Refreshes
+	waitFor(t, 10*time.Second, "a refresh", func() bool { return refreshedAll(w, n+1) })
 	// Server 0 goes back to version 1 behind everyone's back.
 	g.Nodes[0].Stop()
 	restoreShares(t, old)
 	if err := g.Nodes[0].Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	quiet(t, ch, 2*time.Second) // reconnect, resubscribe, refresh and polls: no event
+	// Reconnect, resubscribe, refresh and polls: no change, and one
+	// warning naming the server that rolled back.
+	e := next(t, ch, 10*time.Second)
+	if e.Type != events.Warning || e.Warning != events.WarnBadShare || e.Server != g.Nodes[0].Info.ID ||
+		!strings.Contains(e.Message, "rolled back") {
+		t.Fatalf("event %+v, want a bad-share warning naming %s", e, g.Nodes[0].Info.ID)
+	}
+	quiet(t, ch, time.Second)
 	seq2 := put(t, p, c, []byte("v3"))
 	waitFinal(t, ch, seq, seq2)
 }

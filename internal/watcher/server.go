@@ -388,15 +388,17 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 	}
 	now := w.opts.Clock.Now()
 	s.contact(now, now.Sub(start))
-	if stale != nil {
-		w.mu.Lock()
-		for i, r := range res {
-			if !w.agreesLocked(es[i], s.srv.Info.ID, r) {
-				stale.add(es[i])
-			}
+	w.mu.Lock()
+	for i, r := range res {
+		agrees := w.agreesLocked(es[i], s.srv.Info.ID, r)
+		if agrees && es[i].known != nil && len(r.Shares) > 0 {
+			es[i].sawOnLocked(s.srv.Info.ID, es[i].known.Seqnum) // a later older share is a rollback
 		}
-		w.mu.Unlock()
+		if !agrees && stale != nil {
+			stale.add(es[i])
+		}
 	}
+	w.mu.Unlock()
 	refused := map[watchproto.Reason]int{}
 	for i, r := range res {
 		e := es[i]

@@ -68,6 +68,11 @@ type ServerStatus struct {
 	// until the next refresh for sending too many.
 	FalseHints int
 	Demoted    bool
+	// BadShares counts the shares it held that failed verification (bad
+	// signature or hash chain, another file's, garbage, rolled back);
+	// LastBad describes the last one.
+	BadShares int
+	LastBad   string
 }
 
 // Status returns a snapshot of every watched cap and every server.

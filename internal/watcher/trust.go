@@ -141,3 +141,59 @@ func (w *Watcher) forgiveAll() {
 		s.mu.Unlock()
 	}
 }
+
+// badLocked returns the shares of m that failed verification and those
+// rolled back below a seqnum seen on their server before, and records the
+// seqnums seen. w.mu must be held.
+func (w *Watcher) badLocked(e *entry, m *Map) []BadShare {
+	bad := slices.Clone(m.Bad)
+	if e.seenOn == nil {
+		e.seenOn = map[string]uint64{}
+	}
+	for id, seq := range m.Seqnums {
+		if seen := e.seenOn[id]; seq < seen {
+			for _, n := range m.Holders[id] {
+				bad = append(bad, BadShare{Server: id, Shnum: n,
+					Reason: fmt.Sprintf("rolled back: holds seqnum %d, seqnum %d was seen there before", seq, seen)})
+			}
+			continue // remember the higher one
+		}
+		e.seenOn[id] = seq
+	}
+	return bad
+}
+
+// badShares names the server of every bad share, once per share, reason
+// and cap: a warning event, a WARN line and the server's status.
+func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
+	for _, b := range bad {
+		key := fmt.Sprintf("%s %d %s", b.Server, b.Shnum, b.Reason)
+		if e.badSeen[key] { // e's checks are serialized: no lock needed
+			continue
+		}
+		if e.badSeen == nil {
+			e.badSeen = map[string]bool{}
+		}
+		e.badSeen[key] = true
+		name := b.Server
+		if s := w.serverByID(b.Server); s != nil {
+			name = s.srv.Info.Name()
+		}
+		msg := fmt.Sprintf("server %s holds a bad share %d: %s", name, b.Shnum, b.Reason)
+		if s := w.serverByID(b.Server); s != nil {
+			s.update(func(st *ServerStatus) { st.BadShares++; st.LastBad = e.label() + ": " + msg })
+		}
+		w.log.Warn("bad share", "server", name, "cap", e.label(), "share", b.Shnum, "reason", b.Reason)
+		w.send(ctx, events.Event{Type: events.Warning, Time: w.opts.Clock.Now(), Cap: e.str, Path: e.path, Root: e.root,
+			Server: b.Server, Size: -1, Via: events.ViaRefresh, Warning: events.WarnBadShare, Message: msg})
+	}
+}
+
+// sawOnLocked records that server id holds seq (verified, or acknowledged
+// at the verified root hash). w.mu must be held.
+func (e *entry) sawOnLocked(id string, seq uint64) {
+	if e.seenOn == nil {
+		e.seenOn = map[string]uint64{}
+	}
+	e.seenOn[id] = max(e.seenOn[id], seq)
+}
