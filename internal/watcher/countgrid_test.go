@@ -78,6 +78,15 @@ func (g *countGrid) Grid() *grid.Grid {
 	return grid.NewGrid(infos)
 }
 
+// bases returns the node directories.
+func (g *countGrid) bases() []string {
+	var out []string
+	for _, n := range g.Nodes {
+		out = append(out, n.Base)
+	}
+	return out
+}
+
 // reqs returns the GBS requests each server has served so far.
 func (g *countGrid) reqs() []int64 {
 	out := make([]int64, len(g.Nodes))
