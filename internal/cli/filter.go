@@ -20,7 +20,7 @@ type eventFilter struct {
 
 // eventTypes are the values --event takes, for checks and completions.
 var eventTypes = []string{string(events.Changed), string(events.Added), string(events.Removed),
-	string(events.Modified), string(events.Warning)}
+	string(events.Modified), string(events.Warning), string(events.Ready)}
 
 func (f *eventFilter) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.include, "include", nil,
@@ -49,6 +49,9 @@ func (f *eventFilter) check() error {
 func (f *eventFilter) keep(e events.Event) bool {
 	if len(f.types) > 0 && !slices.Contains(f.types, string(e.Type)) {
 		return false
+	}
+	if e.Type == events.Ready {
+		return true // about the whole watch, not a path
 	}
 	if matchAny(f.exclude, e.Path) {
 		return false

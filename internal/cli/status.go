@@ -214,7 +214,7 @@ func (st *statusJSON) addServers(servers []*mapupdate.ServerResult) {
 			sj.Error = s.Err.Error()
 		}
 		for n, err := range s.Corrupt {
-			sj.CorruptShares = append(sj.CorruptShares, corruptJSON{Shnum: n, Reason: err.Error()})
+			sj.CorruptShares = append(sj.CorruptShares, corruptJSON{Shnum: n, Reason: mapupdate.Reason(err)})
 		}
 		st.Servers = append(st.Servers, sj)
 	}

@@ -160,7 +160,8 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 	mc, served := serveMetrics(ctx, cancel, opts.metrics)
 	w, err := watcher.New(caps, watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush, Poll: opts.poll,
 		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log,
-		Metrics: mc})
+		ReadyEvent: opts.json, // docs/events.md: ready is a --json event; text and templates keep one line per change
+		Metrics:    mc})
 	if err == nil {
 		err = runWatch(ctx, opts, w, printer, runner, log)
 	}

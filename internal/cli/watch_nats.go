@@ -69,9 +69,14 @@ type natsPrinter struct {
 	sink *natsout.Sink
 }
 
-// Print prints e with the wrapped printer and queues it for NATS.
+// Print prints e with the wrapped printer and queues it for NATS. The
+// ready event says how this one watcher started, not what changed on the
+// grid, so it is not published: two watchers of an HA pair would
+// otherwise store two different ready events under one identity.
 func (n natsPrinter) Print(w io.Writer, e events.Event) error {
 	err := n.Printer.Print(w, e)
-	n.sink.Publish(n.ctx, e)
+	if e.Type != events.Ready {
+		n.sink.Publish(n.ctx, e)
+	}
 	return err
 }

@@ -19,6 +19,10 @@ const (
 	Removed  Type = "removed"  // an entry disappeared from a watched directory
 	Modified Type = "modified" // an entry of a watched directory now names another object
 	Warning  Type = "warning"  // something worth knowing that is not a change
+	// Ready is given once, before any change, when every cap has been
+	// verified and every server subscribed to (or polled): Caps and
+	// Modes say how.
+	Ready Type = "ready"
 )
 
 // The kinds of warning (Event.Warning).
@@ -29,10 +33,17 @@ const (
 	// WarnUnrecoverableNewer: a newer version has fewer than k shares
 	// across two refreshes, so it cannot be read.
 	WarnUnrecoverableNewer = "unrecoverable-newer"
+	// WarnFalseNotices: a server (Server) kept sending notices that did
+	// not verify; it is polled until the next refresh.
+	WarnFalseNotices = "false-notices"
+	// WarnBadShare: a share on Server failed verification (bad
+	// signature or hash chain, another file's, garbage, or rolled back
+	// below a version seen); Message says which and why.
+	WarnBadShare = "bad-share"
 )
 
 // IsChange reports whether t reports a change (anything but a warning).
-func (t Type) IsChange() bool { return t != Warning && t != "" }
+func (t Type) IsChange() bool { return t != Warning && t != Ready && t != "" }
 
 // Via is how a change was first noticed.
 type Via string
@@ -73,6 +84,12 @@ type Event struct {
 	// Warning is a warning's kind, for programs: WarnUncoordinated or
 	// WarnUnrecoverableNewer (more may come; treat others as generic).
 	Warning string `json:"warning,omitempty"`
+	// Caps is, in a ready event, how many mutables are watched.
+	Caps int `json:"caps,omitempty"`
+	// Modes counts, in a ready event, the servers by how they are
+	// watched: "push", "poll" (no watch endpoint, or some subscriptions
+	// refused and polled) or "down".
+	Modes map[string]int `json:"modes,omitempty"`
 	// Contents is the new plaintext when the consumer asked for it (for
 	// a hook's stdin). It is never printed.
 	Contents []byte `json:"-"`

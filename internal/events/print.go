@@ -31,6 +31,10 @@ func (Text) Print(w io.Writer, e Event) error {
 		what = ShortCap(e.Cap)
 	}
 	ts := e.Time.Format("15:04:05.000")
+	if e.Type == Ready {
+		_, err := fmt.Fprintf(w, "%s %-8s %s\n", ts, e.Type, e.Message)
+		return err
+	}
 	if e.Type == Warning {
 		_, err := fmt.Fprintf(w, "%s %-8s %s: %s\n", ts, e.Type, what, e.Message)
 		return err

@@ -1,7 +1,11 @@
 package mapupdate
 
 import (
+	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +18,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
 
@@ -72,7 +77,7 @@ const perServerReads = 8
 func Update(ctx context.Context, c *cap.Mutable, servers []Server, o *Options) (*Map, error) {
 	opts := o.withDefaults()
 	u := &updater{si: c.SI, fingerprint: c.Fingerprint, opts: opts, start: time.Now(),
-		versions: map[mutable.VersionID]*Version{}}
+		versions: map[mutable.VersionID]*Version{}, sigs: map[[sha256.Size]byte]*sigCheck{}}
 	m := &Map{StorageIndex: c.SI}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
@@ -104,6 +109,17 @@ type updater struct {
 
 	mu       sync.Mutex
 	versions map[mutable.VersionID]*Version
+	// sigs holds one signature check per distinct signed prefix: the
+	// shares of one version carry the same header, key and signature.
+	sigs map[[sha256.Size]byte]*sigCheck
+}
+
+// sigCheck is the outcome of one signature check, shared by every share
+// whose signed prefix, key and signature are byte-for-byte the same.
+type sigCheck struct {
+	once sync.Once
+	pub  *rsa.PublicKey
+	ok   bool
 }
 
 // server lists and reads the shares of one server, with its deadline.
@@ -200,11 +216,73 @@ func (u *updater) readShare(ctx context.Context, src Source, n int) (*Share, err
 		}
 		head = append(head, more...)
 	}
-	p, err := mutable.VerifyPrefix(n, head, u.fingerprint)
+	p, err := u.verify(n, head)
 	if err != nil {
 		return nil, err
 	}
+	// The share hash chain is only proven with the block hash tree's
+	// root; check it now if the head holds the tree (small files), so
+	// that a tampered chain names its server here, not at retrieval.
+	if bht := p.Layout.BlockHashTree; bht.Start >= 0 && bht.End <= int64(len(head)) {
+		if _, err := mutable.NewShare(n, p, head[bht.Start:bht.End]); err != nil {
+			return nil, errkind.E("mapupdate.readShare", errkind.Corrupt,
+				"share %d: its hash chain or block hash tree does not lead to the signed root hash", n)
+		}
+	}
 	return &Share{Num: n, Prefix: p, Head: head}, nil
+}
+
+// Reason describes why a share failed verification for a user: the
+// innermost message, without the operations it passed through.
+func Reason(err error) string {
+	for {
+		var e *errkind.Error
+		if !errors.As(err, &e) || e.Err == nil {
+			break
+		}
+		err = e.Err
+	}
+	if err == nil {
+		return "failed verification"
+	}
+	return err.Error()
+}
+
+// verify verifies share n's prefix, checking each distinct signature
+// once per update: a share whose signed prefix, key and signature equal
+// one already checked gets that check's answer; everything else
+// (structure, share number, fingerprint) is checked for every share.
+func (u *updater) verify(n int, head []byte) (*mutable.Prefix, error) {
+	p, err := mutable.ParsePrefix(head)
+	if err != nil || n < 0 || n >= p.N || !bytes.Equal(hashes.SSKPubkeyFingerprint(p.VerificationKey), u.fingerprint) {
+		return mutable.VerifyPrefix(n, head, u.fingerprint) // names the failure
+	}
+	h := sha256.New()
+	for _, b := range [][]byte{p.SignedPrefix(), p.VerificationKey, p.Signature} {
+		var l [8]byte
+		binary.BigEndian.PutUint64(l[:], uint64(len(b)))
+		h.Write(l[:])
+		h.Write(b)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	u.mu.Lock()
+	sc := u.sigs[k]
+	if sc == nil {
+		sc = &sigCheck{}
+		u.sigs[k] = sc
+	}
+	u.mu.Unlock()
+	sc.once.Do(func() {
+		if v, err := mutable.VerifyPrefix(n, head, u.fingerprint); err == nil {
+			sc.pub, sc.ok = v.PublicKey, true
+		}
+	})
+	if !sc.ok {
+		return mutable.VerifyPrefix(n, head, u.fingerprint)
+	}
+	p.PublicKey = sc.pub
+	return p, nil
 }
 
 // Classify names the class of a failure to talk to a server.

@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -10,8 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
@@ -85,119 +89,175 @@ func BenchmarkPollLatency(b *testing.B) {
 	benchLatency(b, demo.GridOptions{NoWatch: true}, watcher.Options{Poll: time.Second}, time.Second)
 }
 
-// BenchmarkIdleCost measures the verifications and polls an idle watcher
-// makes, scaled to an hour of the default intervals (refresh 5 min, poll
-// 60 s), from a run with intervals 300 times shorter. Requests are
-// counted as the watcher makes them: a verification is a servermap update
-// (one share list and one prefix read per server holding a share); a
-// poll is one header read per share; a resubscription is one WebSocket
-// message per server, not an HTTP request.
+// BenchmarkIdleCost counts, at the servers, the GBS requests an idle
+// watch of WATCHER_BENCH_N (default 100) planted mutables on 5 servers
+// costs per refresh: push (refresh by the acknowledgement) and nopush
+// (every server polled). Refresh is shortened to 1 s and Poll set to an
+// hour, so every request counted belongs to a refresh.
 func BenchmarkIdleCost(b *testing.B) {
-	for _, push := range []bool{true, false} {
+	for _, nopush := range []bool{false, true} {
 		name := "push"
-		if !push {
-			name = "poll"
+		if nopush {
+			name = "nopush"
 		}
 		b.Run(name, func(b *testing.B) {
-			const scale = 300
-			g := startGrid(b, demo.GridOptions{NoWatch: !push})
-			p := newPublisher(b, g.Grid())
-			c := create(b, p, false, []byte("v1"))
-			w, _ := watch(b, g, watcher.Options{Refresh: watcher.DefaultRefresh / scale, Poll: watcher.DefaultPoll / scale}, c)
-			st0 := w.Status()
-			b.ResetTimer()
-			run := 12 * time.Second // an hour / 300
-			time.Sleep(run)
-			b.StopTimer()
-			st1 := w.Status()
-			checks := st1.Caps[0].Checks - st0.Caps[0].Checks
-			var polls, pollReqs int
-			for i, s := range st1.Servers {
-				n := s.Polls - st0.Servers[i].Polls
-				polls += n
-				pollReqs += n * 1 // one share per server: 3-of-5 over 5 servers
+			g := startCountGrid(b, 5)
+			caps := plantFiles(b, g.bases(), benchN(b, 100))
+			for range b.N {
+				idleCost(b, g, caps, watcher.Options{NoPush: nopush, Poll: time.Hour, Refresh: time.Second}, 3)
 			}
-			mapReqs := checks * 2 * len(g.Nodes)
-			hour := float64(time.Hour) / float64(run*scale)
-			b.ReportMetric(float64(checks)*hour, "verifications/hour")
-			b.ReportMetric(float64(mapReqs+pollReqs)*hour, "requests/mutable/hour")
 		})
 	}
 }
 
-// plantFiles writes n distinct 3-of-5 mutable files (share i on node i)
-// straight into the nodes' share directories. They share one signing key and one encoded version: the
-// storage index comes from a random writekey, and nothing a watcher
-// verifies (fingerprint, signature, hash trees) involves the writekey.
-func plantFiles(b *testing.B, g *demo.Grid, n int) []cap.Cap {
-	priv, err := rsakey.Generate()
-	if err != nil {
-		b.Fatal(err)
+// idleCost watches caps, waits for a first refresh, and reports the GBS
+// requests per mutable per server per refresh over the next refreshes.
+func idleCost(b *testing.B, g *countGrid, caps []cap.Cap, o watcher.Options, refreshes int) *watcher.Watcher {
+	w, _ := watchWithin(b, g, o, 10*time.Minute, caps...)
+	waitFor(b, 10*time.Minute, "a first refresh", func() bool { return refreshedAll(w, 1) })
+	before := g.reqs()
+	n := w.Status().Servers[0].Refreshes
+	waitFor(b, 10*time.Minute, "more refreshes", func() bool { return refreshedAll(w, n+refreshes) })
+	after := g.reqs()
+	var total int64
+	for i := range after {
+		total += after[i] - before[i]
 	}
-	enc, err := mutable.Encode(priv, []byte("planted"), mutable.Params{Version: mutable.SDMF, K: 3, N: 5, Seqnum: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fp := hashes.SSKPubkeyFingerprint(rsakey.PublicDER(&priv.PublicKey))
-	files := make([][]byte, 5)
-	for i := range files {
-		m := container.NewMutable(container.NewestMutableVersion, [20]byte{}, [32]byte{})
-		if err := m.Write(0, enc.Shares[i]); err != nil {
+	b.ReportMetric(float64(total)/float64(len(caps)*len(g.Nodes)*refreshes), "req/mutable/server/refresh")
+	return w
+}
+
+// benchN reads WATCHER_BENCH_N, or returns def.
+func benchN(b *testing.B, def int) int {
+	if s := os.Getenv("WATCHER_BENCH_N"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
 			b.Fatal(err)
 		}
-		files[i] = m.Bytes()
+		return n
 	}
+	return def
+}
+
+// benchKeys is how many signing keys plantFiles draws from
+// (WATCHER_BENCH_KEYS, default 32): generating an RSA key takes about
+// 100 ms, so 10,000 distinct keys would take longer than the benchmark.
+func benchKeys(b *testing.B) []*rsa.PrivateKey {
+	n := 32
+	if s := os.Getenv("WATCHER_BENCH_KEYS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	keys := make([]*rsa.PrivateKey, n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range keys {
+		g.Go(func() (err error) { keys[i], err = rsakey.Generate(); return err })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return keys
+}
+
+// plantFiles writes n distinct 3-of-5 mutable files (share i on node i)
+// straight into the nodes' share directories, as publishing them would
+// leave them but without a publish's round trips. Every file has its own
+// write key (so its own storage index), contents and seqnum, and so its
+// own signed prefix and signature; the signing keys come from a pool of
+// benchKeys (the fingerprint in each cap is its key's).
+func plantFiles(b *testing.B, bases []string, n int) []cap.Cap {
+	keys := benchKeys(b)
 	caps := make([]cap.Cap, n)
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
 	for j := range n {
-		wk := make([]byte, cap.KeyLen)
-		rand.Read(wk)
-		c := cap.NewMutableFromKeys(cap.SDMF, false, wk, fp)
-		caps[j] = c.ReadOnly()
-		si := base32.Encode(c.SI)
-		for i, node := range g.Nodes {
-			dir := filepath.Join(node.Base, "storage", "shares", si[:2], si)
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				b.Fatal(err)
+		eg.Go(func() error {
+			priv := keys[j%len(keys)]
+			fp := hashes.SSKPubkeyFingerprint(rsakey.PublicDER(&priv.PublicKey))
+			wk := make([]byte, cap.KeyLen)
+			rand.Read(wk)
+			c := cap.NewMutableFromKeys(cap.SDMF, false, wk, fp)
+			enc, err := mutable.Encode(priv, []byte(fmt.Sprintf("planted file %d", j)),
+				mutable.Params{Version: mutable.SDMF, K: 3, N: 5, Seqnum: uint64(1 + j%97)})
+			if err != nil {
+				return err
 			}
-			if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), files[i], 0o600); err != nil {
-				b.Fatal(err)
+			caps[j] = c.ReadOnly()
+			si := base32.Encode(c.SI)
+			for i, base := range bases {
+				m := container.NewMutable(container.NewestMutableVersion, [20]byte{}, [32]byte{})
+				if err := m.Write(0, enc.Shares[i]); err != nil {
+					return err
+				}
+				dir := filepath.Join(base, "storage", "shares", si[:2], si)
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), m.Bytes(), 0o600); err != nil {
+					return err
+				}
 			}
-		}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		b.Fatal(err)
 	}
 	return caps
 }
 
-// BenchmarkManyMutables: time to be fully subscribed to WATCHER_BENCH_N
-// (default 10,000) mutables on 5 servers, and the memory it takes. The
-// servers run in the same process: heap-delta is the growth of the Go
-// heap after the watcher is ready (servers' subscription state included),
-// rss the whole process.
+// BenchmarkManyMutables: WATCHER_BENCH_N (default 10,000) planted
+// mutables on 5 in-process servers with the default watch limits: the
+// time until the watcher is ready (every cap mapped and subscribed on
+// every server), the memory it takes, and the GBS requests per mutable
+// per server per refresh once idle, counted at the servers. heap-delta
+// is the growth of the Go heap (servers' subscription state included),
+// rss the whole process (servers included).
 func BenchmarkManyMutables(b *testing.B) {
-	n := 10000
-	if s := os.Getenv("WATCHER_BENCH_N"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	g := startGrid(b, demo.GridOptions{})
-	caps := plantFiles(b, g, n)
+	n := benchN(b, 10000)
+	g := startCountGrid(b, 5)
+	caps := plantFiles(b, g.bases(), n)
 	for range b.N {
 		var before runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		start := time.Now()
-		w, _ := watch(b, g, watcher.Options{Poll: time.Hour}, caps...)
-		ready := time.Since(start)
+		start, cpu0 := time.Now(), cpuTime()
+		// The refresh gives a resubscription of n caps (rate-limited by
+		// the servers) time to finish.
+		refresh := time.Second + time.Duration(n)*time.Millisecond
+		w, _ := watchWithin(b, g, watcher.Options{Poll: time.Hour, Refresh: refresh}, 10*time.Minute, caps...)
+		ready, cpu := time.Since(start), cpuTime()-cpu0
 		var after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&after)
+		b.ReportMetric(ready.Seconds(), "s-to-ready")
+		b.ReportMetric(cpu.Seconds(), "cpu-s-to-ready")
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-delta-MB")
+		b.ReportMetric(rssMB(), "rss-MB")
 		for _, s := range w.Status().Servers {
 			if s.Mode != watcher.ModePush || s.Subscribed != n {
 				b.Fatalf("server %s: %s with %d subscriptions, want push with %d", s.Name, s.Mode, s.Subscribed, n)
 			}
 		}
-		b.ReportMetric(ready.Seconds(), "s-to-subscribed")
-		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-delta-MB")
-		b.ReportMetric(rssMB(), "rss-MB")
+		waitFor(b, 10*time.Minute, "a first refresh", func() bool { return refreshedAll(w, 1) })
+		reqs := g.reqs()
+		waitFor(b, 10*time.Minute, "two more refreshes", func() bool { return refreshedAll(w, 3) })
+		var total int64
+		for i, r := range g.reqs() {
+			total += r - reqs[i]
+		}
+		b.ReportMetric(float64(total)/float64(n*len(g.Nodes)*2), "req/mutable/server/refresh")
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used: on a
+// shared machine a steadier measure of work than elapsed time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssMB reads the process's resident set size.

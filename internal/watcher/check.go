@@ -18,8 +18,10 @@ type outcome struct {
 	m        *Map
 	prev     *Version
 	baseline bool
-	announce bool // a baseline of a directory that appeared while watching
-	stuck    bool // the same version stayed below k across a refresh
+	announce bool       // a baseline of a directory that appeared while watching
+	stuck    bool       // the same version stayed below k across a refresh
+	liars    []string   // servers whose hints this map did not bear out
+	bad      []BadShare // shares that failed verification, rollbacks included
 	changed  bool
 	via      events.Via
 	server   string
@@ -29,11 +31,12 @@ type outcome struct {
 
 // check re-maps e and reports a change if a newer version is recoverable.
 func (w *Watcher) check(ctx context.Context, e *entry) {
+	started := w.opts.Clock.Now()
 	m, err := w.opts.Mapper.Map(ctx, e.cap)
 	if ctx.Err() != nil {
 		return
 	}
-	o, ok := w.record(e, m, err)
+	o, ok := w.record(e, m, err, started)
 	if !ok {
 		if o.initDone != nil {
 			o.initDone() // start must not wait for an unreachable grid
@@ -45,7 +48,7 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 		if e.cap.Dir && w.opts.Recursive {
 			w.emitAll(ctx, w.dirEvents(ctx, e, o), o)
 		}
-		w.subscriptionsChanged()
+		w.entryMapped(e)
 		if o.initDone != nil {
 			o.initDone()
 		}
@@ -61,10 +64,12 @@ func (w *Watcher) check(ctx context.Context, e *entry) {
 	if !o.baseline {
 		w.warnings(ctx, e, o)
 	}
+	w.falseHints(ctx, e, o.liars)
+	w.badShares(ctx, e, o.bad)
 }
 
 // record stores what a map found in e and decides whether it is a change.
-func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
+func (w *Watcher) record(e *entry, m *Map, err error, started time.Time) (outcome, bool) {
 	if err == nil {
 		for _, id := range m.Down {
 			w.down.mark(id, true)
@@ -97,7 +102,7 @@ func (w *Watcher) record(e *entry, m *Map, err error) (outcome, bool) {
 		e.stuck = 0
 	}
 	o := outcome{m: m, prev: e.known, baseline: e.baseline, announce: e.announce, via: e.hintVia,
-		server: e.hintServer, hintAt: e.hintAt}
+		server: e.hintServer, hintAt: e.hintAt, liars: w.judgeLocked(e, m, started), bad: w.badLocked(e, m)}
 	if e.refreshed {
 		e.refreshed = false
 		o.stuck = m.Stuck != nil && e.lastStuck != nil && *m.Stuck == *e.lastStuck
@@ -333,8 +338,7 @@ func (w *Watcher) watchChild(ctx context.Context, parent *entry, name, c string,
 		child.announce = true
 	}
 	w.mu.Unlock()
-	w.hint(child, events.ViaRefresh, "", 0, true)
-	w.subscriptionsChanged()
+	w.hint(child, events.ViaRefresh, "", 0, true) // its baseline subscribes it
 }
 
 // unwatchChild drops a directory entry's mutable child.

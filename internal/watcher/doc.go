@@ -15,11 +15,21 @@
 // verification and never yields an event. Events for one file come in
 // increasing seqnum order and never repeat.
 //
-// Every refresh interval each server is resubscribed on a fresh connection
-// (the old one is closed only after the new subscription is acknowledged)
-// and then every cap is re-mapped, which also finds servers that newly
-// hold shares. After any reconnect the subscription carries the known
-// seqnums, so changes made while disconnected are reported once.
+// A hint costs bounded work: hints from one server that a verification
+// does not bear out make the watcher ignore that server's hints about that
+// cap for a while (doubling), and a server that keeps sending them is
+// polled until the next refresh, with a warning naming it. Every share
+// that fails verification, or goes back below a seqnum seen on its server,
+// is reported in a warning naming the server.
+//
+// Every refresh interval each server is resubscribed on its live
+// connection, and the acknowledgement, which carries each share's seqnum
+// and root hash, is compared with the last verified map: only caps the
+// acknowledgement disagrees about (including a server that newly holds
+// shares), and those not yet settled, are re-mapped, so an idle watch
+// costs the servers no GBS request. Every Remap interval every cap is
+// re-mapped regardless. After any reconnect the subscription carries the
+// known seqnums, so changes made while disconnected are reported once.
 //
 // With Recursive, a watched directory's mutable children are watched too,
 // following entries as they come and go, and a directory change is

@@ -41,6 +41,13 @@ type entry struct {
 	lastVia       events.Via
 	group         *sync.WaitGroup // the baseline group it belongs to, if any
 
+	// claims are the highest seqnums servers hinted at since the last
+	// map; distrust the servers whose hints about it are being ignored.
+	claims   map[string]claim
+	seenOn   map[string]uint64 // by server: the highest verified seqnum seen there
+	badSeen  map[string]bool   // bad-share warnings given
+	distrust map[string]*distrust
+
 	queued, running, again bool
 	hintVia                events.Via
 	hintServer             string
@@ -133,6 +140,12 @@ func (w *Watcher) hint(e *entry, via events.Via, server string, seq uint64, forc
 	defer w.mu.Unlock()
 	if e.removed || w.pausedLocked(e) || !force && e.known != nil && seq <= e.known.Seqnum {
 		return
+	}
+	if !force && server != "" {
+		if w.distrustedLocked(e, server) {
+			return // bounded work: this server's hints about e did not verify
+		}
+		w.claimLocked(e, server, seq)
 	}
 	if e.hintAt.IsZero() {
 		e.hintAt, e.hintVia, e.hintServer = w.opts.Clock.Now(), via, server

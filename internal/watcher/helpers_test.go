@@ -18,6 +18,9 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
+// gridder is a test grid: a *demo.Grid or a *countGrid.
+type gridder interface{ Grid() *grid.Grid }
+
 // startGrid starts an embedded loopback grid that stops with the test.
 func startGrid(t testing.TB, o demo.GridOptions) *demo.Grid {
 	t.Helper()
@@ -73,7 +76,13 @@ func put(t testing.TB, p *publish.Publisher, c *cap.Mutable, content []byte) uin
 
 // watch runs a watcher on caps until the test ends and returns it with
 // its events.
-func watch(t testing.TB, g *demo.Grid, o watcher.Options, caps ...cap.Cap) (*watcher.Watcher, <-chan events.Event) {
+func watch(t testing.TB, g gridder, o watcher.Options, caps ...cap.Cap) (*watcher.Watcher, <-chan events.Event) {
+	t.Helper()
+	return watchWithin(t, g, o, 30*time.Second, caps...)
+}
+
+// watchWithin is watch, failing if the watcher is not ready within d.
+func watchWithin(t testing.TB, g gridder, o watcher.Options, d time.Duration, caps ...cap.Cap) (*watcher.Watcher, <-chan events.Event) {
 	t.Helper()
 	o.Grid = g.Grid()
 	if o.Logger == nil {
@@ -93,8 +102,8 @@ func watch(t testing.TB, g *demo.Grid, o watcher.Options, caps ...cap.Cap) (*wat
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-w.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("watcher not ready after 30s")
+	case <-time.After(d):
+		t.Fatalf("watcher not ready after %s", d)
 	}
 	return w, ch
 }

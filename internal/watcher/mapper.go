@@ -49,8 +49,21 @@ type Map struct {
 	// unreachable); Skipped those not asked because they were known to
 	// be down. Holders says nothing of either.
 	Down, Skipped []string
+	// Bad lists the shares that failed verification, by server.
+	Bad []BadShare
+	// Seqnums holds, by server ID, the highest seqnum among the verified
+	// shares each server holds: a server whose seqnum goes down rolled
+	// its shares back.
+	Seqnums map[string]uint64
 
 	raw *mapupdate.Map // for reading, when a GridMapper made it
+}
+
+// BadShare is a share that failed verification, and why.
+type BadShare struct {
+	Server string // ID
+	Shnum  uint64
+	Reason string // for a user: no Go identifiers, no keys
 }
 
 // Mapper finds the versions of a mutable file on the grid. It must verify
@@ -121,6 +134,15 @@ func (g *GridMapper) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
 		}
 		for _, n := range r.Listed {
 			m.Holders[r.ID] = append(m.Holders[r.ID], uint64(n))
+		}
+		for n, err := range r.Corrupt {
+			m.Bad = append(m.Bad, BadShare{Server: r.ID, Shnum: uint64(n), Reason: mapupdate.Reason(err)})
+		}
+	}
+	m.Seqnums = map[string]uint64{}
+	for _, v := range um.Versions {
+		for _, s := range v.Shares {
+			m.Seqnums[s.Server.ID] = max(m.Seqnums[s.Server.ID], v.ID.Seqnum)
 		}
 	}
 	if len(errs) > 0 && len(errs) == len(um.Servers) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestRefreshResubscribesEveryServer(t *testing.T) {
 	for {
 		done := true
 		for _, s := range w.Status().Servers {
-			if s.Refreshes < 2 || s.Subscribes < 3 || s.Mode != watcher.ModePush {
+			if s.Refreshes < 2 || s.Mode != watcher.ModePush {
 				done = false
 			}
 		}
@@ -99,10 +100,17 @@ func TestRefreshResubscribesEveryServer(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	before := w.Status().Caps[0].Checked
+	// The acknowledgements match the verified version: nothing is
+	// re-read, and no connection is redialed.
+	before := w.Status().Caps[0].Checks
 	time.Sleep(time.Second)
-	if after := w.Status().Caps[0].Checked; !after.After(before) {
-		t.Errorf("the cap was not re-read after resubscribing (checked %v, then %v)", before, after)
+	if after := w.Status().Caps[0].Checks; after != before {
+		t.Errorf("an idle cap was re-mapped on refresh (%d checks, then %d)", before, after)
+	}
+	for _, s := range w.Status().Servers {
+		if s.Subscribes != 1 {
+			t.Errorf("server %s: %d connections subscribed, want 1 (refreshes reuse it)", s.Name, s.Subscribes)
+		}
 	}
 	quiet(t, ch, 100*time.Millisecond)
 	// Changes still arrive, once, across the resubscriptions.
@@ -184,17 +192,27 @@ func TestRolledBackServerIgnored(t *testing.T) {
 	p := newPublisher(t, g.Grid())
 	c := create(t, p, false, []byte("v1"))
 	old := snapshotShares(t, g.Nodes[0], c)
-	_, ch := watch(t, g, watcher.Options{Poll: 200 * time.Millisecond, Refresh: 500 * time.Millisecond,
+	w, ch := watch(t, g, watcher.Options{Poll: 200 * time.Millisecond, Refresh: 500 * time.Millisecond,
 		MaxRetry: 200 * time.Millisecond}, c)
 	seq := put(t, p, c, []byte("v2"))
 	waitFinal(t, ch, 1, seq)
+	// A refresh's acknowledgement (or a map) has seen version 2 on server 0.
+	n := w.Status().Servers[0].Refreshes
+	waitFor(t, 10*time.Second, "a refresh", func() bool { return refreshedAll(w, n+1) })
 	// Server 0 goes back to version 1 behind everyone's back.
 	g.Nodes[0].Stop()
 	restoreShares(t, old)
 	if err := g.Nodes[0].Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	quiet(t, ch, 2*time.Second) // reconnect, resubscribe, refresh and polls: no event
+	// Reconnect, resubscribe, refresh and polls: no change, and one
+	// warning naming the server that rolled back.
+	e := next(t, ch, 10*time.Second)
+	if e.Type != events.Warning || e.Warning != events.WarnBadShare || e.Server != g.Nodes[0].Info.ID ||
+		!strings.Contains(e.Message, "rolled back") {
+		t.Fatalf("event %+v, want a bad-share warning naming %s", e, g.Nodes[0].Info.ID)
+	}
+	quiet(t, ch, time.Second)
 	seq2 := put(t, p, c, []byte("v3"))
 	waitFinal(t, ch, seq, seq2)
 }
@@ -235,8 +253,10 @@ func TestRefusedSubscriptionIsPolled(t *testing.T) {
 	b := create(t, p, false, []byte("b1"))
 	w, ch := watch(t, g, watcher.Options{Poll: 300 * time.Millisecond}, a, b)
 	for _, s := range w.Status().Servers {
-		if s.Mode != watcher.ModePush || s.Subscribed != 1 {
-			t.Fatalf("server %s: %s with %d subscriptions, want push with 1 (the other refused)", s.Name, s.Mode, s.Subscribed)
+		// A refused subscription is polled, and the mode says so.
+		if s.Mode != watcher.ModePoll || s.Subscribed != 1 || s.Polled != 1 {
+			t.Fatalf("server %s: %s with %d subscriptions and %d polled, want poll with 1 and 1 (the other refused)",
+				s.Name, s.Mode, s.Subscribed, s.Polled)
 		}
 	}
 	// Whichever cap was refused is polled; both changes are seen.

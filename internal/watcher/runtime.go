@@ -100,9 +100,11 @@ func (w *Watcher) setPaused(readCap string, p bool) error {
 	return nil
 }
 
-// Refresh starts a refresh now: every server is resubscribed (and its
-// watch endpoint looked for again), then every cap is verified, with any
-// change reported as an event. It does not wait for it.
+// Refresh starts a refresh now: every server is resubscribed on its live
+// connection (one that is polled or down is polled, and its watch
+// endpoint looked for again), then the caps that need it are verified
+// (see Options.Refresh), with any change reported as an event. It does
+// not wait for it.
 func (w *Watcher) Refresh() {
 	select {
 	case w.refreshNow <- struct{}{}:

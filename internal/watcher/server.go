@@ -1,7 +1,9 @@
 package watcher
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,33 +64,78 @@ type serverState struct {
 	srv     *Server
 	refresh chan request  // refresh and sync requests
 	resync  chan struct{} // the set of watched entries changed
+	demote  chan struct{} // the server lied too often: poll it until the next refresh
 	lostOne bool          // a connection was lost since the last dial (loop only)
 
-	mu   sync.Mutex
-	stat ServerStatus
+	// pending are entries mapped since the loop last subscribed; full
+	// asks for a rescan of every entry (after a pause, resume or
+	// removal). Guarded by pmu.
+	pmu     sync.Mutex
+	pending []*entry
+	full    bool
+
+	mu      sync.Mutex
+	stat    ServerStatus
+	lies    int  // unfounded hints since the last refresh
+	demoted bool // polled until the next refresh for them
 }
 
 func newServerState(s *Server) *serverState {
-	st := &serverState{srv: s, refresh: make(chan request, 4), resync: make(chan struct{}, 1)}
+	st := &serverState{srv: s, refresh: make(chan request, 4), resync: make(chan struct{}, 1), demote: make(chan struct{}, 1)}
 	st.stat = ServerStatus{ID: s.Info.ID, Name: s.Info.Name(), Mode: ModeConnecting}
 	return st
 }
 
 // request is a refresh or sync request to a server loop.
 type request struct {
-	// refresh: resubscribe everything on a new connection (or poll);
-	// otherwise just subscribe what is not yet subscribed.
+	// refresh: resubscribe everything (on the live connection, else
+	// poll); otherwise just subscribe what is not yet subscribed.
 	refresh bool
-	done    func() // called when done
+	// stale collects, on a refresh, the entries whose acknowledged
+	// shares disagree with their last map: those the refresh re-maps.
+	stale *entrySet
+	done  func() // called when done
 }
 
-// request hands r to the loop.
+// request hands r to the loop; a loop too busy to take it has every
+// entry re-mapped instead.
 func (s *serverState) request(r request) {
 	select {
 	case s.refresh <- r:
 	default:
+		r.stale.addAll()
 		r.done()
 	}
+}
+
+// entrySet is a set of entries shared by server loops.
+type entrySet struct {
+	mu  sync.Mutex
+	m   map[*entry]bool
+	all bool // every entry
+}
+
+func newEntrySet() *entrySet { return &entrySet{m: map[*entry]bool{}} }
+
+func (s *entrySet) add(e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[e] = true
+}
+
+func (s *entrySet) addAll() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.all = true
+}
+
+func (s *entrySet) has(e *entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.all || s.m[e]
 }
 
 func (s *serverState) update(f func(*ServerStatus)) {
@@ -102,15 +149,46 @@ func (s *serverState) contact(now time.Time, d time.Duration) {
 	s.update(func(st *ServerStatus) { st.LastContact, st.Latency = now, d })
 }
 
-// subscriptionsChanged tells every server loop to resync its
-// subscriptions with the watched entries.
+// subscriptionsChanged tells every server loop to rescan the watched
+// entries and resync its subscriptions with them. It costs each loop
+// O(entries): it is for pauses, resumes and removals, not for every new
+// entry (see entryMapped).
 func (w *Watcher) subscriptionsChanged() {
 	for _, s := range w.servers {
-		select {
-		case s.resync <- struct{}{}:
-		default:
-		}
+		s.pmu.Lock()
+		s.full = true
+		s.pmu.Unlock()
+		s.signal()
 	}
+}
+
+// entryMapped tells every server loop that e's first map is done, so
+// that it joins the next batch of subscriptions.
+func (w *Watcher) entryMapped(e *entry) {
+	for _, s := range w.servers {
+		s.pmu.Lock()
+		s.pending = append(s.pending, e)
+		s.pmu.Unlock()
+		s.signal()
+	}
+}
+
+// signal wakes the loop to resync.
+func (s *serverState) signal() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+// takePending returns and forgets the entries mapped since the last call,
+// and whether a full rescan was asked for.
+func (s *serverState) takePending() ([]*entry, bool) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	es, full := s.pending, s.full
+	s.pending, s.full = nil, false
+	return es, full
 }
 
 // pushState is what a server loop knows of a server's watch endpoint.
@@ -177,7 +255,10 @@ func (w *Watcher) serverLoop(ctx context.Context, s *serverState, ready func()) 
 			case err == nil:
 				ready()
 				started := w.opts.Clock.Now()
-				w.session(ctx, s, p)
+				if w.session(ctx, s, p) {
+					state = pushNo // demoted: poll until the next refresh
+					break
+				}
 				if w.opts.Clock.Now().Sub(started) > minSession {
 					b.reset()
 					continue // redial at once
@@ -226,6 +307,7 @@ func (w *Watcher) pollPhase(ctx context.Context, s *serverState, deadline, lastP
 			return lastPoll, false
 		case <-clk.After(next):
 		case <-s.resync:
+			s.takePending() // polling covers every mapped cap already
 		case r := <-s.refresh:
 			if !r.refresh {
 				r.done() // polling covers every mapped cap already
@@ -246,6 +328,15 @@ type push struct {
 	poll map[siKey]*entry // refused for a transient reason: polled
 }
 
+// mode is the mode a live connection stands for: poll as soon as any
+// subscription was refused (over-limit, unavailable...) and is polled.
+func (p *push) mode() Mode {
+	if len(p.poll) > 0 {
+		return ModePoll
+	}
+	return ModePush
+}
+
 // connect dials s and subscribes every watched entry with its known
 // seqnum; results showing newer shares become hints.
 func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
@@ -262,18 +353,22 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 	p := &push{conn: conn, subs: map[siKey]bool{}, poll: map[siKey]*entry{}}
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
-	if err := w.subscribe(sctx, s, p, w.mappedEntries()); err != nil {
+	s.takePending() // the snapshot below holds them; later ones queue again
+	if err := w.subscribe(sctx, s, p, w.mappedEntries(), nil); err != nil {
 		w.closeConn(conn)
 		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
 		return nil, err
 	}
-	s.update(func(st *ServerStatus) { st.Mode, st.Subscribes, st.LastError = ModePush, st.Subscribes+1, "" })
+	s.update(func(st *ServerStatus) {
+		st.Mode, st.Subscribes, st.LastError, st.Demoted = p.mode(), st.Subscribes+1, "", false
+	})
 	return p, nil
 }
 
-// subscribe subscribes es on p and turns the acknowledged state into
-// hints.
-func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*entry) error {
+// subscribe subscribes es on p. Without stale, acknowledged shares newer
+// than the known version become hints; with stale (a refresh), every
+// entry whose acknowledgement disagrees with its last map joins stale.
+func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*entry, stale *entrySet) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -293,21 +388,66 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 	}
 	now := w.opts.Clock.Now()
 	s.contact(now, now.Sub(start))
+	w.mu.Lock()
+	for i, r := range res {
+		agrees := w.agreesLocked(es[i], s.srv.Info.ID, r)
+		if agrees && es[i].known != nil && len(r.Shares) > 0 {
+			es[i].sawOnLocked(s.srv.Info.ID, es[i].known.Seqnum) // a later older share is a rollback
+		}
+		if !agrees && stale != nil {
+			stale.add(es[i])
+		}
+	}
+	w.mu.Unlock()
+	refused := map[watchproto.Reason]int{}
 	for i, r := range res {
 		e := es[i]
 		switch r.Refused {
 		case "":
 			p.subs[e.key] = true
-			w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
+			delete(p.poll, e.key)
+			if stale == nil {
+				w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
+			}
 		case watchproto.NoShare:
-			p.subs[e.key] = true // a share placed later is found by refresh
+			p.subs[e.key] = true // a share placed later shows in a refresh's ack
+			delete(p.poll, e.key)
 		default:
-			w.log.Debug("subscription refused; polling it", "server", s.srv.Info.Name(), "cap", e.label(), "reason", r.Refused)
+			refused[r.Refused]++
+			delete(p.subs, e.key)
 			p.poll[e.key] = e
 		}
 	}
-	s.update(func(st *ServerStatus) { st.Subscribed = len(p.subs) })
+	for why, n := range refused {
+		w.log.Warn("server refused subscriptions; polling them", "server", s.srv.Info.Name(), "reason", string(why), "refused", n)
+	}
+	s.update(func(st *ServerStatus) {
+		st.Subscribed, st.Polled = len(p.subs), len(p.poll)
+		if st.Mode == ModePush || st.Mode == ModePoll {
+			st.Mode = p.mode()
+		}
+	})
 	return nil
+}
+
+// agreesLocked reports whether a server's acknowledgement of e matches
+// what e's last map found there: the same share numbers, each at the
+// verified version. Then a refresh need not read e from any server
+// (unless another server disagrees). w.mu must be held.
+func (w *Watcher) agreesLocked(e *entry, id string, r watchproto.Result) bool {
+	held := e.holders[id]
+	switch {
+	case r.Refused == watchproto.NoShare:
+		return len(held) == 0
+	case r.Refused != "" || e.known == nil || len(r.Shares) != len(held):
+		return false
+	}
+	for _, sh := range r.Shares {
+		if sh.Seqnum != e.known.Seqnum || !bytes.Equal(sh.Root, e.known.RootHash[:]) || !slices.Contains(held, sh.Shnum) {
+			return false
+		}
+	}
+	return true
 }
 
 func maxSeq(ss []watchproto.ShareState) uint64 {
@@ -318,8 +458,9 @@ func maxSeq(ss []watchproto.ShareState) uint64 {
 	return m
 }
 
-// session serves one watch connection until it ends or ctx is done.
-func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
+// session serves one watch connection until it ends or ctx is done. It
+// reports whether it ended because the server was demoted to polling.
+func (w *Watcher) session(ctx context.Context, s *serverState, p *push) bool {
 	defer func() { w.closeConn(p.conn) }()
 	clk := w.opts.Clock
 	nextPoll := clk.Now().Add(w.opts.Poll)
@@ -331,23 +472,32 @@ func (w *Watcher) session(ctx context.Context, s *serverState, p *push) {
 		select {
 		case <-ctx.Done():
 			w.unsubscribeAll(p)
-			return
+			return false
+		case <-s.demote:
+			w.unsubscribeAll(p)
+			s.update(func(st *ServerStatus) { st.Mode, st.Demoted = ModePoll, true })
+			return true
 		case n, ok := <-p.conn.Notices():
 			if !ok {
 				w.lost(s)
-				return
+				return false
 			}
 			w.notice(s, n)
 		case <-p.conn.Done():
 			w.lost(s)
-			return
+			return false
 		case r := <-s.refresh:
+			ok := true
 			if r.refresh {
-				p = w.resubscribe(ctx, s, p)
+				ok = w.resubscribe(ctx, s, p, r.stale)
 			} else {
 				w.resyncSubs(ctx, s, p)
 			}
 			r.done()
+			if !ok {
+				w.lost(s)
+				return false
+			}
 		case <-s.resync:
 			w.resyncSubs(ctx, s, p)
 		case <-pollC:
@@ -380,30 +530,48 @@ func (w *Watcher) notice(s *serverState, n watchproto.Notice) {
 	}
 }
 
-// resubscribe subscribes everything on a fresh connection and, once it is
-// acknowledged, closes the old one. If the new one fails the old stays.
-func (w *Watcher) resubscribe(ctx context.Context, s *serverState, old *push) *push {
-	p, err := w.connect(ctx, s)
-	if err != nil {
-		w.log.Warn("resubscribe failed; keeping the old connection", "server", s.srv.Info.Name(), "err", err)
-		return old
+// resubscribe subscribes every mapped entry again on the live
+// connection (the server replaces each subscription) and adds to stale
+// the entries whose acknowledgement disagrees with their last map. It
+// reports false, with every entry stale, if the connection failed: the
+// loop then redials.
+func (w *Watcher) resubscribe(ctx context.Context, s *serverState, p *push, stale *entrySet) bool {
+	s.takePending() // the snapshot below holds them
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, w.mappedEntries(), stale); err != nil {
+		w.log.Warn("resubscribe failed; reconnecting", "server", s.srv.Info.Name(), "err", err)
+		stale.addAll()
+		return false
 	}
-	w.closeConn(old.conn)
 	s.update(func(st *ServerStatus) { st.Refreshes++ })
-	return p
+	return true
 }
 
-// resyncSubs subscribes newly watched entries and unsubscribes dropped
-// ones.
+// resyncSubs subscribes the entries mapped since the last resync, in
+// batches, and after a full rescan request also unsubscribes dropped or
+// paused ones.
 func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
+	pend, full := s.takePending()
 	var add []*entry
 	w.mu.Lock()
-	for k, e := range w.entries {
-		if !e.baseline && !p.subs[k] && p.poll[k] == nil && !w.pausedLocked(e) {
+	if full {
+		pend = pend[:0]
+		for _, e := range w.entries {
+			pend = append(pend, e)
+		}
+	}
+	for _, e := range pend {
+		if !e.removed && !e.baseline && !p.subs[e.key] && p.poll[e.key] == nil && !w.pausedLocked(e) {
 			add = append(add, e)
 		}
 	}
 	var drop [][]byte
+	if !full {
+		w.mu.Unlock()
+		w.subscribeBatch(ctx, s, p, add)
+		return
+	}
 	for k := range p.subs {
 		if e := w.entries[k]; e == nil || w.pausedLocked(e) {
 			drop = append(drop, append([]byte(nil), k[:]...))
@@ -416,15 +584,26 @@ func (w *Watcher) resyncSubs(ctx context.Context, s *serverState, p *push) {
 		}
 	}
 	w.mu.Unlock()
+	w.subscribeBatch(ctx, s, p, add)
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
-	if err := w.subscribe(sctx, s, p, add); err != nil {
-		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
-	}
 	if len(drop) > 0 {
 		if err := p.conn.Unsubscribe(sctx, drop); err != nil {
 			w.log.Debug("unsubscribe failed", "server", s.srv.Info.Name(), "err", err)
 		}
+	}
+}
+
+// subscribeBatch subscribes es on p (in messages of up to the protocol's
+// limit), logging a failure.
+func (w *Watcher) subscribeBatch(ctx context.Context, s *serverState, p *push, es []*entry) {
+	if len(es) == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if err := w.subscribe(sctx, s, p, es, nil); err != nil {
+		w.log.Warn("subscribe failed", "server", s.srv.Info.Name(), "err", err)
 	}
 }
 

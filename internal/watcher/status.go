@@ -56,12 +56,23 @@ type ServerStatus struct {
 	LastNotice  time.Time     // when the last notice arrived
 	Latency     time.Duration // of the last subscribe or poll
 	Subscribed  int           // indexes subscribed on the current connection
+	Polled      int           // indexes it refused to subscribe (over-limit, ...), polled instead
 	Subscribes  int           // connections subscribed so far
 	Refreshes   int           // refresh cycles done
 	Reconnects  int           // connections lost
 	Notices     int
 	Polls       int
 	LastError   string
+	// FalseHints counts its notices (or polled headers) that a
+	// verification did not bear out; Demoted is set while it is polled
+	// until the next refresh for sending too many.
+	FalseHints int
+	Demoted    bool
+	// BadShares counts the shares it held that failed verification (bad
+	// signature or hash chain, another file's, garbage, rolled back);
+	// LastBad describes the last one.
+	BadShares int
+	LastBad   string
 }
 
 // Status returns a snapshot of every watched cap and every server.

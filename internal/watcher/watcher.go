@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,6 +19,9 @@ import (
 const (
 	DefaultPoll    = 60 * time.Second
 	DefaultRefresh = 5 * time.Minute
+	// DefaultRemap is how often every cap is re-mapped on every server
+	// whatever the servers acknowledge.
+	DefaultRemap   = time.Hour
 	DefaultWorkers = 16
 	// DefaultMapTimeout bounds one server's answer during a verification.
 	DefaultMapTimeout = 5 * time.Second
@@ -39,9 +43,15 @@ type Options struct {
 	NoPush bool
 	// Poll is the poll interval for servers that cannot push.
 	Poll time.Duration
-	// Refresh is how often every server is resubscribed and every cap
-	// re-mapped.
+	// Refresh is how often every server is resubscribed. A refresh
+	// re-maps only the caps whose acknowledged shares disagree with
+	// their last map, those polled or on a server that is down, and
+	// those whose newest version is not yet recoverable.
 	Refresh time.Duration
+	// Remap is how often a refresh re-maps every cap on every server
+	// regardless (to find shares placed on servers that were polled);
+	// default DefaultRemap, and never less than Refresh.
+	Remap time.Duration
 	// MaxRetry bounds the delay between push reconnect attempts;
 	// default min(Refresh, 30s).
 	MaxRetry time.Duration
@@ -52,7 +62,11 @@ type Options struct {
 	Recursive bool
 	// Contents attaches each changed file's new plaintext to its event.
 	Contents bool
-	Workers  int // concurrent verifications; default DefaultWorkers
+	// ReadyEvent makes Run emit an events.Ready event, once, before any
+	// other: when every cap is verified and every server subscribed to
+	// or polled (see Ready), with the counts of servers by mode.
+	ReadyEvent bool
+	Workers    int // concurrent verifications; default DefaultWorkers
 	// Metrics records connections, notices, polls and changes; nil
 	// records nothing.
 	Metrics *metrics.Client
@@ -85,6 +99,10 @@ func (o Options) withDefaults() Options {
 	if o.Refresh <= 0 {
 		o.Refresh = DefaultRefresh
 	}
+	if o.Remap <= 0 {
+		o.Remap = DefaultRemap
+	}
+	o.Remap = max(o.Remap, o.Refresh)
 	if o.MaxRetry <= 0 {
 		o.MaxRetry = min(o.Refresh, 30*time.Second)
 	}
@@ -113,6 +131,7 @@ type Watcher struct {
 	servers    []*serverState
 	checks     *queue
 	out        chan events.Event
+	readyEv    chan events.Event // the ready event, once
 	ready      chan struct{}
 	refreshNow chan struct{}
 	init       sync.WaitGroup // the baseline maps of start
@@ -140,7 +159,7 @@ func New(caps []cap.Cap, opts Options) (*Watcher, error) {
 	if opts.Mapper == nil || opts.Reader == nil {
 		return nil, errkind.E(op, errkind.Usage, "no grid")
 	}
-	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64),
+	w := &Watcher{opts: opts, log: opts.Logger, out: make(chan events.Event, 64), readyEv: make(chan events.Event, 1),
 		ready: make(chan struct{}), refreshNow: make(chan struct{}, 1), entries: map[siKey]*entry{},
 		roots: map[string]*rootState{}, checks: newQueue()}
 	if gm, ok := opts.Mapper.(*GridMapper); ok && gm.Skip == nil {
@@ -174,8 +193,10 @@ func readMutable(op string, c cap.Cap) (*cap.Mutable, error) {
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Run watches until ctx is done, calling emit for each event from a
-// single goroutine, in order. It returns nil when ctx is cancelled, after
-// unsubscribing and closing every connection.
+// single goroutine, in order: events found while starting wait until the
+// watch is ready (Ready), after the Ready event if Options.ReadyEvent asks
+// for one. It returns nil when
+// ctx is cancelled, after unsubscribing and closing every connection.
 func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -192,12 +213,26 @@ func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); w.start(ctx, &wg) }()
+	var held []events.Event // until the ready event
+	ready := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case e := <-w.readyEv:
+			if w.opts.ReadyEvent {
+				emit(e)
+			}
+			for _, h := range held {
+				emit(h)
+			}
+			held, ready = nil, true
 		case e := <-w.out:
-			emit(e)
+			if ready {
+				emit(e)
+			} else {
+				held = append(held, e)
+			}
 		}
 	}
 }
@@ -237,14 +272,42 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 	if !waitGroup(ctx, &synced) {
 		return
 	}
-	w.log.Debug("every server subscribed or polling", "after", w.opts.Clock.Now().Sub(t0))
+	ev := w.readyEvent()
+	w.log.Info("ready: every cap verified, every server subscribed or polled", "caps", ev.Caps,
+		"push", ev.Modes[string(ModePush)], "poll", ev.Modes[string(ModePoll)], "down", ev.Modes[string(ModeDown)],
+		"after", w.opts.Clock.Now().Sub(t0).Round(time.Millisecond))
 	close(w.ready)
+	w.readyEv <- ev
 	w.refreshLoop(ctx)
 }
 
-// refreshLoop resubscribes every server and then re-maps every cap,
-// every Refresh or when Refresh is called.
+// readyEvent describes the watch once it is ready.
+func (w *Watcher) readyEvent() events.Event {
+	ev := events.Event{Type: events.Ready, Time: w.opts.Clock.Now(), Size: -1, Modes: map[string]int{}}
+	w.mu.Lock()
+	ev.Caps = len(w.entries)
+	verified := 0
+	for _, e := range w.entries {
+		if e.known != nil {
+			verified++
+		}
+	}
+	w.mu.Unlock()
+	for _, s := range w.servers {
+		s.mu.Lock()
+		ev.Modes[string(s.stat.Mode)]++
+		s.mu.Unlock()
+	}
+	ev.Message = fmt.Sprintf("%d caps watched (%d with a recoverable version); servers: %d push, %d poll, %d down",
+		ev.Caps, verified, ev.Modes[string(ModePush)], ev.Modes[string(ModePoll)], ev.Modes[string(ModeDown)])
+	return ev
+}
+
+// refreshLoop resubscribes every server, every Refresh or when Refresh
+// is called, and then re-maps the caps that need it (see
+// Options.Refresh); every Remap, all of them.
 func (w *Watcher) refreshLoop(ctx context.Context) {
+	lastRemap := w.opts.Clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,19 +315,40 @@ func (w *Watcher) refreshLoop(ctx context.Context) {
 		case <-w.opts.Clock.After(w.opts.Refresh):
 		case <-w.refreshNow:
 		}
+		w.forgiveAll()
+		stale := newEntrySet()
 		var done sync.WaitGroup
 		for _, s := range w.servers {
 			done.Add(1)
-			s.request(request{done: done.Done, refresh: true})
+			s.request(request{done: done.Done, refresh: true, stale: stale})
 		}
 		if !waitGroup(ctx, &done) {
 			return
 		}
 		w.down.clear() // a refresh asks every server again
-		for _, e := range w.allEntries() {
+		if now := w.opts.Clock.Now(); now.Sub(lastRemap) >= w.opts.Remap {
+			lastRemap = now
+			stale.addAll()
+		}
+		for _, e := range w.refreshEntries(stale) {
 			w.hint(e, events.ViaRefresh, "", 0, true)
 		}
 	}
+}
+
+// refreshEntries returns the entries a refresh re-maps: those in stale,
+// and those not settled (never mapped, failing, or with a version not
+// yet recoverable).
+func (w *Watcher) refreshEntries(stale *entrySet) []*entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*entry
+	for _, e := range w.entries {
+		if stale.has(e) || e.baseline || e.known == nil || e.lastErr != nil || e.lastStuck != nil || e.stuck != 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // waitGroup waits for wg or ctx; it reports whether wg finished.
