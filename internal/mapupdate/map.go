@@ -14,11 +14,16 @@ package mapupdate
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
 )
+
+// ErrInProgress marks a share whose header is provisional: a streamed
+// write of a new version holds it (see ServerResult.InProgress).
+var ErrInProgress = errors.New("a streamed write of a new version is in progress")
 
 // Map is what the grid holds for one mutable storage index.
 type Map struct {
@@ -111,6 +116,11 @@ type ServerResult struct {
 	Err     error         // the first failure talking to the server
 	// Corrupt are the shares that failed verification, with why.
 	Corrupt map[int]error
+	// InProgress are the shares that do not verify because a streamed
+	// write of a new version is under way (or was abandoned): their header
+	// is provisional (mutable.IsProvisional). Anyone can write such a
+	// header, so they are neither trusted nor counted against the server.
+	InProgress []int
 }
 
 // newer orders versions newest first: higher seqnum, then higher root

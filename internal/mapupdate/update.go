@@ -156,6 +156,8 @@ func (u *updater) record(ctx context.Context, r *ServerResult, n int, s *Share, 
 	case err == nil:
 		s.Server = r
 		u.add(s)
+	case errors.Is(err, ErrInProgress):
+		r.InProgress = append(r.InProgress, n) // says nothing bad of the server: no advisory
 	case errkind.Is(err, errkind.Corrupt) || errkind.Is(err, errkind.Invalid):
 		if r.Corrupt == nil {
 			r.Corrupt = map[int]error{}
@@ -218,6 +220,9 @@ func (u *updater) readShare(ctx context.Context, src Source, n int) (*Share, err
 	}
 	p, err := u.verify(n, head)
 	if err != nil {
+		if h, herr := mutable.ParseHeader(head); herr == nil && mutable.IsProvisional(h) {
+			return nil, errkind.E("mapupdate.readShare", errkind.Invalid, "share %d: %w", n, ErrInProgress)
+		}
 		return nil, err
 	}
 	// The share hash chain is only proven with the block hash tree's
