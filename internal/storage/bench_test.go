@@ -53,8 +53,9 @@ func BenchmarkReadTestWrite16(b *testing.B) {
 	b.SetParallelism(16 / max(1, runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		data := bytes.Repeat([]byte{byte(i.Add(1))}, 1024)
-		body := storagetest.MustCBOR(map[string]any{"test-write-vectors": map[uint64]any{uint64(i.Load() % 16): map[string]any{
+		n := i.Add(1) // this client's own share number, n % 16
+		data := bytes.Repeat([]byte{byte(n)}, 1024)
+		body := storagetest.MustCBOR(map[string]any{"test-write-vectors": map[uint64]any{uint64(n % 16): map[string]any{
 			"test": []any{}, "write": []any{map[string]any{"offset": uint64(0), "data": data}}, "new-length": nil}},
 			"read-vector": []any{}})
 		for pb.Next() {
