@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -110,6 +111,10 @@ func cutPath(s string) string {
 func (n *NURL) String() string {
 	return "pb://" + n.SPKIHash + "@" + strings.Join(n.Hints, ",") + "/" + n.Swissnum + "#" + n.Fragment
 }
+
+// LogValue makes slog print the NURL redacted, so that logging a NURL
+// value itself never shows its swissnum.
+func (n *NURL) LogValue() slog.Value { return slog.StringValue(n.Redacted()) }
 
 // Redacted prints the NURL without its swissnum, for logs.
 func (n *NURL) Redacted() string {
