@@ -252,7 +252,7 @@ func relinked(old, fresh json.RawMessage) json.RawMessage {
 	}
 	var ot, ft map[string]json.RawMessage
 	json.Unmarshal(o["tahoe"], &ot)
-	if json.Unmarshal(f["tahoe"], &ft) != nil {
+	if json.Unmarshal(f["tahoe"], &ft) != nil || ft == nil {
 		return fresh
 	}
 	if cr, ok := ot["linkcrtime"]; ok {

@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func Parse(s string) (*NURL, error) {
 		return nil, errkind.E(op, errkind.Usage, err)
 	}
 	if frag != "v=1" {
-		return nil, errkind.E(op, errkind.Usage, "NURL fragment is %q; the HTTP storage protocol needs #v=1", frag)
+		return nil, errkind.E(op, errkind.Usage, "NURL fragment is %q; the HTTP storage protocol needs #v=1", cutPath(frag))
 	}
 	return &NURL{SPKIHash: hash, Hints: hints, Swissnum: swiss, Fragment: frag}, nil
 }
@@ -65,7 +66,7 @@ func Parse(s string) (*NURL, error) {
 func checkHash(h string) error {
 	b, err := base64.RawURLEncoding.DecodeString(h)
 	if err != nil || len(b) != sha256.Size {
-		return fmt.Errorf("SPKI hash %q is not 32 bytes of unpadded base64url", h)
+		return fmt.Errorf("SPKI hash %q is not 32 bytes of unpadded base64url", cutPath(h))
 	}
 	return nil
 }
@@ -86,9 +87,21 @@ func parseHints(loc string) ([]string, error) {
 	return hints, nil
 }
 
-// redact hides the swissnum (a secret) in messages.
+// redact hides the swissnum (a secret) in messages: everything after
+// the first "/" past the scheme goes, for a malformed string may hold
+// the swissnum anywhere after it (a second path component, a "/" typed
+// before the "@").
 func redact(s string) string {
-	if i := strings.LastIndex(s, "/"); i > len("pb://") {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	return s[:start] + cutPath(s[start:])
+}
+
+// cutPath hides what follows the first "/" of a part of a NURL.
+func cutPath(s string) string {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
 		return s[:i+1] + "…"
 	}
 	return s
@@ -98,6 +111,10 @@ func redact(s string) string {
 func (n *NURL) String() string {
 	return "pb://" + n.SPKIHash + "@" + strings.Join(n.Hints, ",") + "/" + n.Swissnum + "#" + n.Fragment
 }
+
+// LogValue makes slog print the NURL redacted, so that logging a NURL
+// value itself never shows its swissnum.
+func (n *NURL) LogValue() slog.Value { return slog.StringValue(n.Redacted()) }
 
 // Redacted prints the NURL without its swissnum, for logs.
 func (n *NURL) Redacted() string {
@@ -134,8 +151,8 @@ func FURLTubID(furl string) ([]byte, error) {
 		return nil, errkind.E(op, errkind.Invalid, "fURL has no '@'")
 	}
 	id, err := base32.DecodeLen(tub, 20)
-	if err != nil {
-		return nil, errkind.E(op, errkind.Invalid, "fURL tub id: %v", err)
+	if err != nil { // base32's message echoes tub, which may hold the swissnum
+		return nil, errkind.E(op, errkind.Invalid, "fURL tub id %q is not 20 bytes of base32", cutPath(tub))
 	}
 	return id, nil
 }

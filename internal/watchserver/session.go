@@ -18,6 +18,7 @@ type session struct {
 
 	mu       sync.Mutex
 	replies  [][]byte
+	pending  int // bytes in replies
 	notices  map[shareKey]queued
 	order    []shareKey // notice keys in arrival order; may hold stale keys
 	held     bool
@@ -34,6 +35,13 @@ type queued struct {
 	n  *watchproto.Notice
 	at time.Time
 }
+
+// maxPendingReplyBytes bounds the replies queued for one connection: a
+// client that sends requests but does not read the replies (the write
+// loop is blocked on it) would otherwise grow the queue without end. An
+// honest client waits for each reply; the bound leaves room for many
+// full-size subscribe replies pipelined.
+const maxPendingReplyBytes = 16 << 20
 
 func newSession(maxPending int) *session {
 	return &session{sis: map[siKey]struct{}{}, notices: map[shareKey]queued{},
@@ -110,11 +118,21 @@ func (s *session) hold() {
 	s.held = true
 }
 
-// release queues reply and lets held notices go out after it.
+// release queues reply and lets held notices go out after it. A client
+// whose unread replies pass maxPendingReplyBytes overflows: its
+// connection is closed.
 func (s *session) release(reply []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.held = false
+	if s.overflow {
+		return
+	}
+	if s.pending += len(reply); s.pending > maxPendingReplyBytes {
+		s.replies = nil
+		s.overflowLocked(false)
+		return
+	}
 	s.replies = append(s.replies, reply)
 	s.signal()
 }
@@ -130,7 +148,7 @@ func (s *session) take() (replies [][]byte, notices []queued, overflow bool) {
 	if s.overflow {
 		return nil, nil, true
 	}
-	replies, s.replies = s.replies, nil
+	replies, s.replies, s.pending = s.replies, nil, 0
 	if s.held {
 		return replies, nil, false
 	}

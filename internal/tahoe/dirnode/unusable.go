@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
@@ -31,7 +32,8 @@ type Dir struct {
 //
 // An entry is unusable when its four fields do not parse; its name is not
 // UTF-8, is empty, "." or "..", or holds a '/' or a control character;
-// its metadata is not a JSON object; its read cap, of a kind this program
+// its metadata is not a JSON object; a cap is not UTF-8 or holds a
+// control character; its read cap, of a kind this program
 // knows, does not parse or is not read-only (the read-cap field is read
 // as if it had the "ro." prefix, or "imm." in an immutable directory);
 // its write cap, of a known kind, does not parse; its sealed write cap
@@ -146,8 +148,19 @@ func knownKind(s string) bool {
 	return knownKinds["URI:"+name]
 }
 
-// checkCaps judges an entry's caps of known kinds.
+// checkCaps judges an entry's caps: any cap must be printable UTF-8 (an
+// opaque cap of an unknown kind still reaches events, logs, terminals
+// and hook environments), and those of known kinds must parse.
 func checkCaps(e Entry, immutable bool) error {
+	for _, f := range [2][2]string{{"read cap", e.ROCap}, {"write cap", e.RWCap}} {
+		what, c := f[0], f[1]
+		if !utf8.ValidString(c) {
+			return fmt.Errorf("%s is not valid UTF-8", what)
+		}
+		if strings.IndexFunc(c, unicode.IsControl) >= 0 {
+			return fmt.Errorf("%s holds a control character", what)
+		}
+	}
 	if e.ROCap != "" && knownKind(e.ROCap) {
 		s := e.ROCap
 		if !hasPrefix(s) {

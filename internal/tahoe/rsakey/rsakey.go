@@ -59,7 +59,9 @@ func ParsePrivateDER(der []byte) (*rsa.PrivateKey, error) {
 	}
 	k, err := x509.ParsePKCS1PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("rsakey: private key is neither PKCS#8 nor PKCS#1 DER: %w", err)
+		// x509's and asn1's messages name Go functions and dump Go
+		// structs: say it in words instead.
+		return nil, errors.New("rsakey: not an RSA private key in PKCS#8 or PKCS#1 DER form")
 	}
 	return k, nil
 }
@@ -68,7 +70,7 @@ func ParsePrivateDER(der []byte) (*rsa.PrivateKey, error) {
 func ParsePublicDER(der []byte) (*rsa.PublicKey, error) {
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("rsakey: bad public key: %w", err)
+		return nil, errors.New("rsakey: not an RSA public key in SubjectPublicKeyInfo DER form")
 	}
 	rk, ok := k.(*rsa.PublicKey)
 	if !ok {
