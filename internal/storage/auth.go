@@ -41,8 +41,13 @@ func parseSecrets(h http.Header, required ...string) (secrets, error) {
 	out := secrets{}
 	for _, v := range h.Values("X-Tahoe-Authorization") {
 		kind, val, ok := strings.Cut(strings.TrimSpace(v), " ")
-		if !ok || !contains(required, kind) {
-			return nil, fmt.Errorf("unexpected X-Tahoe-Authorization secret %q", kind)
+		if !ok {
+			// No kind: the whole value may be a secret, so none of it is
+			// echoed into the answer or the log.
+			return nil, fmt.Errorf("an X-Tahoe-Authorization header is not \"KIND BASE64\"")
+		}
+		if !contains(required, kind) {
+			return nil, fmt.Errorf("unexpected X-Tahoe-Authorization secret kind %q (want %v)", clipKind(kind), required)
 		}
 		if _, dup := out[kind]; dup {
 			return nil, fmt.Errorf("secret %s given twice", kind)
@@ -60,6 +65,15 @@ func parseSecrets(h http.Header, required ...string) (secrets, error) {
 		return nil, fmt.Errorf("expected secrets %v", required)
 	}
 	return out, nil
+}
+
+// clipKind names an unknown secret kind in an error only if it looks like
+// one (a short lower-case word): anything else may be a misplaced secret.
+func clipKind(kind string) string {
+	if len(kind) > 24 || strings.Trim(kind, "abcdefghijklmnopqrstuvwxyz-") != "" {
+		return "(not shown)"
+	}
+	return kind
 }
 
 func contains(s []string, x string) bool {

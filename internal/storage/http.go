@@ -189,14 +189,7 @@ func (s *Server) writeImmutable(w http.ResponseWriter, r *http.Request, x *call)
 	if !ok {
 		return statusErr(http.StatusRequestedRangeNotSatisfiable, "PATCH needs Content-Range: bytes first-last/total")
 	}
-	data := make([]byte, last-first+1)
-	if last-first+1 > 1<<30 {
-		return statusErr(http.StatusRequestEntityTooLarge, "chunk too large")
-	}
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		return statusErr(http.StatusBadRequest, "body shorter than its Content-Range")
-	}
-	done, missing, err := s.backend.WriteImmutable(x.si, x.shnum, x.secrets[secretUpload], first, data)
+	done, missing, err := s.writeImmutableBody(r.Body, x, first, last-first+1)
 	if errkind.Is(err, errkind.Invalid) {
 		return &httpError{http.StatusRequestedRangeNotSatisfiable, err}
 	}
@@ -213,6 +206,34 @@ func (s *Server) writeImmutable(w http.ResponseWriter, r *http.Request, x *call)
 	}
 	writeCBOR(w, status, resp)
 	return nil
+}
+
+// immutablePiece bounds what one PATCH holds in memory: the body is read
+// and written in pieces this large, so a Content-Range that claims more
+// than the body brings costs nothing, whatever the allocation.
+const immutablePiece = 1 << 20
+
+// writeImmutableBody writes the n bytes of body at offset first, a piece
+// at a time; each piece is checked against the allocation before it is
+// read. A body shorter than its Content-Range leaves what it brought
+// written (the client sends the rest again, as after any failure).
+func (s *Server) writeImmutableBody(body io.Reader, x *call, first, n uint64) (done bool, missing []Range, err error) {
+	if n > 1<<30 {
+		return false, nil, statusErr(http.StatusRequestEntityTooLarge, "chunk too large")
+	}
+	buf := make([]byte, min(n, immutablePiece))
+	for off := uint64(0); off < n; {
+		piece := buf[:min(n-off, immutablePiece)]
+		if _, err := io.ReadFull(body, piece); err != nil {
+			return false, nil, statusErr(http.StatusBadRequest, "body shorter than its Content-Range")
+		}
+		done, missing, err = s.backend.WriteImmutable(x.si, x.shnum, x.secrets[secretUpload], first+off, piece)
+		if err != nil {
+			return false, nil, err
+		}
+		off += uint64(len(piece))
+	}
+	return done, missing, nil
 }
 
 func (s *Server) abort(w http.ResponseWriter, _ *http.Request, x *call) error {
