@@ -28,6 +28,9 @@ const (
 type endpoint struct {
 	secrets []string
 	cbor    bool
+	// bigBody endpoints hold their body in memory: it is counted against
+	// Config.MaxBodyBytes while the handler runs.
+	bigBody bool
 	serve   func(w http.ResponseWriter, r *http.Request, x *call) error
 }
 
@@ -60,7 +63,7 @@ func (s *Server) routes() {
 	s.route("GET "+v1+"/immutable/{si}/shares", endpoint{cbor: true, serve: s.listShares(container.ImmutableKind)})
 	s.route("GET "+v1+"/immutable/{si}/{shnum}", endpoint{serve: s.readShare(container.ImmutableKind)})
 	s.route("POST "+v1+"/immutable/{si}/{shnum}/corrupt", endpoint{serve: s.adviseCorrupt(container.ImmutableKind)})
-	s.route("POST "+v1+"/mutable/{si}/read-test-write", endpoint{secrets: []string{secretLeaseRenew, secretLeaseCancel, secretWriteEnabler}, cbor: true, serve: s.readTestWrite})
+	s.route("POST "+v1+"/mutable/{si}/read-test-write", endpoint{secrets: []string{secretLeaseRenew, secretLeaseCancel, secretWriteEnabler}, cbor: true, bigBody: true, serve: s.readTestWrite})
 	s.route("GET "+v1+"/mutable/{si}/shares", endpoint{cbor: true, serve: s.listShares(container.MutableKind)})
 	s.route("GET "+v1+"/mutable/{si}/{shnum}", endpoint{serve: s.readShare(container.MutableKind)})
 	s.route("POST "+v1+"/mutable/{si}/{shnum}/corrupt", endpoint{serve: s.adviseCorrupt(container.MutableKind)})
@@ -80,6 +83,12 @@ func (s *Server) route(pattern string, e endpoint) {
 		if err == nil && e.cbor && !acceptsCBOR(r) {
 			err = statusErr(http.StatusNotAcceptable, "this endpoint answers only in %s", CBORType)
 		}
+		if err == nil && e.bigBody {
+			var release func()
+			if release, err = s.bodyRoom(r); err == nil {
+				defer release()
+			}
+		}
 		if err == nil {
 			err = e.serve(w, r, x)
 		}
@@ -87,6 +96,20 @@ func (s *Server) route(pattern string, e endpoint) {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// bodyRoom waits until the request's body fits in Config.MaxBodyBytes
+// (a body of unknown length counts as the largest allowed), so that
+// concurrent large writes cannot exhaust the server's memory.
+func (s *Server) bodyRoom(r *http.Request) (release func(), err error) {
+	n := r.ContentLength
+	if n < 0 || n > maxRTWBody {
+		n = maxRTWBody // over the limit is refused when read; the wait is bounded either way
+	}
+	if err := s.bodies.Acquire(r.Context(), n); err != nil {
+		return nil, statusErr(http.StatusServiceUnavailable, "the server is busy with other writes")
+	}
+	return func() { s.bodies.Release(n) }, nil
 }
 
 func pathParams(r *http.Request) (*call, error) {

@@ -2,10 +2,15 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // TestSecretErrorsEchoNoSecret: a malformed X-Tahoe-Authorization value
@@ -45,4 +50,31 @@ func TestImmutablePatchBoundedMemory(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
 		t.Errorf("a 1 GiB claim with a 1-byte body allocated %d bytes, want at most one piece", got)
 	}
+}
+
+// TestBodyRoomBoundsConcurrentBodies: read-test-write bodies in memory
+// are bounded across requests; one past the bound waits, and gives up
+// with 503 when its client does.
+func TestBodyRoomBoundsConcurrentBodies(t *testing.T) {
+	s := &Server{bodies: semaphore.NewWeighted(maxRTWBody)}
+	big := httptest.NewRequest("POST", "/", nil)
+	big.ContentLength = maxRTWBody
+	release, err := s.bodyRoom(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	small := httptest.NewRequest("POST", "/", nil).WithContext(ctx)
+	small.ContentLength = 1 << 20
+	if _, err := s.bodyRoom(small); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("a second body past the bound: %v", err)
+	}
+	release()
+	small = httptest.NewRequest("POST", "/", nil)
+	small.ContentLength = 1 << 20
+	if release, err = s.bodyRoom(small); err != nil {
+		t.Fatalf("after the first body is done: %v", err)
+	}
+	release()
 }

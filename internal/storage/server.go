@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
 	"github.com/tahoe-watch/tahoe-watch/internal/storage/identity"
+	"golang.org/x/sync/semaphore"
 )
 
 // ApplicationVersion is the application-version the version document
@@ -41,6 +43,11 @@ type Config struct {
 	// (Advertisements go there, not in extra keys: Tahoe 1.20's client checks
 	// the version document against a closed schema and rejects extra keys.)
 	ApplicationVersion string
+	// MaxBodyBytes bounds the read-test-write bodies held in memory at
+	// once, across all clients (one may be ~70 MB, Tahoe's largest
+	// mutable share); a request waits for room. 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 	// Wrap, if set, wraps the server's whole handler (authentication
 	// included), e.g. to count requests by route. It must pass the
 	// request on unchanged so the route pattern the mux sets is visible.
@@ -58,9 +65,15 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
+	bodies *semaphore.Weighted // bytes of read-test-write bodies in memory
+
 	mu   sync.Mutex
 	addr net.Addr
 }
+
+// DefaultMaxBodyBytes is Config.MaxBodyBytes's default: room for about a
+// dozen of the largest read-test-writes at once.
+const DefaultMaxBodyBytes = 1 << 30
 
 // NewServer loads (or creates) the node identity and opens the storage
 // directory of cfg.BaseDir.
@@ -82,7 +95,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, id: id, backend: b, log: logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, id: id, backend: b, log: logger, mux: http.NewServeMux(),
+		bodies: semaphore.NewWeighted(max(cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes), maxRTWBody))}
 	s.routes()
 	s.handler = s.authenticate(s.mux)
 	if cfg.Wrap != nil {
