@@ -11,6 +11,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/chk"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/upload"
 )
 
 // storedShares reads every share of storage index si from every server.
@@ -120,4 +121,57 @@ func (s *stopAfter) ReadAt(b []byte, off int64) (int, error) {
 		s.stop()
 	}
 	return s.r.ReadAt(b, off)
+}
+
+// liar answers allocations with share numbers it was not asked about.
+type liar struct{ upload.Storage }
+
+func (l liar) Allocate(ctx context.Context, si []byte, s grid.Secrets, shares []uint64, size uint64) (*grid.Allocation, error) {
+	a, err := l.Storage.Allocate(ctx, si, s, shares, size)
+	if err != nil {
+		return nil, err
+	}
+	a.Allocated = append(a.Allocated, 300, shares[0])
+	a.AlreadyHave = append(a.AlreadyHave, 255)
+	return a, nil
+}
+
+// TestLyingAllocation: a server claiming shares it was not asked about
+// gains nothing (no share 300 or 255 counted, none written twice) and
+// breaks nothing.
+func TestLyingAllocation(t *testing.T) {
+	tg := testgrid.New(t, 5)
+	u := newUploader(t, tg.Grid(), 3, 5, 10)
+	dial := u.Dial
+	g := tg.Grid()
+	u.Grid = g
+	bad := g.Reachable()[0]
+	u.Dial = func(s *grid.ServerInfo) (upload.Storage, error) {
+		st, err := dial(s)
+		if s == bad {
+			return liar{st}, err
+		}
+		return st, err
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	res, err := u.Upload(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for name, nums := range res.Placed {
+		for i, n := range nums {
+			if n >= 10 || (i > 0 && nums[i-1] == n) {
+				t.Errorf("%s placed %v", name, nums)
+			}
+		}
+		total += len(nums)
+	}
+	if total != 10 || res.Happiness != 5 {
+		t.Errorf("%d shares placed, happiness %d: %v", total, res.Happiness, res.Placed)
+	}
+	if got := readCHK(t, tg, res.Cap.(*cap.CHK)); !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -298,16 +299,24 @@ func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]
 	if err != nil {
 		return nil, err
 	}
+	// A server's answer counts only for share numbers it was asked
+	// about, each once: a hostile one claims no other shares.
 	var held []int
+	var write []uint64
 	for _, n := range alloc.AlreadyHave {
-		held = append(held, int(n))
+		if slices.Contains(req, n) && !holds(held, int(n)) {
+			held = append(held, int(n))
+		}
 	}
 	for _, n := range alloc.Allocated {
-		held = append(held, int(n))
+		if slices.Contains(req, n) && !holds(held, int(n)) {
+			held = append(held, int(n))
+			write = append(write, n)
+		}
 	}
-	if len(alloc.Allocated) > 0 {
+	if len(write) > 0 {
 		p.mu.Lock()
-		p.buckets = append(p.buckets, &bucket{s: s, st: st, secret: secret, nums: alloc.Allocated})
+		p.buckets = append(p.buckets, &bucket{s: s, st: st, secret: secret, nums: write})
 		p.mu.Unlock()
 	}
 	return held, nil

@@ -2,6 +2,7 @@ package chk
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"encoding/binary"
 	"io"
 
@@ -25,7 +26,7 @@ type Stream struct {
 	uebLen int
 	codec  *fec.Code
 	enc    *encoder
-	ctr    interface{ XORKeyStream(dst, src []byte) }
+	ctr    cipher.Stream
 	buf    []byte
 	seg    uint64
 }
