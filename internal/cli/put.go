@@ -513,9 +513,20 @@ func (o *putOptions) uploadFrom(ctx context.Context, w *writer, r io.Reader, siz
 	if err != nil {
 		return nil, err
 	}
+	var before os.FileInfo
+	if f, ok := r.(*os.File); ok {
+		before, _ = f.Stat()
+	}
 	res, err := w.uploader(conv).UploadFrom(ctx, ra, size)
 	if err != nil {
 		return nil, err
+	}
+	if before != nil {
+		// The upload read the file twice; a change in between would
+		// store bytes other than the ones the cap was derived from.
+		if now, err := r.(*os.File).Stat(); err != nil || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
+			return nil, errkind.E("put", errkind.Other, "%s changed while being uploaded; nothing was linked, run put again", before.Name())
+		}
 	}
 	return res.Cap, nil
 }

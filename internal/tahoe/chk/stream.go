@@ -120,7 +120,11 @@ func (s *Stream) Next() (blocks [][]byte, off uint64, err error) {
 		s.buf = make([]byte, g.segSize)
 	}
 	n := g.segLen(s.seg)
-	if _, err := s.r.ReadAt(s.buf[:n], int64(s.seg*g.segSize)); err != nil && err != io.EOF {
+	got, err := s.r.ReadAt(s.buf[:n], int64(s.seg*g.segSize))
+	if uint64(got) < n {
+		if err == nil || err == io.EOF {
+			err = errkind.E(op, errkind.Other, "input ended at byte %d of %d (it shrank while being read)", s.seg*g.segSize+uint64(got), g.size)
+		}
 		return nil, 0, errkind.E(op, errkind.Other, err)
 	}
 	s.ctr.XORKeyStream(s.buf[:n], s.buf[:n])

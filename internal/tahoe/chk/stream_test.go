@@ -96,3 +96,31 @@ func TestStreamFinishEarly(t *testing.T) {
 		t.Fatal("Finish after one of three segments succeeded")
 	}
 }
+
+// TestStreamShortInput: input shorter than the size given (a file that
+// shrank) is an error in either pass, never stale bytes encoded.
+func TestStreamShortInput(t *testing.T) {
+	data := make([]byte, 300<<10)
+	p := Params{K: 3, N: 10, MaxSegmentSize: 128 << 10}
+	if _, err := NewStream(bytes.NewReader(data), uint64(len(data))+1, nil, p); err == nil {
+		t.Fatal("key pass over a short input succeeded")
+	}
+	r := &shrinking{data: data}
+	s, err := NewStream(r, uint64(len(data)), nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.data = data[:200<<10]
+	for err == nil {
+		_, _, err = s.Next()
+	}
+	if err == io.EOF {
+		t.Fatal("encoding a shrunk input reached the end")
+	}
+}
+
+type shrinking struct{ data []byte }
+
+func (s *shrinking) ReadAt(b []byte, off int64) (int, error) {
+	return bytes.NewReader(s.data).ReadAt(b, off)
+}
