@@ -475,13 +475,60 @@ func putLink(ctx context.Context, opts *putOptions, file, target string) error {
 	if len(path) == 0 {
 		return errkind.E(op, errkind.Usage, "%s names no entry: give DIRCAP/PATH", cap.Abbrev(root))
 	}
+	link := func(w *writer, child cap.Cap) (cap.Cap, error) {
+		return child, w.ed.Link(ctx, root, path, dirop.ChildOf(child), true, true)
+	}
+	if !opts.mutable {
+		// An immutable upload streams a regular FILE (read twice: the
+		// convergent key hashes it all first); stdin is read whole.
+		return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
+			child, err := opts.uploadFrom(ctx, w, r, size)
+			if err != nil {
+				return nil, err
+			}
+			return link(w, child)
+		})
+	}
 	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
 		child, err := opts.upload(ctx, w, data)
 		if err != nil {
 			return nil, err
 		}
-		return child, w.ed.Link(ctx, root, path, dirop.ChildOf(child), true, true)
+		return link(w, child)
 	})
+}
+
+// uploadFrom stores size bytes of r as an immutable file (CHK or LIT),
+// segment by segment when r can be read at offsets (a regular file).
+func (o *putOptions) uploadFrom(ctx context.Context, w *writer, r io.Reader, size int64) (cap.Cap, error) {
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, errkind.E("put", errkind.Other, err)
+		}
+		ra, size = bytes.NewReader(data), int64(len(data))
+	}
+	conv, err := w.convergence(&o.writeOptions)
+	if err != nil {
+		return nil, err
+	}
+	var before os.FileInfo
+	if f, ok := r.(*os.File); ok {
+		before, _ = f.Stat()
+	}
+	res, err := w.uploader(conv).UploadFrom(ctx, ra, size)
+	if err != nil {
+		return nil, err
+	}
+	if before != nil {
+		// The upload read the file twice; a change in between would
+		// store bytes other than the ones the cap was derived from.
+		if now, err := r.(*os.File).Stat(); err != nil || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
+			return nil, errkind.E("put", errkind.Other, "%s changed while being uploaded; nothing was linked, run put again", before.Name())
+		}
+	}
+	return res.Cap, nil
 }
 
 // upload stores data as the file put links: a new mutable file with

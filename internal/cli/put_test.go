@@ -394,3 +394,38 @@ func TestPutUnhappyButLanded(t *testing.T) {
 	}
 	mustCat(t, grid, c, v3) // the version is in place either way
 }
+
+// TestPutImmutableFromFile: put of a regular FILE streams it (read at
+// offsets, never whole) and names it as put of the same bytes on stdin
+// does (convergent CHK, or LIT when tiny).
+func TestPutImmutableFromFile(t *testing.T) {
+	g := testgrid.New(t, 5)
+	writeEnv(t)
+	t.Setenv(EnvConvergence, filepath.Join(t.TempDir(), "convergence"))
+	grid := g.WriteServersYAML(t.TempDir())
+	code, dir, errOut := run(t, "mkdir", "--grid", grid)
+	if code != ExitOK {
+		t.Fatalf("mkdir: %d %s", code, errOut)
+	}
+	dir = strings.TrimSpace(dir)
+	for i, size := range []int{0, 55, 56, 3<<20 + 1} {
+		data := random(size)
+		file := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("%s/file%d", dir, i)
+		code, fromFile, errOut := run(t, "put", "--grid", grid, file, name)
+		if code != ExitOK {
+			t.Fatalf("put FILE %d bytes: %s", size, errOut)
+		}
+		code, fromStdin, errOut := runIn(t, data, "put", "--grid", grid, "-", name+"-stdin")
+		if code != ExitOK {
+			t.Fatalf("put - %d bytes: %s", size, errOut)
+		}
+		if fromFile != fromStdin {
+			t.Errorf("%d bytes: FILE gave %s, stdin %s", size, fromFile, fromStdin)
+		}
+		mustCat(t, grid, name, data)
+	}
+}

@@ -340,10 +340,11 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	if rec != nil && !rec.Conflict && f.matches(rec) {
 		return nil
 	}
-	data, sum, err := p.read(rel, f)
+	src, size, sum, err := p.open(rel, f)
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	if rec != nil && !rec.Conflict && sum == rec.SHA256 {
 		rec.MTime = f.mtime // touched, not changed
 		return p.m.st.put(*rec)
@@ -352,11 +353,18 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	if rec != nil {
 		base = rec.Cap
 	}
-	newRec := Record{Path: rel, Size: int64(len(data)), SHA256: sum, MTime: f.mtime}
+	newRec := Record{Path: rel, Size: size, SHA256: sum, MTime: f.mtime}
 	if mc, ok := p.mutableAt(rec); ok {
-		err = p.rewriteMutable(ctx, rel, mc, rec, data, &newRec)
+		var data []byte
+		if data, err = io.ReadAll(io.NewSectionReader(src, 0, size)); err == nil {
+			err = p.rewriteMutable(ctx, rel, mc, rec, data, &newRec)
+		}
 	} else {
-		err = p.linkFile(ctx, rel, base, data, &newRec)
+		// The upload reads the open file again (twice: key, then
+		// segments), never holding it whole; it must still be unchanged
+		// once the upload is done.
+		still := func() bool { return p.m.loc.still(rel, f) }
+		err = p.linkFile(ctx, rel, base, src, size, still, &newRec)
 	}
 	if errors.Is(err, errRemoteChanged) {
 		p.m.log.Info("changed here and on the grid; keeping both", "path", rel)
@@ -372,35 +380,41 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	return nil
 }
 
-// read reads the whole of rel and checks it did not change meanwhile.
-func (p *pusher) read(rel string, f found) ([]byte, string, error) {
+// open opens rel, hashes it and checks it did not change meanwhile. It
+// returns the open file and its size.
+func (p *pusher) open(rel string, f found) (*os.File, int64, string, error) {
 	r, err := p.m.loc.root.OpenFile(native(rel), os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
-	defer r.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, r); err != nil {
-		return nil, "", err
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		r.Close()
+		return nil, 0, "", err
 	}
 	if !p.m.loc.still(rel, f) {
+		r.Close()
 		p.mark(rel)
-		return nil, "", errors.New("changed while being read; trying again once it is quiet")
+		return nil, 0, "", errors.New("changed while being read; trying again once it is quiet")
 	}
-	h := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(h[:]), nil
+	return r, n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// linkFile stores data (or reuses the cap of a recorded file with the
+// linkFile stores size bytes of src (or reuses the cap of a recorded file with the
 // same contents: a rename) and links it at rel if the entry there is
 // still base ("" for none; an entry removed meanwhile is linked again).
-func (p *pusher) linkFile(ctx context.Context, rel, base string, data []byte, rec *Record) error {
-	c := p.sameContents(rec.SHA256, int64(len(data)))
+func (p *pusher) linkFile(ctx context.Context, rel, base string, src io.ReaderAt, size int64, still func() bool, rec *Record) error {
+	c := p.sameContents(rec.SHA256, size)
 	if c == nil {
-		done := p.progress(rel, int64(len(data)))
-		res, err := p.p.Uploader.Upload(ctx, data)
+		done := p.progress(rel, size)
+		res, err := p.p.Uploader.UploadFrom(ctx, src, size)
 		if err != nil {
 			return err
+		}
+		if still != nil && !still() {
+			p.mark(rel)
+			return errors.New("changed while being uploaded; trying again once it is quiet")
 		}
 		done()
 		c = res.Cap
@@ -500,14 +514,14 @@ func (p *pusher) rewriteMutable(ctx context.Context, rel string, ro *cap.Mutable
 	e, ok := dirnode.Find(ents, path.Base(rel))
 	switch {
 	case (!ok || e.ROCap != rec.Cap) && p.p.Upload:
-		return p.linkFile(ctx, rel, rec.Cap, data, newRec)
+		return p.linkFile(ctx, rel, rec.Cap, bytes.NewReader(data), int64(len(data)), nil, newRec)
 	case !ok || e.ROCap != rec.Cap:
 		return errRemoteChanged
 	}
 	wc, err := cap.Parse(e.RWCap)
 	w, isMut := wc.(*cap.Mutable)
 	if e.RWCap == "" || err != nil || !isMut || w.Access != cap.Write {
-		return p.linkFile(ctx, rel, rec.Cap, data, newRec)
+		return p.linkFile(ctx, rel, rec.Cap, bytes.NewReader(data), int64(len(data)), nil, newRec)
 	}
 	res, err := p.p.Editor.Pub.Modify(ctx, w, func(old []byte) ([]byte, error) {
 		h := sha256.Sum256(old)

@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,46 +75,89 @@ type Result struct {
 	Happiness int
 }
 
-// Upload stores data and returns its read cap: a LIT cap up to
-// LITThreshold bytes, else a CHK cap once at least Happy servers hold
-// distinct shares. Shares go to servers in Tahoe's permuted order for the
-// file's storage index, one per server where there are enough servers;
-// shares a server already holds count without being sent again.
+// Upload stores data and returns its read cap; see UploadFrom.
 func (u *Uploader) Upload(ctx context.Context, data []byte) (*Result, error) {
+	return u.UploadFrom(ctx, bytes.NewReader(data), int64(len(data)))
+}
+
+// UploadFrom stores the size bytes of r and returns their read cap: a LIT
+// cap up to LITThreshold bytes, else a CHK cap once at least Happy
+// servers hold distinct shares. It reads r twice, as Tahoe's convergent
+// encryption requires: once to derive the key (a hash of the whole
+// plaintext), then segment by segment to encode, each share's blocks
+// written as they are made, so memory does not grow with the file.
+// Shares go to servers in Tahoe's permuted order for the file's storage
+// index, one per server where there are enough servers; shares a server
+// already holds count without being sent again. A server that fails
+// while its shares are written loses them; the upload succeeds if the
+// others still reach Happy.
+func (u *Uploader) UploadFrom(ctx context.Context, r io.ReaderAt, size int64) (*Result, error) {
 	const op = "upload.Upload"
-	if len(data) <= LITThreshold {
-		return &Result{Cap: &cap.LIT{Data: bytes.Clone(data)}}, nil
+	if size < 0 {
+		return nil, errkind.E(op, errkind.Usage, "negative size %d", size)
+	}
+	if size <= LITThreshold {
+		data := make([]byte, size)
+		if _, err := r.ReadAt(data, 0); err != nil && err != io.EOF {
+			return nil, errkind.E(op, errkind.Other, err)
+		}
+		return &Result{Cap: &cap.LIT{Data: data}}, nil
 	}
 	if u.K < 1 || u.K > u.N || u.Happy < 1 || u.Happy > u.N {
 		return nil, errkind.E(op, errkind.Usage, "bad encoding: need 1 <= k (%d) <= N (%d) and 1 <= happy (%d) <= N", u.K, u.N, u.Happy)
 	}
-	enc, err := chk.Encode(data, u.Convergence, chk.Params{K: u.K, N: u.N, MaxSegmentSize: u.MaxSegmentSize})
+	st, err := chk.NewStream(r, uint64(size), u.Convergence, chk.Params{K: u.K, N: u.N, MaxSegmentSize: u.MaxSegmentSize})
 	if err != nil {
 		return nil, errkind.E(op, errkind.KindOf(err), err)
 	}
-	servers := u.Grid.Permuted(enc.StorageIndex)
+	servers := u.Grid.Permuted(st.StorageIndex())
 	if len(servers) < u.Happy {
 		return nil, errkind.E(op, errkind.Unreachable, "shares.happy is %d but the grid has only %d reachable servers; lower --shares-happy or add servers", u.Happy, len(servers))
 	}
-	p := &placer{u: u, enc: enc, placed: map[*grid.ServerInfo][]int{}, failed: map[*grid.ServerInfo]error{}}
+	p := &placer{u: u, st: st, placed: map[*grid.ServerInfo][]int{}, failed: map[*grid.ServerInfo]error{}}
 	p.master = u.LeaseSecret
 	if p.master == nil {
 		p.master = random(32)
 	}
 	p.place(ctx, servers)
-	if err := ctx.Err(); err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
+	if err := p.upload(ctx); err != nil {
+		return nil, errkind.E(op, errkind.KindOf(err), err)
 	}
-	res := &Result{Cap: cap.NewCHK(false, enc.Key, enc.UEBHash, u.K, u.N, enc.Size), Placed: map[string][]int{}}
+	res := &Result{Placed: map[string][]int{}}
 	for s, nums := range p.placed {
 		sort.Ints(nums)
 		res.Placed[s.Name()] = nums
 	}
+	res.Cap = cap.NewCHK(false, st.Key(), p.uebHash, u.K, u.N, uint64(size))
 	res.Happiness = publish.Happiness(p.placed)
-	if res.Happiness < u.Happy {
-		return nil, errkind.E(op, errkind.Unreachable, "shares reached only %d distinct servers, shares.happy is %d%s", res.Happiness, u.Happy, p.failures())
-	}
 	return res, nil
+}
+
+// upload checks that the allocations reach Happy, writes the shares and
+// checks again with the servers that failed meanwhile left out.
+func (p *placer) upload(ctx context.Context) error {
+	if err := p.happy(ctx); err != nil {
+		return err
+	}
+	if err := p.send(ctx); err != nil {
+		p.abortAll()
+		return err
+	}
+	return p.happy(ctx)
+}
+
+// happy fails, releasing the allocations, if the shares placed so far do
+// not reach Happy distinct servers.
+func (p *placer) happy(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		p.abortAll()
+		return errkind.E("", errkind.Other, err)
+	}
+	if h := publish.Happiness(p.placed); h < p.u.Happy {
+		p.abortAll()
+		return errkind.E("", errkind.Unreachable, "shares reached only %d distinct servers, shares.happy is %d%s", h, p.u.Happy, p.failures())
+	}
+	return nil
 }
 
 func random(n int) []byte {
@@ -123,13 +168,23 @@ func random(n int) []byte {
 
 // placer carries out the placement of one upload.
 type placer struct {
-	u      *Uploader
-	enc    *chk.Encoded
-	master []byte
+	u       *Uploader
+	st      *chk.Stream
+	master  []byte
+	buckets []*bucket // allocations to write
+	uebHash []byte
 
 	mu     sync.Mutex
 	placed map[*grid.ServerInfo][]int
 	failed map[*grid.ServerInfo]error
+}
+
+// bucket is the shares one server allocated for this upload.
+type bucket struct {
+	s      *grid.ServerInfo
+	st     Storage
+	secret []byte
+	nums   []uint64
 }
 
 // place offers share i to servers[i mod len], then offers shares that
@@ -214,8 +269,8 @@ func (u *Uploader) parallel() int {
 	return 8
 }
 
-// server allocates nums on s and uploads the shares it made room for.
-// It returns the shares s holds afterwards.
+// server allocates nums on s. It returns the shares s holds or will
+// hold once they are written.
 func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]int, error) {
 	st, err := p.u.Dial(s)
 	if err != nil {
@@ -225,7 +280,7 @@ func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]
 	if id == nil {
 		return nil, fmt.Errorf("server %s has no server id for lease secrets", s.Name())
 	}
-	si := p.enc.StorageIndex
+	si := p.st.StorageIndex()
 	secret := random(32)
 	sec := grid.Secrets{
 		Upload:      secret,
@@ -238,40 +293,50 @@ func (p *placer) server(ctx context.Context, s *grid.ServerInfo, nums []int) ([]
 	}
 	var alloc *grid.Allocation
 	err = p.u.call(ctx, func(ctx context.Context) (err error) {
-		alloc, err = st.Allocate(ctx, si, sec, req, uint64(len(p.enc.Shares[0])))
+		alloc, err = st.Allocate(ctx, si, sec, req, p.st.ShareSize())
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	// A server's answer counts only for share numbers it was asked
+	// about, each once: a hostile one claims no other shares.
 	var held []int
+	var write []uint64
 	for _, n := range alloc.AlreadyHave {
-		held = append(held, int(n))
+		if slices.Contains(req, n) && !holds(held, int(n)) {
+			held = append(held, int(n))
+		}
 	}
 	for _, n := range alloc.Allocated {
-		if err := p.write(ctx, st, n, secret); err != nil {
-			p.u.call(context.WithoutCancel(ctx), func(ctx context.Context) error { return st.AbortUpload(ctx, si, n, secret) })
-			return held, err
+		if slices.Contains(req, n) && !holds(held, int(n)) {
+			held = append(held, int(n))
+			write = append(write, n)
 		}
-		held = append(held, int(n))
+	}
+	if len(write) > 0 {
+		p.mu.Lock()
+		p.buckets = append(p.buckets, &bucket{s: s, st: st, secret: secret, nums: write})
+		p.mu.Unlock()
 	}
 	return held, nil
 }
 
-// write uploads share n in chunks.
-func (p *placer) write(ctx context.Context, st Storage, n uint64, secret []byte) error {
-	share := p.enc.Shares[n]
-	for off := 0; off < len(share); off += chunkSize {
-		end := min(off+chunkSize, len(share))
-		err := p.u.call(ctx, func(ctx context.Context) error {
-			_, err := st.WriteShare(ctx, p.enc.StorageIndex, n, secret, uint64(off), share[off:end])
-			return err
-		})
-		if err != nil {
-			return err
-		}
+// abortAll releases every allocation not yet written (best effort: the
+// server expires them anyway).
+func (p *placer) abortAll() {
+	for _, b := range p.buckets {
+		p.abort(b)
 	}
-	return nil
+	p.buckets = nil
+}
+
+// abort releases b's allocations.
+func (p *placer) abort(b *bucket) {
+	ctx := context.Background()
+	for _, n := range b.nums {
+		p.u.call(ctx, func(ctx context.Context) error { return b.st.AbortUpload(ctx, p.st.StorageIndex(), n, b.secret) })
+	}
 }
 
 func (p *placer) failures() string {

@@ -2,6 +2,7 @@ package chk
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -78,8 +79,12 @@ func convergentKey(r io.ReaderAt, g *geometry, secret []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.Copy(h, io.NewSectionReader(r, 0, int64(g.size))); err != nil {
+	n, err := io.Copy(h, io.NewSectionReader(r, 0, int64(g.size)))
+	if err != nil {
 		return nil, err
+	}
+	if uint64(n) < g.size {
+		return nil, fmt.Errorf("input ended at byte %d of %d (it shrank while being read)", n, g.size)
 	}
 	return h.Sum(), nil
 }
