@@ -95,10 +95,23 @@ func (opts *watchOptions) checkHookFlags() error {
 // run failed: its exit status becomes tahoe-watch's.
 func hookStatus(r *hook.Runner) error {
 	if st := r.LastStatus(); st != 0 {
-		return &hook.StatusError{Status: st}
+		return hookExit{&hook.StatusError{Status: st}}
 	}
 	return nil
 }
+
+// hookExit is a run that already happened and failed: ExitCode finds its
+// *hook.StatusError, and its line says the status in words (the status
+// error's own text, meant for a command that could not start, would end
+// in the cause it does not have).
+type hookExit struct{ *hook.StatusError }
+
+func (e hookExit) Error() string {
+	why := map[int]string{hook.StatusNotFound: " (command not found)", hook.StatusNotExecutable: " (command could not be executed)"}[e.Status]
+	return fmt.Sprintf("the command's last run failed with exit status %d%s", e.Status, why)
+}
+
+func (e hookExit) Unwrap() error { return e.StatusError }
 
 // typedPath is a CAP/PATH argument as the user gave it (the cap reduced
 // to its read cap).
