@@ -101,7 +101,7 @@ readable by group or others (chmod 600).`,
 	}
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	f := cmd.Flags()
-	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
+	f.StringVar(&opts.mode, "mode", "mirror", "`MODE`: mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
 	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way, upload: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
 	f.StringVar(&opts.device, "device", "", "two-way: this device's `NAME` in conflict copies (default: the host name)")
 	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way, upload: upload a file once nothing has written it for this long")
@@ -124,7 +124,7 @@ readable by group or others (chmod 600).`,
 	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
-	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: `WHEN`, auto (when a terminal), always or never")
 	return cmd
 }
 
