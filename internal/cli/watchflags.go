@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"path"
 	"time"
 
@@ -43,7 +44,7 @@ func (opts *watchOptions) warnIgnored() {
 		{"signal", "--on-busy is not signal", opts.onBusy != string(hook.Signal)},
 	} {
 		if f.ignored && opts.changed(f.flag) {
-			fmt.Fprintf(opts.errOut, "tahoe-watch: warning: --%s is ignored: %s\n", f.flag, f.why)
+			userLine(opts.errOut, opts.logOpts.Format == "json", slog.LevelWarn, fmt.Sprintf("--%s is ignored: %s", f.flag, f.why))
 		}
 	}
 }
