@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,6 +155,9 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	if opts.parallel < 1 {
 		return &usageError{fmt.Errorf("--parallel must be at least 1")}
 	}
+	if !slices.Contains(progressModes, opts.progress) {
+		return &usageError{fmt.Errorf("--progress %q: want %s", opts.progress, strings.Join(progressModes, ", "))}
+	}
 	c, path, err := parseTarget(opts.target)
 	if err != nil {
 		return err
@@ -298,8 +303,10 @@ func (o *syncOutput) event(e events.Event) {
 		err = events.JSON{}.Print(o.w, e)
 	case e.Type == mirror.Conflict || e.Type == events.Warning:
 		_, err = fmt.Fprintf(o.w, "%s %-8s %s: %s\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Message)
-	default:
+	case e.Mutable: // immutables have no seqnum to show
 		_, err = fmt.Fprintf(o.w, "%s %-8s %s seq %d, %d bytes\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Seqnum, e.Size)
+	default:
+		_, err = fmt.Fprintf(o.w, "%s %-8s %s %d bytes\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Size)
 	}
 	if err != nil && o.err == nil {
 		o.err = err
