@@ -122,8 +122,8 @@ readable by group or others (chmod 600).`,
 	f.BoolVar(&opts.delete, "delete", true, "delete local files whose entries were removed remotely (unless edited locally)")
 	f.BoolVar(&opts.once, "once", false, "mirror once and exit; do not watch")
 	f.IntVar(&opts.parallel, "parallel", mirror.DefaultParallel, "download up to `N` files at once")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often (at least 1s)")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
 	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: `WHEN`, auto (when a terminal), always or never")
@@ -154,6 +154,12 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	const op = "sync"
 	if opts.parallel < 1 {
 		return &usageError{fmt.Errorf("--parallel must be at least 1")}
+	}
+	if err := checkIntervals(opts.poll, opts.refresh); err != nil {
+		return err
+	}
+	if opts.settle < 0 {
+		return &usageError{fmt.Errorf("--quiet-period %s: want 0 or more", opts.settle)}
 	}
 	if !slices.Contains(progressModes, opts.progress) {
 		return &usageError{fmt.Errorf("--progress %q: want %s", opts.progress, strings.Join(progressModes, ", "))}

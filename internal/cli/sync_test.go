@@ -234,9 +234,15 @@ func TestSyncUsage(t *testing.T) {
 		t.Errorf("a file cap: exit 0, stderr %q", errOut)
 	}
 	// A bad --progress is refused before anything runs (it used to start a live mirror).
-	code, _, errOut = run(t, "sync", "--progress", "bogus", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb", t.TempDir())
-	if code != ExitUsage || !strings.Contains(errOut, "--progress") {
-		t.Errorf("--progress bogus: exit %d, stderr %q", code, errOut)
+	// So are --poll and --refresh below 1s, as for the watcher and tui.
+	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}} {
+		code, _, errOut = run(t, append(append([]string{"sync"}, bad...), "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb", t.TempDir())...)
+		if code != ExitUsage || !strings.Contains(errOut, bad[0]) {
+			t.Errorf("sync %v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if code, _, errOut = run(t, "tui", "--poll", "0", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb"); code != ExitUsage || !strings.Contains(errOut, "--poll") {
+		t.Errorf("tui --poll 0: exit %d, stderr %q", code, errOut)
 	}
 }
 

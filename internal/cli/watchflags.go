@@ -66,11 +66,15 @@ func (opts *watchOptions) checkCounts() error {
 	return nil
 }
 
-func (opts *watchOptions) checkIntervals() error {
+func (opts *watchOptions) checkIntervals() error { return checkIntervals(opts.poll, opts.refresh) }
+
+// checkIntervals refuses a --poll or --refresh below minInterval (the
+// watcher, sync and tui take them alike).
+func checkIntervals(poll, refresh time.Duration) error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"--poll", opts.poll}, {"--refresh", opts.refresh}} {
+	}{{"--poll", poll}, {"--refresh", refresh}} {
 		if f.d < minInterval {
 			return &usageError{fmt.Errorf("%s %s: want at least %s", f.name, f.d, minInterval)}
 		}
