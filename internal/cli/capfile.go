@@ -78,7 +78,7 @@ func scanCapLines(path string, f *os.File) (targets []string, write bool, err er
 		}
 		c, _, err := parseTarget(line)
 		if err != nil { // the line may be a cap: not echoed
-			return nil, false, errkind.E(op, errkind.Usage, "--cap-file %s:%d: not a CAP or CAP/PATH (%s)", path, n, errkind.KindOf(err))
+			return nil, false, errkind.E(op, errkind.Usage, "--cap-file %s:%d: not a CAP or CAP/PATH", path, n)
 		}
 		write = write || !c.IsReadOnly()
 		targets = append(targets, line)
@@ -157,7 +157,9 @@ group or others (chmod 600).`
 			args = insert(args, target)
 		}
 		if check != nil {
-			if err := check(cmd, args); err != nil {
+			if err := check(cmd, args); err != nil && file != "" {
+				return &usageError{fmt.Errorf("%v, counting the target read from --cap-file %s (give it in one place)", err, file)}
+			} else if err != nil {
 				return &usageError{err}
 			}
 		}

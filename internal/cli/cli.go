@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -54,8 +56,32 @@ func Run(ctx context.Context, s Streams, args []string) int {
 		return ExitOK
 	}
 	// Scrub: the message may quote an argument the user typed, a write cap.
-	fmt.Fprintf(s.Err, "tahoe-watch: %s\n", cap.Scrub(errorText(cmd, err)))
+	userLine(s.Err, jsonLogs(cmd), slog.LevelError, cap.Scrub(errorText(cmd, err)))
 	return ExitCode(err)
+}
+
+// jsonLogs reports whether cmd was asked for --log-format json.
+func jsonLogs(cmd *cobra.Command) bool {
+	if cmd == nil || cmd.Flags().Lookup("log-format") == nil {
+		return false
+	}
+	v, _ := cmd.Flags().GetString("log-format")
+	return v == "json"
+}
+
+// userLine writes a line for the user on stderr: "tahoe-watch: TEXT"
+// ("tahoe-watch: warning: TEXT" at warn level), or, for a command logging
+// JSON, a record like its log's, so that every line of stderr parses.
+func userLine(w io.Writer, json bool, level slog.Level, text string) {
+	if json {
+		_ = slog.New(slog.NewJSONHandler(w, nil)).Handler().Handle(context.Background(),
+			slog.NewRecord(time.Now(), level, text, 0))
+		return
+	}
+	if level == slog.LevelWarn {
+		text = "warning: " + text
+	}
+	fmt.Fprintf(w, "tahoe-watch: %s\n", text)
 }
 
 // errorText is the error line: in words (errkind.Message), or with the

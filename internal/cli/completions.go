@@ -8,12 +8,15 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/logging"
 )
 
+// progressModes are the values of sync --progress.
+var progressModes = []string{"auto", "always", "never"}
+
 // flagValues are the values shell completion offers for flags, by flag
 // name. A flag whose name means different things in different commands
 // (--format) is keyed "command/flag"; "" is the root command, the watcher.
 var flagValues = map[string][]string{
 	"on-busy":      {"queue", "do-nothing", "restart", "signal"},
-	"progress":     {"auto", "always", "never"},
+	"progress":     progressModes,
 	"log-level":    logging.Levels,
 	"log-format":   logging.Formats,
 	"signal":       {"TERM", "INT", "HUP", "USR1", "USR2", "KILL", "QUIT"},

@@ -52,7 +52,7 @@ removed on exit unless --keep is given. Stop it with Ctrl-C.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.keep, "keep", false, "keep the grid's directory on exit")
 	f.BoolVar(&opts.json, "json", false, "print events as NDJSON")
-	f.IntVar(&opts.servers, "servers", 5, "number of storage servers")
+	f.IntVar(&opts.servers, "servers", 5, "`N` storage servers")
 	f.DurationVar(&opts.interval, "writer-interval", 3*time.Second, "how often the writer changes something")
 	f.MarkHidden("writer-interval")
 	return cmd

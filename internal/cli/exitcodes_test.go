@@ -44,7 +44,7 @@ func TestExitCodesProcess(t *testing.T) {
 		{"hook ok", []string{"--once", "--exec", "true", ro}, true, 0, ""},
 		{"hook fails", []string{"--once", "--exec", "exit 3", ro}, true, 3, "exit status 3"},
 		{"shell command not found", []string{"--once", "--exec", "no-such-command-tw -x", ro}, false, 127, "command not found"},
-		{"shell command not found when run", []string{"--once", "--exec", "X=1 no-such-command-tw", ro}, true, 127, "exit status 127"},
+		{"shell command not found when run", []string{"--once", "--exec", "X=1 no-such-command-tw", ro}, true, 127, "tahoe-watch: the command's last run failed with exit status 127 (command not found)\n"},
 		{"command not found", []string{"--once", ro, "--", "no-such-command-tw"}, false, 127, "command not found"},
 		{"not executable", []string{"--once", ro, "--", notExec}, false, 126, "cannot be run"},
 		{"hook timeout", []string{"--once", "--hook-timeout", "200ms", "--exec", "sleep 5", ro}, true, 124, "exit status 124"},
@@ -64,7 +64,7 @@ func TestExitCodesProcess(t *testing.T) {
 			p.waitFor(t, "watching", func(_, e string) bool { return strings.Contains(e, "msg=watching") })
 			change()
 		}
-		if got := p.wait(t); got != tc.want || !strings.Contains(p.errOut.String(), tc.stderr) {
+		if got := p.wait(t); got != tc.want || !strings.Contains(p.errOut.String(), tc.stderr) || strings.Contains(p.errOut.String(), "<nil>") {
 			t.Errorf("%s: exit %d, want %d with %q; stderr:\n%s", tc.name, got, tc.want, tc.stderr, p.errOut.String())
 		}
 	}

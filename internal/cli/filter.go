@@ -32,9 +32,11 @@ func (f *eventFilter) addFlags(fs *pflag.FlagSet) {
 
 // check refuses malformed globs and unknown types.
 func (f *eventFilter) check() error {
-	for _, g := range append(append([]string{}, f.include...), f.exclude...) {
-		if _, err := path.Match(g, ""); err != nil {
-			return &usageError{fmt.Errorf("glob %q: %v", g, err)}
+	for flag, globs := range map[string][]string{"--include": f.include, "--exclude": f.exclude} {
+		for _, g := range globs {
+			if _, err := path.Match(g, ""); err != nil {
+				return &usageError{fmt.Errorf("%s %q: %v (path.Match syntax: *, ?, [...])", flag, g, err)}
+			}
 		}
 	}
 	for _, t := range f.types {

@@ -31,9 +31,10 @@ func TestEventFilterKeep(t *testing.T) {
 			t.Errorf("%s %s: keep %v, want %v", c.typ, c.path, got, c.want)
 		}
 	}
-	for _, bad := range []eventFilter{{include: []string{"[a"}}, {exclude: []string{"\\"}}, {types: []string{"created"}}} {
-		if err := bad.check(); err == nil || ExitCode(err) != ExitUsage {
-			t.Errorf("%+v: %v, want a usage error", bad, err)
+	for flag, bad := range map[string]eventFilter{"--include": {include: []string{"[a"}}, "--exclude": {exclude: []string{"\\"}},
+		"--event": {types: []string{"created"}}} {
+		if err := bad.check(); err == nil || ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), flag+" ") {
+			t.Errorf("%+v: %v, want a usage error naming %s", bad, err, flag)
 		}
 	}
 }

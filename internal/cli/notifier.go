@@ -89,12 +89,12 @@ it stops). See docs/operations.md.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.baseDir, "base-dir", "", "the Tahoe storage node's directory (required)")
-	f.StringVar(&opts.listen, "listen", "", "address to listen on (default: the port in TAHOE_NODE_DIR/watch.port, else 127.0.0.1 on a free port, recorded)")
-	f.StringSliceVar(&opts.locations, "location", nil, "HOST:PORT to advertise in the watch NURL (repeatable; default: the address listened on)")
+	f.StringVar(&opts.baseDir, "base-dir", "", "the Tahoe storage node's directory, `TAHOE_NODE_DIR` (required)")
+	f.StringVar(&opts.listen, "listen", "", "`HOST:PORT` to listen on (default: the port in TAHOE_NODE_DIR/watch.port, else 127.0.0.1 on a free port, recorded)")
+	f.StringSliceVar(&opts.locations, "location", nil, "`HOST:PORT` to advertise in the watch NURL (repeatable; default: the address listened on)")
 	f.DurationVar(&opts.settle, "settle", notifier.DefaultSettle, "quiet time after a write before a share is read")
 	f.DurationVar(&opts.keepAlive, "keepalive", 30*time.Second, "ping interval for connected clients")
-	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://ADDR (default off; see watch-metrics-addr)")
+	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://`ADDR` (default off; see watch-metrics-addr)")
 	logging.AddFlags(f, &opts.log)
 	completeLogFlags(cmd)
 	addWatchLimitFlags(f, &opts.limits)

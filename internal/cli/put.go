@@ -46,12 +46,12 @@ type writeOptions struct {
 func addWriteFlags(cmd *cobra.Command, o *writeOptions, format bool) {
 	addGridFlags(cmd, &o.grid)
 	f := cmd.Flags()
-	f.IntVarP(&o.needed, "shares-needed", "k", 0, "shares needed to read a new file (default: the node's tahoe.cfg, else 3)")
-	f.IntVar(&o.happy, "shares-happy", 0, "servers that must hold distinct shares for a write to succeed (default: tahoe.cfg, else 7 capped to the grid size)")
-	f.IntVarP(&o.total, "shares-total", "N", 0, "shares made of a new file (default: tahoe.cfg, else 10 capped to the grid size)")
+	f.IntVarP(&o.needed, "shares-needed", "k", 0, "`K` shares needed to read a new file (default: the node's tahoe.cfg, else 3)")
+	f.IntVar(&o.happy, "shares-happy", 0, "`N` servers that must hold distinct shares for a write to succeed (default: tahoe.cfg, else 7 capped to the grid size)")
+	f.IntVarP(&o.total, "shares-total", "N", 0, "`N` shares made of a new file (default: tahoe.cfg, else 10 capped to the grid size)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "treat a server that has not answered a request after this long as failed")
 	if format {
-		f.StringVar(&o.format, "format", "sdmf", "format of new mutable files and directories: sdmf or mdmf")
+		f.StringVar(&o.format, "format", "sdmf", "`FORMAT` of new mutable files and directories: sdmf or mdmf")
 	}
 }
 

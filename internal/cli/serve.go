@@ -96,12 +96,12 @@ docs/operations.md.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.baseDir, "base-dir", "", "node directory (required); created if missing")
-	f.StringVar(&opts.listen, "listen", "", "address to listen on (default: tahoe.cfg tub.port, else DIR/client.port, else 127.0.0.1 on a free port, recorded)")
-	f.StringSliceVar(&opts.locations, "location", nil, "HOST:PORT to advertise in the NURL (repeatable; default: tahoe.cfg tub.location, else the address listened on)")
-	f.StringVar(&opts.nickname, "nickname", "", "nickname for logs (default: tahoe.cfg nickname)")
+	f.StringVar(&opts.baseDir, "base-dir", "", "node `DIR` (required); created if missing")
+	f.StringVar(&opts.listen, "listen", "", "`HOST:PORT` to listen on (default: tahoe.cfg tub.port, else DIR/client.port, else 127.0.0.1 on a free port, recorded)")
+	f.StringSliceVar(&opts.locations, "location", nil, "`HOST:PORT` to advertise in the NURL (repeatable; default: tahoe.cfg tub.location, else the address listened on)")
+	f.StringVar(&opts.nickname, "nickname", "", "`NAME` for logs (default: tahoe.cfg nickname)")
 	f.BoolVar(&opts.watch, "watch", true, "serve and advertise the watch endpoint (push change notices)")
-	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://ADDR (default off; see DIR/metrics-addr)")
+	f.StringVar(&opts.metrics, "metrics-listen", "", "serve /metrics, /healthz and /readyz on http://`ADDR` (default off; see DIR/metrics-addr)")
 	logging.AddFlags(f, &opts.log)
 	completeLogFlags(cmd)
 	addWatchLimitFlags(f, &opts.limits)

@@ -187,15 +187,15 @@ func removeStale(path string, log *slog.Logger) {
 // addWatchLimitFlags registers the watch endpoint's limits on fs (serve
 // and notifier share them; docs/watch-protocol.md, "Limits").
 func addWatchLimitFlags(fs *pflag.FlagSet, o *watchserver.Options) {
-	fs.IntVar(&o.MaxConns, "watch-max-conns", watchserver.DefaultMaxConns, "watch connections on this server, all clients together")
+	fs.IntVar(&o.MaxConns, "watch-max-conns", watchserver.DefaultMaxConns, "at most `N` watch connections on this server, all clients together")
 	fs.IntVar(&o.MaxConnsPerClient, "watch-max-conns-per-client", watchserver.DefaultMaxConnsPerClient,
-		"watch connections from one client (an IPv4 address or an IPv6 /64)")
-	fs.IntVar(&o.MaxSubsTotal, "watch-max-subs", watchserver.DefaultMaxSubsTotal, "subscriptions on this server, all clients together (about 0.8 KB each)")
-	fs.IntVar(&o.MaxSubsPerClient, "watch-max-subs-per-client", watchserver.DefaultMaxSubsPerClient, "subscriptions from one client, all its connections together")
-	fs.IntVar(&o.MaxSubsPerConn, "watch-max-subs-per-conn", watchserver.DefaultMaxSubsPerConn, "subscriptions on one watch connection")
+		"at most `N` watch connections from one client (an IPv4 address or an IPv6 /64)")
+	fs.IntVar(&o.MaxSubsTotal, "watch-max-subs", watchserver.DefaultMaxSubsTotal, "at most `N` subscriptions on this server, all clients together (about 0.8 KB each)")
+	fs.IntVar(&o.MaxSubsPerClient, "watch-max-subs-per-client", watchserver.DefaultMaxSubsPerClient, "at most `N` subscriptions from one client, all its connections together")
+	fs.IntVar(&o.MaxSubsPerConn, "watch-max-subs-per-conn", watchserver.DefaultMaxSubsPerConn, "at most `N` subscriptions on one watch connection")
 	fs.Float64Var(&o.SubscribeRate, "watch-subscribe-rate", watchserver.DefaultSubscribeRate,
-		"subscriptions per second one client may make once its burst is spent (beyond it they are delayed, not refused)")
-	fs.IntVar(&o.SubscribeBurst, "watch-subscribe-burst", watchserver.DefaultSubscribeBurst, "subscriptions one client may make at once")
+		"`RATE`: subscriptions per second one client may make once its burst is spent (beyond it they are delayed, not refused)")
+	fs.IntVar(&o.SubscribeBurst, "watch-subscribe-burst", watchserver.DefaultSubscribeBurst, "at most `N` subscriptions one client may make at once")
 }
 
 // checkWatchLimits refuses limits that are not positive.

@@ -79,7 +79,7 @@ func statusRun(ctx context.Context, opts *statusOptions) error {
 		st.print(opts.out, opts.debug)
 	}
 	if !st.Recoverable {
-		return errkind.E("status", st.failKind, "%s", st.failMsg)
+		return errkind.E("status", st.failKind, st.failErr)
 	}
 	return nil
 }
@@ -99,7 +99,7 @@ type statusJSON struct {
 	K             int            `json:"k,omitempty"`
 	N             int            `json:"n,omitempty"`
 	failKind      errkind.Kind   `json:"-"`
-	failMsg       string         `json:"-"`
+	failErr       error          `json:"-"` // why it is not recoverable; errkind.Message drops its op names
 	byVersion     map[*mapupdate.Version]*versionJSON
 }
 
@@ -185,7 +185,7 @@ func (st *statusJSON) fromMap(m *mapupdate.Map) *statusJSON {
 	}
 	st.addServers(m.Servers)
 	if _, err := retrieve.Recoverable(m); err != nil {
-		st.failKind, st.failMsg = errkind.KindOf(err), err.Error()
+		st.failKind, st.failErr = errkind.KindOf(err), err
 	}
 	return st
 }
@@ -228,7 +228,7 @@ func (st *statusJSON) fromCHK(ctx context.Context, r *retrieve.Reader, c *cap.CH
 	st.Recoverable = distinct >= c.K
 	if !st.Recoverable {
 		st.failKind = errkind.Unrecoverable
-		st.failMsg = fmt.Sprintf("storage index %s: found %d of the %d shares needed", st.StorageIndex, distinct, c.K)
+		st.failErr = fmt.Errorf("storage index %s: found %d of the %d shares needed", st.StorageIndex, distinct, c.K)
 	}
 	return st
 }

@@ -97,4 +97,11 @@ func TestStatusUnrecoverable(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(out, "refused") || !strings.Contains(errOut, "found 2 of the 3 shares needed") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
+	// In words: the op names ("retrieve: ", "status: ") are for -v only.
+	if !strings.HasPrefix(errOut, "tahoe-watch: storage index ") {
+		t.Errorf("error line %q: want it in words, without op names", errOut)
+	}
+	if _, _, errOut = run(t, gridArgs(t, g, "status", "--debug", "--timeout", "5s", o.Cap)...); !strings.Contains(errOut, "retrieve: storage index") {
+		t.Errorf("--debug: %q, want the op name", errOut)
+	}
 }

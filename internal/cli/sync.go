@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,7 +103,7 @@ readable by group or others (chmod 600).`,
 	}
 	addWriteFlags(cmd, &opts.writeOptions, true)
 	f := cmd.Flags()
-	f.StringVar(&opts.mode, "mode", "mirror", "mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
+	f.StringVar(&opts.mode, "mode", "mirror", "`MODE`: mirror (grid to LOCALDIR), two-way (both ways) or upload (LOCALDIR to grid, a live backup); the last two need a write cap")
 	f.StringArrayVar(&opts.ignore, "ignore", nil, "two-way, upload: never upload paths matching `GLOB` (repeatable; also LOCALDIR/.tahoe-watch-ignore)")
 	f.StringVar(&opts.device, "device", "", "two-way: this device's `NAME` in conflict copies (default: the host name)")
 	f.DurationVar(&opts.settle, "quiet-period", mirror.DefaultQuiet, "two-way, upload: upload a file once nothing has written it for this long")
@@ -120,11 +122,11 @@ readable by group or others (chmod 600).`,
 	f.BoolVar(&opts.delete, "delete", true, "delete local files whose entries were removed remotely (unless edited locally)")
 	f.BoolVar(&opts.once, "once", false, "mirror once and exit; do not watch")
 	f.IntVar(&opts.parallel, "parallel", mirror.DefaultParallel, "download up to `N` files at once")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often (at least 1s)")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
-	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: `WHEN`, auto (when a terminal), always or never")
 	return cmd
 }
 
@@ -152,6 +154,15 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	const op = "sync"
 	if opts.parallel < 1 {
 		return &usageError{fmt.Errorf("--parallel must be at least 1")}
+	}
+	if err := checkIntervals(opts.poll, opts.refresh); err != nil {
+		return err
+	}
+	if opts.settle < 0 {
+		return &usageError{fmt.Errorf("--quiet-period %s: want 0 or more", opts.settle)}
+	}
+	if !slices.Contains(progressModes, opts.progress) {
+		return &usageError{fmt.Errorf("--progress %q: want %s", opts.progress, strings.Join(progressModes, ", "))}
 	}
 	c, path, err := parseTarget(opts.target)
 	if err != nil {
@@ -298,8 +309,10 @@ func (o *syncOutput) event(e events.Event) {
 		err = events.JSON{}.Print(o.w, e)
 	case e.Type == mirror.Conflict || e.Type == events.Warning:
 		_, err = fmt.Fprintf(o.w, "%s %-8s %s: %s\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Message)
-	default:
+	case e.Mutable: // immutables have no seqnum to show
 		_, err = fmt.Fprintf(o.w, "%s %-8s %s seq %d, %d bytes\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Seqnum, e.Size)
+	default:
+		_, err = fmt.Fprintf(o.w, "%s %-8s %s %d bytes\n", e.Time.Format("15:04:05.000"), e.Type, e.Path, e.Size)
 	}
 	if err != nil && o.err == nil {
 		o.err = err

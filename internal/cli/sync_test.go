@@ -20,6 +20,7 @@ import (
 
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
 	"github.com/tahoe-watch/tahoe-watch/internal/dirop"
+	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
 	"github.com/tahoe-watch/tahoe-watch/internal/publish"
@@ -231,6 +232,31 @@ func TestSyncUsage(t *testing.T) {
 	code, _, errOut := run(t, "sync", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:LIT:oruw46ik", t.TempDir())
 	if code == ExitOK {
 		t.Errorf("a file cap: exit 0, stderr %q", errOut)
+	}
+	// A bad --progress is refused before anything runs (it used to start a live mirror).
+	// So are --poll and --refresh below 1s, as for the watcher and tui.
+	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}} {
+		code, _, errOut = run(t, append(append([]string{"sync"}, bad...), "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb", t.TempDir())...)
+		if code != ExitUsage || !strings.Contains(errOut, bad[0]) {
+			t.Errorf("sync %v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if code, _, errOut = run(t, "tui", "--poll", "0", "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb"); code != ExitUsage || !strings.Contains(errOut, "--poll") {
+		t.Errorf("tui --poll 0: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestSyncTextLine: the text line shows a seqnum only for mutables, as
+// the watcher's does (an immutable has none; "seq 0" said nothing).
+func TestSyncTextLine(t *testing.T) {
+	var b bytes.Buffer
+	o := &syncOutput{w: &b}
+	at := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	o.event(events.Event{Type: events.Added, Time: at, Path: "a.txt", Size: 9, Kind: "file"})
+	o.event(events.Event{Type: events.Changed, Time: at, Path: "m.txt", Seqnum: 4, Size: 20, Kind: "file", Mutable: true})
+	want := "22:00:00.000 added    a.txt 9 bytes\n22:00:00.000 changed  m.txt seq 4, 20 bytes\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
 

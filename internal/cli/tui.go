@@ -58,14 +58,17 @@ with the demo grid: docs/tui.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args
+			if err := checkIntervals(opts.poll, opts.refresh); err != nil {
+				return err
+			}
 			return tuiRun(cmd.Context(), opts)
 		},
 	}
 	addGridFlags(cmd, &opts.gridOptions)
 	f := cmd.Flags()
 	f.StringVar(&opts.watchList, "watchlist", tui.DefaultWatchList(), "`FILE` remembering the watched read caps (mode 0600)")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often")
+	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
+	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often (at least 1s)")
 	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "show a row for every mutable below the watched directories")
 	f.StringVar(&opts.capFile, capFileFlag, "", "also show the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")

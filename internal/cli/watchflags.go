@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"path"
 	"time"
 
@@ -43,7 +44,7 @@ func (opts *watchOptions) warnIgnored() {
 		{"signal", "--on-busy is not signal", opts.onBusy != string(hook.Signal)},
 	} {
 		if f.ignored && opts.changed(f.flag) {
-			fmt.Fprintf(opts.errOut, "tahoe-watch: warning: --%s is ignored: %s\n", f.flag, f.why)
+			userLine(opts.errOut, opts.logOpts.Format == "json", slog.LevelWarn, fmt.Sprintf("--%s is ignored: %s", f.flag, f.why))
 		}
 	}
 }
@@ -65,11 +66,15 @@ func (opts *watchOptions) checkCounts() error {
 	return nil
 }
 
-func (opts *watchOptions) checkIntervals() error {
+func (opts *watchOptions) checkIntervals() error { return checkIntervals(opts.poll, opts.refresh) }
+
+// checkIntervals refuses a --poll or --refresh below minInterval (the
+// watcher, sync and tui take them alike).
+func checkIntervals(poll, refresh time.Duration) error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"--poll", opts.poll}, {"--refresh", opts.refresh}} {
+	}{{"--poll", poll}, {"--refresh", refresh}} {
 		if f.d < minInterval {
 			return &usageError{fmt.Errorf("%s %s: want at least %s", f.name, f.d, minInterval)}
 		}
@@ -95,10 +100,23 @@ func (opts *watchOptions) checkHookFlags() error {
 // run failed: its exit status becomes tahoe-watch's.
 func hookStatus(r *hook.Runner) error {
 	if st := r.LastStatus(); st != 0 {
-		return &hook.StatusError{Status: st}
+		return hookExit{&hook.StatusError{Status: st}}
 	}
 	return nil
 }
+
+// hookExit is a run that already happened and failed: ExitCode finds its
+// *hook.StatusError, and its line says the status in words (the status
+// error's own text, meant for a command that could not start, would end
+// in the cause it does not have).
+type hookExit struct{ *hook.StatusError }
+
+func (e hookExit) Error() string {
+	why := map[int]string{hook.StatusNotFound: " (command not found)", hook.StatusNotExecutable: " (command could not be executed)"}[e.Status]
+	return fmt.Sprintf("the command's last run failed with exit status %d%s", e.Status, why)
+}
+
+func (e hookExit) Unwrap() error { return e.StatusError }
 
 // typedPath is a CAP/PATH argument as the user gave it (the cap reduced
 // to its read cap).

@@ -100,3 +100,35 @@ func TestLoggerErrorsInWordsAndScrubbed(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLogsErrorLine: with --log-format json the error line and the
+// ignored-flag warnings are JSON records too, so every line of stderr
+// parses (a log shipper reads them all); without it they stay text.
+func TestJSONLogsErrorLine(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--base-dir", t.TempDir(), "--listen", "0.0.0.0:0", "--log-format", "json"}, "--location"},
+		{[]string{"--log-format", "json", "--debounce", "1s", "--server", "pb://x", "URI:SSK-RO:x"}, "--debounce is ignored"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Run(context.Background(), Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, c.args); code != ExitUsage {
+			t.Errorf("%v: exit %d, want 2", c.args, code)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil || m["level"] == nil || m["msg"] == nil {
+				t.Errorf("%v: stderr line %q is not a JSON record: %v", c.args, l, err)
+			}
+		}
+		if !strings.Contains(errOut.String(), c.want) || !strings.Contains(errOut.String(), `"level":"ERROR"`) {
+			t.Errorf("%v: stderr %q lacks %q or an ERROR record", c.args, errOut.String(), c.want)
+		}
+	}
+	var errOut bytes.Buffer
+	Run(context.Background(), Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut}, []string{"--server", "pb://x", "URI:SSK-RO:x"})
+	if !strings.HasPrefix(errOut.String(), "tahoe-watch: ") {
+		t.Errorf("text: %q", errOut.String())
+	}
+}

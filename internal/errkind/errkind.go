@@ -97,8 +97,9 @@ func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
 // Message returns err's text for users: Error() without the operation
 // names ("retrieve.Resolve: ", "cap.Parse: ") of the *Errors in its chain,
 // which are for developers (-v shows them). An *Error with neither op nor
-// cause says its kind. Text of other wrapping errors (fmt.Errorf with %w)
-// is kept, with the wrapped error's own text rewritten the same way.
+// cause says its kind. Text of other wrapping errors (fmt.Errorf with %w,
+// errors.Join) is kept, with each wrapped error's own text rewritten the
+// same way.
 func Message(err error) string {
 	switch e := err.(type) {
 	case nil:
@@ -110,7 +111,21 @@ func Message(err error) string {
 		return Message(e.Err)
 	}
 	text := err.Error()
-	inner := errors.Unwrap(err)
+	var inners []error
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		inners = []error{u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		inners = u.Unwrap()
+	}
+	for i := len(inners) - 1; i >= 0; i-- { // last first: LastIndex finds each in turn
+		text = rewrite(text, inners[i])
+	}
+	return text
+}
+
+// rewrite replaces inner's text, last found in text, by its Message.
+func rewrite(text string, inner error) string {
 	if inner == nil {
 		return text
 	}

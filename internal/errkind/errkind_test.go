@@ -20,6 +20,12 @@ func TestMessageDropsOpNames(t *testing.T) {
 		{errkind.E("a", errkind.Other, fmt.Errorf("b: %w", errkind.E("c", errkind.Other, "d"))), "b: d"},
 		{errkind.E("mirror.Open", errkind.Unreachable, nil), "unreachable"},
 		{errors.New("plain"), "plain"},
+		// Every server's error, joined (the watcher's "could not map"):
+		{errkind.E("watcher.Map", errkind.Unreachable, errors.Join(
+			errkind.E("grid.ListShares", errkind.Unreachable, "server a unreachable"),
+			errkind.E("grid.ListShares", errkind.Unreachable, "server b unreachable"))),
+			"server a unreachable\nserver b unreachable"},
+		{fmt.Errorf("x: %w, y: %w", inner, errkind.E("c", errkind.Other, "d")), `x: no entry "x" in docs, y: d`},
 		{nil, ""},
 	} {
 		if got := errkind.Message(c.err); got != c.want {

@@ -26,8 +26,8 @@ type Options struct {
 // AddFlags registers --log-level and --log-format on fs. Commands that
 // have -v/-q register those themselves and set Verbose/Quiet.
 func AddFlags(fs *pflag.FlagSet, o *Options) {
-	fs.StringVar(&o.Level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.Format, "log-format", "text", "log format: text (key=value) or json (one object per line)")
+	fs.StringVar(&o.Level, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&o.Format, "log-format", "text", "log `FORMAT`: text (key=value) or json (one object per line)")
 }
 
 // Levels and Formats are the accepted flag values, for completions.
