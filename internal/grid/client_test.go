@@ -397,3 +397,23 @@ func TestConcurrentReadsReuseConnections(t *testing.T) {
 		t.Fatalf("first burst of %d opened %d connections, second %d more; want %d and 0", n, first, conns.Load()-first, n)
 	}
 }
+
+// TestRefusedInWords: a server that refuses connections is unreachable,
+// said in words, without Go's request and dial wording.
+func TestRefusedInWords(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, n := startTLS(t, newCert(t), http.NotFoundHandler())
+	n.Hints = []string{addr}
+	c := New(n, &Options{Retries: -1})
+	defer c.Close()
+	_, err = c.ListShares(ctxTimeout(t, 5*time.Second), Mutable, make([]byte, 16))
+	if !errkind.Is(err, errkind.Unreachable) || !strings.Contains(err.Error(), "connection refused") ||
+		strings.Contains(err.Error(), "dial tcp") || strings.Contains(err.Error(), `Get "`) {
+		t.Fatalf("err %v", err)
+	}
+}

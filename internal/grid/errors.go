@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"syscall"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 )
@@ -63,12 +65,53 @@ func transportError(op, server string, err error) error {
 		return errkind.E(op, errkind.Auth, pin)
 	}
 	if errors.Is(err, context.Canceled) {
-		return errkind.E(op, errkind.Unreachable, "server %s: request canceled: %w", server, err)
+		return errkind.E(op, errkind.Unreachable, "server %s: request canceled", server)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return errkind.E(op, errkind.Unreachable, "server %s did not answer in time: %w", server, err)
+		return errkind.E(op, errkind.Unreachable, "server %s did not answer in time: %w", server, inWords(err))
 	}
-	return errkind.E(op, errkind.Unreachable, "server %s unreachable: %w", server, err)
+	return errkind.E(op, errkind.Unreachable, "server %s unreachable: %w", server, inWords(err))
+}
+
+// cause is a transport failure said in words, without Go's request and
+// dial wording ("Get \"https://…\": dial tcp …"); it unwraps to the
+// original, so errors.Is and errors.As still see it.
+type cause struct {
+	msg string
+	err error
+}
+
+func (c *cause) Error() string { return c.msg }
+func (c *cause) Unwrap() error { return c.err }
+
+// inWords names the common ways a connection fails; anything else keeps
+// the innermost network error's own text.
+func inWords(err error) error {
+	for _, w := range []struct {
+		errno syscall.Errno
+		msg   string
+	}{
+		{syscall.ECONNREFUSED, "connection refused (is the server running on that port?)"},
+		{syscall.ECONNRESET, "connection reset by the server"},
+		{syscall.EHOSTUNREACH, "no route to the host"},
+		{syscall.ENETUNREACH, "network unreachable"},
+	} {
+		if errors.Is(err, w.errno) {
+			return &cause{w.msg, err}
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		return &cause{"timed out", err}
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return &cause{"cannot resolve " + dns.Name, err}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &cause{ue.Err.Error(), err}
+	}
+	return err
 }
 
 func isTimeout(err error) bool {
