@@ -84,6 +84,10 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	switch e.Status {
 	case StatusNotFound:
+		var xe *exec.Error
+		if errors.As(e.Err, &xe) {
+			return fmt.Sprintf("command not found: %s (not on $PATH)", xe.Name)
+		}
 		return fmt.Sprintf("command not found: %v", e.Err)
 	case StatusNotExecutable:
 		return fmt.Sprintf("command cannot be run: %v", e.Err)

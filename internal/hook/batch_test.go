@@ -2,6 +2,7 @@ package hook_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,10 +92,13 @@ func TestStatusOfRuns(t *testing.T) {
 		t.Fatal("a missing command accepted")
 	} else if se, ok := err.(*hook.StatusError); !ok || se.Status != 127 {
 		t.Fatalf("missing command: %v, want status 127", err)
+	} else if msg := err.Error(); msg != "command not found: no-such-command-tahoe-watch (not on $PATH)" {
+		t.Errorf("missing command said as %q, want it in words", msg)
 	}
 	for cmd, want := range map[string]int{"exit 3": 3, "true": 0, "FOO=1 no-such-command-tahoe-watch": 127, "kill -9 $$": 137} {
+		var log bytes.Buffer
 		h, err := hook.New(hook.Options{Argv: hook.Shell(cmd), Debounce: -1, Stdout: io.Discard, Stderr: io.Discard,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Logger: slog.New(slog.NewTextHandler(&log, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +108,9 @@ func TestStatusOfRuns(t *testing.T) {
 		h.Run(t.Context(), in)
 		if got := h.LastStatus(); got != want {
 			t.Errorf("%s: status %d, want %d", cmd, got, want)
+		}
+		if !strings.Contains(log.String(), fmt.Sprintf("status=%d", want)) {
+			t.Errorf("%s: the log does not give status %d: %s", cmd, want, log.String())
 		}
 	}
 }

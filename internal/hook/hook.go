@@ -233,7 +233,7 @@ func (r *Runner) report(p *proc) {
 	case p.timedOut:
 		r.log.Warn("hook timed out and was stopped", "timeout", r.o.Timeout, "duration", d)
 	case errors.As(p.err, &xerr):
-		r.log.Warn("hook failed", "status", xerr.ExitCode(), "state", xerr.String(), "duration", d)
+		r.log.Warn("hook failed", "status", statusOf(p.err), "state", xerr.String(), "duration", d)
 	default:
 		r.log.Warn("hook could not run", "err", p.err)
 	}
