@@ -136,6 +136,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if !plan.fromCfg && len(opts.locations) == 0 && isWildcard(plan.addr) {
+		return noAdvertiseError(plan.addr) // before anything is created or bound
+	}
 	var reg *metrics.Registry
 	if opts.metrics != "" {
 		reg = metrics.NewServer()

@@ -111,6 +111,14 @@ func TestServeWildcardWithoutLocationRefused(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(base, NURLFile)); err == nil {
 			t.Errorf("--listen %s: a NURL was written", listen)
 		}
+		if !strings.Contains(stderr, listen[:len(listen)-2]) {
+			t.Errorf("--listen %s: the refusal does not name the address given: %q", listen, stderr)
+		}
+		for _, d := range []string{"private", "storage"} {
+			if _, err := os.Stat(filepath.Join(base, d)); err == nil {
+				t.Errorf("--listen %s: %s/ was created before the refusal", listen, d)
+			}
+		}
 	}
 	for _, loc := range []string{"0.0.0.0:3457", "example.org", "[::]:1", "h:0"} {
 		code, stderr := runProc(t, "serve", "--base-dir", t.TempDir(), "--location", loc)

@@ -97,8 +97,23 @@ func advertise(flags []string, cfgLoc []string, useCfg bool, ln net.Addr, log *s
 	case useCfg:
 		return locationHints([]string{"AUTO"}, port, "tub.location (AUTO)", log)
 	}
-	return nil, errkind.E("listen", errkind.Usage,
-		"listening on %s (every address) but no address to advertise: give --location HOST:PORT (repeatable), the address clients dial", ln)
+	return nil, noAdvertiseError(ln.String())
+}
+
+// isWildcard reports whether a listen address means every address
+// (0.0.0.0, [::] or no host at all).
+func isWildcard(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "" || err == nil && ip.IsUnspecified()
+}
+
+func noAdvertiseError(addr string) error {
+	return errkind.E("listen", errkind.Usage,
+		"listening on %s (every address) but no address to advertise: give --location HOST:PORT (repeatable), the address clients dial", addr)
 }
 
 // locationHints turns tub.location-style entries ("tcp:HOST:PORT",
