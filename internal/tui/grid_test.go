@@ -165,3 +165,38 @@ func TestServersDownShownTruly(t *testing.T) {
 	}
 	waitState("offline: 0 servers", 5)
 }
+
+// TestReAddKeepsName: adding a watched cap again, named by its path as
+// the add prompt does, says it is already watched and renames nothing.
+func TestReAddKeepsName(t *testing.T) {
+	ctx := context.Background()
+	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
+	key, err := rsakey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap, Name: "mynotes"}}, watcher.Options{Grid: g.Grid(),
+		Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	got, err := src.Add(ctx, Target{Cap: res.Cap, Name: "docs/notes.txt"})
+	if err != nil || got != AlreadyWatched {
+		t.Fatalf("re-add: %v, %v", got, err)
+	}
+	if ts := src.Targets(); len(ts) != 1 || ts[0].Name != "mynotes" {
+		t.Fatalf("targets after re-add %+v, want the one named mynotes", ts)
+	}
+}

@@ -103,11 +103,16 @@ func (s *WatcherSource) remember(t Target) (*cap.Mutable, bool, error) {
 	str := m.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, dup := s.parsed[str]; dup {
+		// Already watched: its row keeps the name it has (adding it
+		// again, e.g. by its path, says so and renames nothing).
+		if s.names[str] == "" && t.Name != "" {
+			s.names[str] = printable(t.Name)
+		}
+		return m, false, nil
+	}
 	if t.Name != "" {
 		s.names[str] = printable(t.Name)
-	}
-	if _, dup := s.parsed[str]; dup {
-		return m, false, nil
 	}
 	s.caps = append(s.caps, str)
 	s.parsed[str] = m
