@@ -24,22 +24,7 @@ import (
 // row's new seqnum and as a line in the event log.
 func TestLoopbackGridPublishUpdatesRowAndLog(t *testing.T) {
 	ctx := context.Background()
-	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
-	t.Cleanup(cl.Close)
-	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
-	key, err := rsakey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, p, res := gridWithFile(t)
 	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap}}, watcher.Options{Grid: g.Grid(), Poll: time.Hour,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -104,22 +89,7 @@ func TestServersDownShownTruly(t *testing.T) {
 	probeEvery = 100 * time.Millisecond
 	t.Cleanup(func() { probeEvery = 5 * time.Second })
 	ctx := context.Background()
-	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
-	t.Cleanup(cl.Close)
-	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
-	key, err := rsakey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, _, res := gridWithFile(t)
 	g.Nodes[0].Stop()
 	g.Nodes[1].Stop()
 	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap, Name: "one"}}, watcher.Options{Grid: g.Grid(),
@@ -170,22 +140,7 @@ func TestServersDownShownTruly(t *testing.T) {
 // the add prompt does, says it is already watched and renames nothing.
 func TestReAddKeepsName(t *testing.T) {
 	ctx := context.Background()
-	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
-	t.Cleanup(cl.Close)
-	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
-	key, err := rsakey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Create(ctx, key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, _, res := gridWithFile(t)
 	src, err := NewWatcherSource(ctx, []Target{{Cap: res.Cap, Name: "mynotes"}}, watcher.Options{Grid: g.Grid(),
 		Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -199,4 +154,27 @@ func TestReAddKeepsName(t *testing.T) {
 	if ts := src.Targets(); len(ts) != 1 || ts[0].Name != "mynotes" {
 		t.Fatalf("targets after re-add %+v, want the one named mynotes", ts)
 	}
+}
+
+// gridWithFile starts an embedded five-server grid holding one 3-of-5
+// SDMF file, "one", and returns the grid, a publisher and the file.
+func gridWithFile(t *testing.T) (*demo.Grid, *publish.Publisher, *publish.Result) {
+	t.Helper()
+	g, err := demo.StartGrid(context.Background(), t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	cl := &publish.Clients{Options: &grid.Options{Retries: -1}}
+	t.Cleanup(cl.Close)
+	p := &publish.Publisher{Grid: g.Grid(), Dial: cl.Dial}
+	key, err := rsakey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Create(context.Background(), key, []byte("one"), publish.Params{Format: cap.SDMF, K: 3, N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, p, res
 }
