@@ -1,15 +1,11 @@
 package publish_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +15,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // bigSize is the file of the memory test: 256 MiB, 4-of-5 (67 MB shares,
@@ -30,8 +27,6 @@ const bigSize = 256 << 20
 // memoryBound is the peak resident memory a publish or read of any size
 // may take.
 const memoryBound = 160 << 20
-
-const memChildEnv = "PUBLISH_MEMORY_CHILD"
 
 // pattern is a reader of n deterministic bytes that holds none of them.
 type pattern struct{ off, n int64 }
@@ -53,8 +48,8 @@ func (p *pattern) Read(b []byte) (int, error) {
 // one child process and reads it back in another, each under 160 MiB of
 // peak RSS, and checks the bytes read are the bytes written.
 func TestPublishBigMDMFMemory(t *testing.T) {
-	if os.Getenv(memChildEnv) != "" {
-		memoryChild(t)
+	if arg, ok := testutil.MemoryChild(); ok {
+		memoryChild(t, arg)
 		return
 	}
 	if testing.Short() || raceEnabled {
@@ -81,28 +76,16 @@ func TestPublishBigMDMFMemory(t *testing.T) {
 // runChild runs one step in a child process and checks its peak RSS.
 func runChild(t *testing.T, step string, nurls []string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPublishBigMDMFMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), memChildEnv+"="+step+"|"+strings.Join(nurls, " "), "GOGC=50")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child %s: %v\n%s", step, err, out)
+	out, peak := testutil.RunMemoryChild(t, "TestPublishBigMDMFMemory", step+"|"+strings.Join(nurls, " "))
+	t.Logf("peak RSS, %s of %d MiB: %.1f MiB", strings.Fields(step)[0], bigSize>>20, float64(peak)/(1<<20))
+	if peak > memoryBound {
+		t.Fatalf("peak RSS %d MiB, want <= %d MiB", peak>>20, memoryBound>>20)
 	}
-	// The child reports its own VmHWM: its rusage would count the
-	// parent's memory, which the vfork before exec shares.
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	t.Logf("peak RSS, %s of %d MiB: %.1f MiB", strings.Fields(step)[0], bigSize>>20, float64(kb)/1024)
-	if kb<<10 > memoryBound {
-		t.Fatalf("peak RSS %d MiB, want <= %d MiB", kb>>10, memoryBound>>20)
-	}
-	return string(out)
+	return out
 }
 
-func memoryChild(t *testing.T) {
-	f := strings.Split(os.Getenv(memChildEnv), "|")
+func memoryChild(t *testing.T, arg string) {
+	f := strings.Split(arg, "|")
 	var infos []*grid.ServerInfo
 	for _, s := range strings.Fields(f[1]) {
 		n, err := nurl.Parse(s)
@@ -129,10 +112,5 @@ func memoryChild(t *testing.T) {
 		}
 		t.Logf("sha256=%x", h.Sum(nil))
 	}
-	status, _ := os.ReadFile("/proc/self/status")
-	for _, line := range bytes.Split(status, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("VmHWM:")) {
-			t.Log(string(line))
-		}
-	}
+	testutil.LogPeakRSS(t)
 }

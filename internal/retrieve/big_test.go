@@ -3,10 +3,6 @@ package retrieve
 import (
 	"context"
 	"io"
-	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // bigMDMF stores an MDMF file of size bytes, k-of-n, on g (share i on
@@ -52,13 +49,11 @@ func BenchmarkRetrieveMDMF64MiB(b *testing.B) {
 	}
 }
 
-const memChildEnv = "RETRIEVE_MEMORY_CHILD"
-
 // TestCatBigMDMFMemory reads a 256 MiB MDMF file in a child process and
 // checks its peak resident memory stays under 64 MiB.
 func TestCatBigMDMFMemory(t *testing.T) {
-	if os.Getenv(memChildEnv) != "" {
-		catInChild(t)
+	if arg, ok := testutil.MemoryChild(); ok {
+		catInChild(t, arg)
 		return
 	}
 	if testing.Short() {
@@ -73,20 +68,7 @@ func TestCatBigMDMFMemory(t *testing.T) {
 	for _, s := range g.Servers {
 		nurls = append(nurls, s.NURL().String())
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCatBigMDMFMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), memChildEnv+"="+c.ReadOnly().String()+" "+strings.Join(nurls, " "), "GOGC=50")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	// The child reports its own VmHWM: its rusage would count the
-	// parent's memory, which the vfork before exec shares.
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(out)
-	if m == nil {
-		t.Skipf("child reported no VmHWM (not Linux?):\n%s", out)
-	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	peak := kb << 10
+	_, peak := testutil.RunMemoryChild(t, "TestCatBigMDMFMemory", c.ReadOnly().String()+" "+strings.Join(nurls, " "))
 	t.Logf("peak RSS reading 256 MiB: %.1f MiB", float64(peak)/(1<<20))
 	if peak > 64<<20 {
 		t.Fatalf("peak RSS %d MiB, want < 64 MiB", peak>>20)
@@ -94,8 +76,8 @@ func TestCatBigMDMFMemory(t *testing.T) {
 }
 
 // catInChild reads the file the parent named and discards it.
-func catInChild(t *testing.T) {
-	f := strings.Fields(os.Getenv(memChildEnv))
+func catInChild(t *testing.T, arg string) {
+	f := strings.Fields(arg)
 	var infos []*grid.ServerInfo
 	for _, s := range f[1:] {
 		n, err := nurl.Parse(s)
@@ -110,12 +92,7 @@ func catInChild(t *testing.T) {
 	if err != nil || n != 256<<20 {
 		t.Fatalf("read %d bytes: %v", n, err)
 	}
-	status, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			t.Log(line)
-		}
-	}
+	testutil.LogPeakRSS(t)
 }
 
 func countingCat(r *Reader, c cap.Cap) (int64, error) {

@@ -6,10 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/retrieve"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // bigSize is the file of the memory test: 256 MiB, 4-of-5 (64 MiB shares,
@@ -26,8 +24,6 @@ const bigSize = 256 << 20
 
 // memoryBound is the peak resident memory an upload of any size may take.
 const memoryBound = 160 << 20
-
-const memChildEnv = "UPLOAD_MEMORY_CHILD"
 
 // patternAt is n deterministic bytes, read at any offset, holding none.
 type patternAt struct{ n int64 }
@@ -50,8 +46,8 @@ func (p patternAt) ReadAt(b []byte, off int64) (int, error) {
 // TestUploadBigCHKMemory uploads a 256 MiB CHK file in a child process
 // under 160 MiB of peak RSS and reads it back.
 func TestUploadBigCHKMemory(t *testing.T) {
-	if os.Getenv(memChildEnv) != "" {
-		memoryChild(t)
+	if arg, ok := testutil.MemoryChild(); ok {
+		memoryChild(t, arg)
 		return
 	}
 	if testing.Short() || raceEnabled {
@@ -62,28 +58,19 @@ func TestUploadBigCHKMemory(t *testing.T) {
 	for _, s := range tg.Servers {
 		nurls = append(nurls, s.NURL().String())
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUploadBigCHKMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), memChildEnv+"="+strings.Join(nurls, " "), "GOGC=50")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out, peak := testutil.RunMemoryChild(t, "TestUploadBigCHKMemory", strings.Join(nurls, " "))
+	c := regexp.MustCompile(`cap=(\S+)`).FindStringSubmatch(out)
+	if c == nil {
+		t.Fatalf("child reported no cap:\n%s", out)
 	}
-	// The child reports its own VmHWM: its rusage would count the
-	// parent's memory, which the vfork before exec shares.
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(out)
-	c := regexp.MustCompile(`cap=(\S+)`).FindSubmatch(out)
-	if m == nil || c == nil {
-		t.Fatalf("child reported no VmHWM or cap:\n%s", out)
-	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	t.Logf("peak RSS, CHK upload of %d MiB: %.1f MiB", bigSize>>20, float64(kb)/1024)
-	if kb<<10 > memoryBound {
-		t.Fatalf("peak RSS %d MiB, want <= %d MiB", kb>>10, memoryBound>>20)
+	t.Logf("peak RSS, CHK upload of %d MiB: %.1f MiB", bigSize>>20, float64(peak)/(1<<20))
+	if peak > memoryBound {
+		t.Fatalf("peak RSS %d MiB, want <= %d MiB", peak>>20, memoryBound>>20)
 	}
 	r := retrieve.NewReader(tg.Grid(), nil, nil)
 	defer r.Close()
 	got, want := sha256.New(), sha256.New()
-	if _, err := r.Cat(context.Background(), got, cap.MustParse(string(c[1]))); err != nil {
+	if _, err := r.Cat(context.Background(), got, cap.MustParse(c[1])); err != nil {
 		t.Fatal(err)
 	}
 	io.Copy(want, io.NewSectionReader(patternAt{bigSize}, 0, bigSize))
@@ -92,9 +79,9 @@ func TestUploadBigCHKMemory(t *testing.T) {
 	}
 }
 
-func memoryChild(t *testing.T) {
+func memoryChild(t *testing.T, arg string) {
 	var infos []*grid.ServerInfo
-	for _, s := range strings.Fields(os.Getenv(memChildEnv)) {
+	for _, s := range strings.Fields(arg) {
 		n, err := nurl.Parse(s)
 		if err != nil {
 			t.Fatal(err)
@@ -107,10 +94,5 @@ func memoryChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cap=%s", res.Cap)
-	status, _ := os.ReadFile("/proc/self/status")
-	for _, line := range bytes.Split(status, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("VmHWM:")) {
-			t.Log(string(line))
-		}
-	}
+	testutil.LogPeakRSS(t)
 }

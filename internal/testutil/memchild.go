@@ -1,0 +1,58 @@
+package testutil
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// memChildEnv carries a memory test's argument to the child process that
+// does the measured work.
+const memChildEnv = "TAHOE_WATCH_MEMORY_CHILD"
+
+// MemoryChild returns the argument RunMemoryChild passed, and whether
+// this process is such a child.
+func MemoryChild() (string, bool) {
+	v := os.Getenv(memChildEnv)
+	return v, v != ""
+}
+
+var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
+
+// RunMemoryChild re-runs test (a test of the calling package) in a child
+// process with arg, and returns the child's output and its peak resident
+// memory. The child must call LogPeakRSS last. The child reports its own
+// peak: its rusage would count the parent's memory, which the vfork
+// before exec shares. Linux only (the peak comes from /proc).
+func RunMemoryChild(t *testing.T, test, arg string) (out string, peak int64) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the peak RSS comes from /proc/self/status (Linux)")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), memChildEnv+"="+arg, "GOGC=50")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, b)
+	}
+	m := vmHWM.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("child reported no VmHWM:\n%s", b)
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return string(b), kb << 10
+}
+
+// LogPeakRSS logs this process's peak resident memory for RunMemoryChild.
+func LogPeakRSS(t *testing.T) {
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("VmHWM:")) {
+			t.Log(string(line))
+		}
+	}
+}
