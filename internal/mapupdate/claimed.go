@@ -12,12 +12,15 @@ import (
 
 // Claim is what a server said of one share it holds, unverified: for
 // example in a watch acknowledgement. An update given a server's claims
-// uses them as that server's listing and reads only the shares it needs.
+// uses them as that server's listing instead of asking for one.
 type Claim struct {
 	Shnum  uint64
 	Seqnum uint64
 	Root   [mutable.HashLen]byte
 }
+
+// A claimed listing saves the list request; the claims' versions are
+// not trusted: every claimed share is read and verified.
 
 // MaxClaims bounds the claims taken from one server: more than a share
 // of every number Tahoe allows is a lie, and the server is listed as
@@ -68,19 +71,16 @@ func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	return out
 }
 
-// claimedReads reads, of the claimed shares, only what the map needs:
-// newest claimed version first, firstReads shares of distinct numbers
-// (which tell k), then more up to k if k is larger, then the rest of
-// that version if some failed; it
-// stops at the first claimed version not newer than a recoverable one.
-// So every claimed version newer than the best is read in full (a write
-// in progress is seen), and a server whose claim is false costs one read
-// per claimed share at most, and fails verification under its name.
+// claimedReads reads and verifies every claimed share, all at once: one
+// round trip where listing and reading took two. Every share is still
+// verified (and a bad one named), as with a listing; a server whose
+// claims are false costs one read per claimed share, at most MaxClaims
+// (so at most MaxClaims reads in flight per server).
 func (u *updater) claimedReads(ctx context.Context, vs []*claimVersion) {
 	var mu sync.Mutex // guards the ServerResults
-	read := func(items []claimed) {
-		var wg sync.WaitGroup
-		for _, it := range items {
+	var wg sync.WaitGroup
+	for _, v := range vs {
+		for _, it := range v.items {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -92,67 +92,6 @@ func (u *updater) claimedReads(ctx context.Context, vs []*claimVersion) {
 				u.record(ctx, it.r, int(it.claim.Shnum), s, err)
 			}()
 		}
-		wg.Wait()
 	}
-	for _, v := range vs {
-		if ctx.Err() != nil || u.recoverableAtLeast(v.seq, v.root) {
-			return
-		}
-		seen := map[uint64]bool{}
-		first, rest := takeDistinct(v.items, firstReads, seen)
-		read(first)
-		if k := u.claimedK(v); k > len(seen) && !u.recoverableAtLeast(v.seq, v.root) {
-			var more []claimed
-			more, rest = takeDistinct(rest, k-len(seen), seen)
-			read(more)
-		}
-		if !u.recoverableAtLeast(v.seq, v.root) {
-			read(rest)
-		}
-	}
-}
-
-// firstReads is how many shares of distinct numbers the first round
-// reads of a claimed version: Tahoe's default k, so that a default file
-// is verified in one round trip. A larger k takes a second round.
-const firstReads = 3
-
-// takeDistinct splits items into up to n whose share numbers are
-// distinct and not in seen (adding them to it), and the rest.
-func takeDistinct(items []claimed, n int, seen map[uint64]bool) (take, rest []claimed) {
-	for _, it := range items {
-		if len(take) < n && !seen[it.claim.Shnum] {
-			seen[it.claim.Shnum] = true
-			take = append(take, it)
-		} else {
-			rest = append(rest, it)
-		}
-	}
-	return take, rest
-}
-
-// claimedK is k of the verified version matching v's claim, or 0.
-func (u *updater) claimedK(v *claimVersion) int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id := range u.versions {
-		if id.Seqnum == v.seq && id.RootHash == v.root {
-			return id.K
-		}
-	}
-	return 0
-}
-
-// recoverableAtLeast reports whether a verified version at least as new
-// as (seq, root) is recoverable.
-func (u *updater) recoverableAtLeast(seq uint64, root [mutable.HashLen]byte) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id, v := range u.versions {
-		newer := id.Seqnum > seq || id.Seqnum == seq && bytes.Compare(id.RootHash[:], root[:]) >= 0
-		if newer && v.Recoverable() {
-			return true
-		}
-	}
-	return false
+	wg.Wait()
 }

@@ -164,6 +164,9 @@ func (w *Watcher) hint(e *entry, via events.Via, server string, seq uint64, forc
 	if e.removed || w.pausedLocked(e) || !force && e.known != nil && seq <= e.known.Seqnum {
 		return
 	}
+	if !force && e.awaitAcks {
+		return // its first map, held back for the acks, sees at least what was hinted
+	}
 	if !force && server != "" {
 		if w.distrustedLocked(e, server) {
 			return // bounded work: this server's hints about e did not verify
