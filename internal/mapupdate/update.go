@@ -35,6 +35,13 @@ type Server struct {
 	ID, Name string
 	Source   Source // nil if the server cannot be used; Err says why
 	Err      error
+	// Claimed says Claims are what the server holds (none: it holds no
+	// share), as it said elsewhere (a watch acknowledgement): the update
+	// does not list its shares and reads only those it needs (see
+	// claimedReads). At most MaxClaims are used; with more the server is
+	// listed as if it had claimed nothing.
+	Claimed bool
+	Claims  []Claim
 }
 
 // Options tune an update. The zero value is usable.
@@ -81,14 +88,28 @@ func Update(ctx context.Context, c *cap.Mutable, servers []Server, o *Options) (
 	m := &Map{StorageIndex: c.SI}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
+	var claimRs []*ServerResult
+	var claimSs []Server
 	for _, s := range servers {
 		r := &ServerResult{ID: s.ID, Name: s.Name, Source: s.Source, Err: s.Err}
 		m.Servers = append(m.Servers, r)
-		if s.Source == nil {
+		switch {
+		case s.Source == nil:
 			r.Class = Classify(s.Err)
-			continue
+		case s.Claimed && len(s.Claims) <= MaxClaims:
+			claimRs, claimSs = append(claimRs, r), append(claimSs, s)
+		default:
+			g.Go(func() error { u.server(gctx, r); return nil })
 		}
-		g.Go(func() error { u.server(gctx, r); return nil })
+	}
+	if len(claimRs) > 0 {
+		g.Go(func() error {
+			u.claimedReads(gctx, groupClaims(claimRs, claimSs))
+			for _, r := range claimRs {
+				r.Latency = time.Since(u.start)
+			}
+			return nil
+		})
 	}
 	g.Wait()
 	if err := ctx.Err(); err != nil {

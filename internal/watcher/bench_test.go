@@ -142,11 +142,16 @@ func benchN(b *testing.B, def int) int {
 // benchKeys is how many signing keys plantFiles draws from
 // (WATCHER_BENCH_KEYS, default 32): generating an RSA key takes about
 // 100 ms, so 10,000 distinct keys would take longer than the benchmark.
-func benchKeys(b *testing.B) []*rsa.PrivateKey {
+func benchKeys(b testing.TB) []*rsa.PrivateKey {
 	n := 32
 	if s := os.Getenv("WATCHER_BENCH_KEYS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
+	return genKeys(b, n)
+}
+
+// genKeys generates n signing keys.
+func genKeys(b testing.TB, n int) []*rsa.PrivateKey {
 	keys := make([]*rsa.PrivateKey, n)
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -165,8 +170,12 @@ func benchKeys(b *testing.B) []*rsa.PrivateKey {
 // write key (so its own storage index), contents and seqnum, and so its
 // own signed prefix and signature; the signing keys come from a pool of
 // benchKeys (the fingerprint in each cap is its key's).
-func plantFiles(b *testing.B, bases []string, n int) []cap.Cap {
-	keys := benchKeys(b)
+func plantFiles(b testing.TB, bases []string, n int) []cap.Cap {
+	return plantFilesWith(b, bases, benchKeys(b), n)
+}
+
+// plantFilesWith is plantFiles with the signing keys given.
+func plantFilesWith(b testing.TB, bases []string, keys []*rsa.PrivateKey, n int) []cap.Cap {
 	caps := make([]cap.Cap, n)
 	var eg errgroup.Group
 	eg.SetLimit(runtime.GOMAXPROCS(0))

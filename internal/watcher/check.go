@@ -32,7 +32,7 @@ type outcome struct {
 // check re-maps e and reports a change if a newer version is recoverable.
 func (w *Watcher) check(ctx context.Context, e *entry) {
 	started := w.opts.Clock.Now()
-	m, err := w.opts.Mapper.Map(ctx, e.cap)
+	m, err := w.mapEntry(ctx, e)
 	if ctx.Err() != nil {
 		return
 	}
@@ -113,7 +113,7 @@ func (w *Watcher) record(e *entry, m *Map, err error, started time.Time) (outcom
 	}
 	switch {
 	case e.baseline:
-		e.known, e.baseline = m.Best, false
+		e.known, e.baseline, e.acks = m.Best, false, nil
 		o.initDone, e.initDone = e.initDone, nil
 		e.hintAt = time.Time{}
 	case m.Best != nil && (e.known == nil || m.Best.Seqnum > e.known.Seqnum):

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
+	"github.com/tahoe-watch/tahoe-watch/internal/mapupdate"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 )
 
@@ -47,6 +48,13 @@ type entry struct {
 	seenOn   map[string]uint64 // by server: the highest verified seqnum seen there
 	badSeen  map[string]bool   // bad-share warnings given
 	distrust map[string]*distrust
+
+	// acks are, by server, the shares each server's watch acknowledgement
+	// claimed while e awaited its first map: that map uses them as the
+	// servers' listings (see GridMapper.MapClaimed). awaitAcks is set
+	// while start holds the first map back for them.
+	acks      map[string][]mapupdate.Claim
+	awaitAcks bool
 
 	queued, running, again bool
 	hintVia                events.Via
@@ -122,6 +130,21 @@ func (w *Watcher) mappedEntries() []*entry {
 	return out
 }
 
+// watchedEntries returns the entries a new connection subscribes: all
+// but the paused ones (those awaiting their first map too, so that the
+// acknowledgement can stand in for its listing).
+func (w *Watcher) watchedEntries() []*entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*entry, 0, len(w.entries))
+	for _, e := range w.entries {
+		if !w.pausedLocked(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // initial queues the baseline map of a new entry; wg is done when it
 // (and, recursively, its children) are mapped.
 func (w *Watcher) initial(e *entry, wg *sync.WaitGroup) {
@@ -140,6 +163,9 @@ func (w *Watcher) hint(e *entry, via events.Via, server string, seq uint64, forc
 	defer w.mu.Unlock()
 	if e.removed || w.pausedLocked(e) || !force && e.known != nil && seq <= e.known.Seqnum {
 		return
+	}
+	if !force && e.awaitAcks {
+		return // its first map, held back for the acks, sees at least what was hinted
 	}
 	if !force && server != "" {
 		if w.distrustedLocked(e, server) {

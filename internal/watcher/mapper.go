@@ -113,7 +113,20 @@ func NewServers(g *grid.Grid) []*Server {
 // Map runs a servermap update of c. It fails only when no server
 // answered at all (or ctx ended).
 func (g *GridMapper) Map(ctx context.Context, c *cap.Mutable) (*Map, error) {
+	return g.MapClaimed(ctx, c, nil)
+}
+
+// MapClaimed is Map, taking claims[id] (a server's watch acknowledgement)
+// as what server id holds instead of listing it: only the shares needed
+// to verify the newest claimed versions are read (mapupdate.Claim), and
+// the other claims stand, unverified, as the holders.
+func (g *GridMapper) MapClaimed(ctx context.Context, c *cap.Mutable, claims map[string][]mapupdate.Claim) (*Map, error) {
 	servers, skipped := g.servers(c.SI)
+	for i := range servers {
+		if cs, ok := claims[servers[i].ID]; ok {
+			servers[i].Claimed, servers[i].Claims = true, cs
+		}
+	}
 	timeout := g.Timeout
 	if timeout <= 0 {
 		timeout = DefaultMapTimeout

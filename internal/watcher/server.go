@@ -354,10 +354,15 @@ func (w *Watcher) connect(ctx context.Context, s *serverState) (*push, error) {
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
 	s.takePending() // the snapshot below holds them; later ones queue again
-	if err := w.subscribe(sctx, s, p, w.mappedEntries(), nil); err != nil {
-		w.closeConn(conn)
-		s.update(func(st *ServerStatus) { st.LastError = err.Error() })
-		return nil, err
+	es := w.watchedEntries()
+	for len(es) > 0 { // in messages, so that acknowledged caps start mapping early
+		n := min(len(es), watchproto.DefaultMaxSubsPerMessage)
+		if err := w.subscribe(sctx, s, p, es[:n], nil); err != nil {
+			w.closeConn(conn)
+			s.update(func(st *ServerStatus) { st.LastError = err.Error() })
+			return nil, err
+		}
+		es = es[n:]
 	}
 	s.update(func(st *ServerStatus) {
 		st.Mode, st.Subscribes, st.LastError, st.Demoted = p.mode(), st.Subscribes+1, "", false
@@ -388,8 +393,21 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 	}
 	now := w.opts.Clock.Now()
 	s.contact(now, now.Sub(start))
+	quiet := make([]bool, len(es)) // awaiting a first map that starts after this ack
+	var acked []*entry
 	w.mu.Lock()
 	for i, r := range res {
+		if e := es[i]; e.baseline {
+			// Its map reads what this ack claims: no hint, but the claim
+			// is judged against that map like a hint's.
+			quiet[i] = !e.queued && !e.running
+			if quiet[i] && r.Refused == "" && !w.distrustedLocked(e, s.srv.Info.ID) {
+				w.claimLocked(e, s.srv.Info.ID, maxSeq(r.Shares))
+			}
+			if e.ackLocked(s.srv.Info.ID, r) && e.awaitAcks && len(e.acks) == len(w.servers) {
+				acked = append(acked, e)
+			}
+		}
 		agrees := w.agreesLocked(es[i], s.srv.Info.ID, r)
 		if agrees && es[i].known != nil && len(r.Shares) > 0 {
 			es[i].sawOnLocked(s.srv.Info.ID, es[i].known.Seqnum) // a later older share is a rollback
@@ -399,6 +417,9 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 		}
 	}
 	w.mu.Unlock()
+	for _, e := range acked {
+		w.startInitial(e)
+	}
 	refused := map[watchproto.Reason]int{}
 	for i, r := range res {
 		e := es[i]
@@ -406,7 +427,7 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 		case "":
 			p.subs[e.key] = true
 			delete(p.poll, e.key)
-			if stale == nil {
+			if stale == nil && !quiet[i] {
 				w.hint(e, events.ViaPush, s.srv.Info.ID, maxSeq(r.Shares), false)
 			}
 		case watchproto.NoShare:

@@ -22,7 +22,7 @@ const (
 	// DefaultRemap is how often every cap is re-mapped on every server
 	// whatever the servers acknowledge.
 	DefaultRemap   = time.Hour
-	DefaultWorkers = 16
+	DefaultWorkers = 64
 	// DefaultMapTimeout bounds one server's answer during a verification.
 	DefaultMapTimeout = 5 * time.Second
 
@@ -243,12 +243,6 @@ func (w *Watcher) Run(ctx context.Context, emit func(events.Event)) error {
 // closed when every cap is mapped and every server subscribed to all of
 // them (or polling).
 func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
-	var first sync.WaitGroup
-	for _, s := range w.servers {
-		first.Add(1)
-		wg.Add(1)
-		go func() { defer wg.Done(); w.serverLoop(ctx, s, first.Done) }()
-	}
 	w.mu.Lock()
 	w.started = true
 	var roots []*cap.Mutable
@@ -256,10 +250,29 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 		roots = append(roots, r.c)
 	}
 	w.mu.Unlock()
-	for _, r := range roots {
-		w.watchRoot(r, &w.init)
-	}
 	t0 := w.opts.Clock.Now()
+	var fresh []*entry // their first map waits for the servers' acks (see ackWait)
+	for _, r := range roots {
+		if e := w.addEntry(r, r.String(), "", nil); e != nil {
+			w.init.Add(1)
+			fresh = append(fresh, e)
+		}
+	}
+	w.mu.Lock()
+	for _, e := range fresh {
+		e.awaitAcks = len(w.servers) > 0
+	}
+	w.mu.Unlock()
+	var first sync.WaitGroup
+	for _, s := range w.servers {
+		first.Add(1)
+		wg.Add(1)
+		go func() { defer wg.Done(); w.serverLoop(ctx, s, first.Done) }()
+	}
+	waitAcks(ctx, &first, ackWait)
+	for _, e := range fresh {
+		w.startInitial(e)
+	}
 	if !waitGroup(ctx, &w.init) || !waitGroup(ctx, &first) {
 		return
 	}

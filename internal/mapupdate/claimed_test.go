@@ -1,0 +1,66 @@
+package mapupdate
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tahoe-watch/tahoe-watch/internal/grid"
+	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
+)
+
+// countLists is a Source that counts its listings.
+type countLists struct {
+	Source
+	n *atomic.Int32
+}
+
+func (c countLists) ListShares(ctx context.Context, kind string, si []byte) ([]uint64, error) {
+	c.n.Add(1)
+	return c.Source.ListShares(ctx, kind, si)
+}
+
+// TestClaimsReplaceListing: servers' claims stand in for their listings
+// (no list request), every claimed share is still read and verified, a
+// claim of a share a server does not hold fails under that server's
+// name only, and a server claiming more than MaxClaims is listed.
+func TestClaimsReplaceListing(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	var lists atomic.Int32
+	for i := range servers {
+		servers[i].Source = countLists{servers[i].Source, &lists}
+		servers[i].Claimed = true
+		for _, n := range truth.Servers[i].Listed {
+			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
+		}
+	}
+	servers[0].Claims = append(servers[0].Claims, Claim{Shnum: 200, Seqnum: 99})
+	for range MaxClaims {
+		servers[1].Claims = append(servers[1].Claims, Claim{Shnum: 201})
+	}
+	m, err := Update(context.Background(), c, servers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Best == nil || m.Best.ID != truth.Best.ID || m.Best.Distinct() != truth.Best.Distinct() {
+		t.Fatalf("best %+v, want %+v", m.Best, truth.Best)
+	}
+	if n := lists.Load(); n != 1 {
+		t.Errorf("%d list requests, want 1 (the server with too many claims)", n)
+	}
+	for i, r := range m.Servers {
+		switch {
+		case i == 0 && (r.Err == nil || len(r.Listed) != len(truth.Servers[0].Listed)+1):
+			t.Errorf("server 0 (false claim): %s", r)
+		case i == 1 && (r.Err != nil || len(r.Listed) != len(truth.Servers[1].Listed)):
+			t.Errorf("server 1 (too many claims, listed): %s", r)
+		case i > 1 && r.Err != nil:
+			t.Errorf("honest server %d: %s", i, r)
+		}
+	}
+}
