@@ -71,3 +71,36 @@ func TestReadyEventFirstWithTrueCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedServerIsDown: a server that refuses connections from the
+// start is counted down in the ready event and its status, with no
+// claimed contact or round-trip time, though it has nothing to poll.
+func TestStoppedServerIsDown(t *testing.T) {
+	g := startGrid(t, demo.GridOptions{})
+	p := newPublisher(t, g.Grid())
+	c := create(t, p, false, []byte("one file"))
+	g.Nodes[4].Stop()
+	w, err := watcher.New([]cap.Cap{c}, watcher.Options{Grid: g.Grid(), Poll: 100 * time.Millisecond, ReadyEvent: true, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan events.Event, 100)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx, func(e events.Event) { ch <- e }) }()
+	defer func() { cancel(); <-done }()
+	if e := next(t, ch, 30*time.Second); e.Type != events.Ready || e.Modes["down"] != 1 || e.Modes["push"] != 4 {
+		t.Fatalf("first event %+v, want ready with 4 push and 1 down", e)
+	}
+	time.Sleep(300 * time.Millisecond) // a few polls of the stopped server
+	for _, s := range w.Status().Servers {
+		if s.ID != g.Nodes[4].Info.ID {
+			continue
+		}
+		if s.Mode != watcher.ModeDown || s.Latency != 0 || !s.LastContact.IsZero() {
+			t.Fatalf("stopped server: mode %s, latency %v, last contact %v", s.Mode, s.Latency, s.LastContact)
+		}
+		return
+	}
+	t.Fatal("the stopped server is not in the status")
+}

@@ -708,10 +708,14 @@ func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey
 			return // push is still the mode
 		}
 		switch {
-		case ok > 0 || fail == 0:
+		case ok > 0:
 			st.Mode, st.LastContact, st.Latency = ModePoll, now, now.Sub(start)
-		default:
+		case fail > 0 || w.down.has(s.srv.Info.ID):
 			st.Mode = ModeDown
+		default:
+			// Nothing to poll there: no contact was made, so none is
+			// claimed (no LastContact, no round-trip time).
+			st.Mode = ModePoll
 		}
 	})
 }
