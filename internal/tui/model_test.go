@@ -337,3 +337,17 @@ func TestNoWriteCapRendered(t *testing.T) {
 		t.Errorf("event's read cap not shown")
 	}
 }
+
+// TestHelpNamesEveryLetterKey: the ? screen names every letter a binding
+// answers to (b and f page, y copies), not only the first.
+func TestHelpNamesEveryLetterKey(t *testing.T) {
+	for _, col := range defaultKeys().FullHelp() {
+		for _, b := range col {
+			for _, k := range b.Keys() {
+				if len(k) == 1 && k != " " && !strings.Contains(b.Help().Key, k) {
+					t.Errorf("help %q for %q does not name key %q", b.Help().Key, b.Help().Desc, k)
+				}
+			}
+		}
+	}
+}
