@@ -378,15 +378,18 @@ func (w *writer) restChunks(ctx context.Context, st Storage, sec grid.Secrets, s
 			return false, err
 		}
 		if !res.Success {
-			return false, w.overwritten(s, res.Data)
+			return false, w.overwritten(s, nums, res.Data)
 		}
 	}
 }
 
-// overwritten handles a failed test of our own checkstring: a newer
-// version supersedes ours; anything else is a conflicting writer.
-func (w *writer) overwritten(s *grid.ServerInfo, data map[uint64][][]byte) error {
-	for n, v := range data {
+// overwritten handles a failed test of our own checkstring on shares
+// nums: a newer version supersedes ours; anything else is a conflicting
+// writer. Only the shares asked about count: a server may answer with
+// any share number.
+func (w *writer) overwritten(s *grid.ServerInfo, nums []int, data map[uint64][][]byte) error {
+	for _, n := range nums {
+		v := data[uint64(n)]
 		if len(v) == 0 || len(v[0]) == 0 {
 			continue
 		}
