@@ -341,36 +341,16 @@ func (sw *streamWriter) fail(pl *placement, err error) {
 // older version than the map saw, as writeServer does. The lead's is
 // appended to live here.
 func (sw *streamWriter) first(ctx context.Context, ss *streamServer, b *batch, lead bool) error {
-	w := sw.w
-	expect := ss.pl.shares
-	for range maxRetests {
-		tw := map[uint64]grid.TestWrite{}
-		for n, cs := range expect {
-			tw[uint64(n)] = sw.firstWrite(n, b, testVector(cs))
-		}
-		res, err := w.send(ctx, ss.st, ss.sec, tw)
-		if err != nil {
-			return err
-		}
-		if res.Success {
-			ss.nums = sortedKeys(expect)
-			if lead {
-				sw.live = append(sw.live, ss)
-			}
-			return nil
-		}
-		if lead {
-			return errLeadConflict
-		}
-		if expect, err = w.retest(expect, res.Data); err != nil {
-			w.setConflict(fmt.Errorf("%s: %w", ss.pl.server.Name(), err))
-			return nil
-		}
-		if len(expect) == 0 {
-			return nil
-		}
+	nums, err := sw.w.firstWrite(ctx, ss.st, ss.sec, ss.pl, lead, func(n int, cs []byte) grid.TestWrite {
+		return sw.firstWrite(n, b, testVector(cs))
+	})
+	if err != nil {
+		return err
 	}
-	w.setConflict(fmt.Errorf("%s: shares kept changing under us", ss.pl.server.Name()))
+	ss.nums = nums
+	if lead {
+		sw.live = append(sw.live, ss)
+	}
 	return nil
 }
 
