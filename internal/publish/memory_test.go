@@ -28,22 +28,6 @@ const bigSize = 256 << 20
 // may take.
 const memoryBound = 160 << 20
 
-// pattern is a reader of n deterministic bytes that holds none of them.
-type pattern struct{ off, n int64 }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	if p.off >= p.n {
-		return 0, io.EOF
-	}
-	b = b[:min(int64(len(b)), p.n-p.off)]
-	for i := range b {
-		x := p.off + int64(i)
-		b[i] = byte(x*131 + x>>11)
-	}
-	p.off += int64(len(b))
-	return len(b), nil
-}
-
 // TestPublishBigMDMFMemory publishes a 256 MiB MDMF file from a stream in
 // one child process and reads it back in another, each under 160 MiB of
 // peak RSS, and checks the bytes read are the bytes written.
@@ -67,7 +51,7 @@ func TestPublishBigMDMFMemory(t *testing.T) {
 	}
 	out = runChild(t, "read "+c[1], nurls)
 	h := sha256.New()
-	io.Copy(h, &pattern{n: bigSize})
+	io.Copy(h, testutil.Pattern(bigSize).Reader())
 	if !strings.Contains(out, "sha256="+hex.EncodeToString(h.Sum(nil))) {
 		t.Fatalf("read back other bytes than written:\n%s", out)
 	}
@@ -98,7 +82,7 @@ func memoryChild(t *testing.T, arg string) {
 	ctx := context.Background()
 	if f[0] == "publish" {
 		p := newPublisher(t, g, 5)
-		res, err := p.CreateFrom(ctx, otherKey(t), &pattern{n: bigSize}, bigSize, publish.Params{Format: cap.MDMF, K: 4, N: 5})
+		res, err := p.CreateFrom(ctx, otherKey(t), testutil.Pattern(bigSize).Reader(), bigSize, publish.Params{Format: cap.MDMF, K: 4, N: 5})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,12 +111,6 @@ type batch struct {
 // in flight to some server): what bounds a streamed publish's memory.
 const maxBatches = 2
 
-// maxGroup is how many queued batches one request may carry. Larger
-// groups mean fewer requests (each costs the server its fsyncs), but in
-// a measurement (3 live batches, groups of 2) they raised a 1 GiB put's
-// peak RSS from ~100 to 213 MiB for a cause not found yet; so 1.
-const maxGroup = 1
-
 func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
 	// The provisional header is the real one but for a random root
 	// hash: it claims our seqnum and states the encoding and layout, so
@@ -153,7 +147,11 @@ func (sw *streamWriter) run(ctx context.Context, r io.Reader) error {
 const pipelineDepth = 2
 
 // pipeline sends every later batch to every live server, each server on
-// its own goroutine, and drops the servers that failed.
+// its own goroutine, one batch per request, and drops the servers that
+// failed. (Sending two queued batches per request means fewer requests,
+// each costing the server its fsyncs, but in a measurement, 3 live
+// batches and groups of 2, it raised a 1 GiB put's peak RSS from ~100 to
+// 213 MiB for a cause not found yet.)
 func (sw *streamWriter) pipeline(ctx context.Context, batches <-chan *batch) error {
 	queues := make([]chan *batch, len(sw.live))
 	errs := make([]error, len(sw.live))
@@ -163,13 +161,11 @@ func (sw *streamWriter) pipeline(ctx context.Context, batches <-chan *batch) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for group := range drain(queues[i]) { // a failed server keeps draining its queue
+			for b := range queues[i] { // a failed server keeps draining its queue
 				if errs[i] == nil {
-					errs[i] = sw.send(ctx, ss, group)
+					errs[i] = sw.send(ctx, ss, b)
 				}
-				for _, b := range group {
-					sw.sent(b)
-				}
+				sw.sent(b)
 			}
 		}()
 	}
@@ -198,30 +194,6 @@ func (sw *streamWriter) pipeline(ctx context.Context, batches <-chan *batch) err
 func (sw *streamWriter) sent(b *batch) {
 	if b.pending.Add(-1) == 0 {
 		<-sw.slots
-	}
-}
-
-// drain yields the batches of q in order, each time all those queued.
-func drain(q <-chan *batch) func(func([]*batch) bool) {
-	return func(yield func([]*batch) bool) {
-		for b := range q {
-			group := []*batch{b}
-		more:
-			for len(group) < maxGroup {
-				select {
-				case nb, ok := <-q:
-					if !ok {
-						break more
-					}
-					group = append(group, nb)
-				default:
-					break more
-				}
-			}
-			if !yield(group) {
-				return
-			}
-		}
 	}
 }
 
@@ -369,48 +341,29 @@ func (sw *streamWriter) fail(pl *placement, err error) {
 // older version than the map saw, as writeServer does. The lead's is
 // appended to live here.
 func (sw *streamWriter) first(ctx context.Context, ss *streamServer, b *batch, lead bool) error {
-	w := sw.w
-	expect := ss.pl.shares
-	for range maxRetests {
-		tw := map[uint64]grid.TestWrite{}
-		for n, cs := range expect {
-			tw[uint64(n)] = sw.batchWrite(n, b, testVector(cs), true)
-		}
-		res, err := w.send(ctx, ss.st, ss.sec, tw)
-		if err != nil {
-			return err
-		}
-		if res.Success {
-			ss.nums = sortedKeys(expect)
-			if lead {
-				sw.live = append(sw.live, ss)
-			}
-			return nil
-		}
-		if lead {
-			return errLeadConflict
-		}
-		if expect, err = w.retest(expect, res.Data); err != nil {
-			w.setConflict(fmt.Errorf("%s: %w", ss.pl.server.Name(), err))
-			return nil
-		}
-		if len(expect) == 0 {
-			return nil
-		}
+	nums, err := sw.w.firstWrite(ctx, ss.st, ss.sec, ss.pl, lead, func(n int, cs []byte) grid.TestWrite {
+		return sw.firstWrite(n, b, testVector(cs))
+	})
+	if err != nil {
+		return err
 	}
-	w.setConflict(fmt.Errorf("%s: shares kept changing under us", ss.pl.server.Name()))
+	ss.nums = nums
+	if lead {
+		sw.live = append(sw.live, ss)
+	}
 	return nil
 }
 
-// batchWrite is share n's test and write for batch b: its blocks at
-// their place, and with the first the provisional checkstring.
-func (sw *streamWriter) batchWrite(n int, b *batch, test grid.TestVector, first bool) grid.TestWrite {
-	tw := grid.TestWrite{Test: []grid.TestVector{test},
-		Write: []grid.WriteVector{{Offset: uint64(sw.h.BlockRegion(b.first).Start), Data: b.shares[n]}}}
-	if first {
-		tw.Write = append([]grid.WriteVector{{Offset: 0, Data: sw.prov}}, tw.Write...)
-	}
-	return tw
+// firstWrite is share n's test and write for the first batch b: the
+// provisional checkstring and b's blocks at their place.
+func (sw *streamWriter) firstWrite(n int, b *batch, test grid.TestVector) grid.TestWrite {
+	return grid.TestWrite{Test: []grid.TestVector{test},
+		Write: []grid.WriteVector{{Offset: 0, Data: sw.prov}, sw.blocks(n, b)}}
+}
+
+// blocks writes share n's blocks of batch b at their place.
+func (sw *streamWriter) blocks(n int, b *batch) grid.WriteVector {
+	return grid.WriteVector{Offset: uint64(sw.h.BlockRegion(b.first).Start), Data: b.shares[n]}
 }
 
 // provTest tests that a share holds our provisional checkstring.
@@ -418,15 +371,11 @@ func (sw *streamWriter) provTest() grid.TestVector {
 	return grid.TestVector{Offset: 0, Size: uint64(len(sw.prov)), Specimen: sw.prov}
 }
 
-// send writes later batches to one server in one request.
-func (sw *streamWriter) send(ctx context.Context, ss *streamServer, group []*batch) error {
+// send writes a later batch to one server in one request.
+func (sw *streamWriter) send(ctx context.Context, ss *streamServer, b *batch) error {
 	tw := map[uint64]grid.TestWrite{}
 	for _, n := range ss.nums {
-		v := grid.TestWrite{Test: []grid.TestVector{sw.provTest()}}
-		for _, b := range group {
-			v.Write = append(v.Write, grid.WriteVector{Offset: uint64(sw.h.BlockRegion(b.first).Start), Data: b.shares[n]})
-		}
-		tw[uint64(n)] = v
+		tw[uint64(n)] = grid.TestWrite{Test: []grid.TestVector{sw.provTest()}, Write: []grid.WriteVector{sw.blocks(n, b)}}
 	}
 	return sw.request(ctx, ss, tw)
 }

@@ -328,11 +328,22 @@ func (w *writer) chunkWrite(n, i, count int, test grid.TestVector) (grid.TestWri
 // older version, and returns the shares it wrote (none when a later
 // writer's version or a conflict took them).
 func (w *writer) firstChunk(ctx context.Context, st Storage, sec grid.Secrets, pl *placement, lead bool) ([]int, error) {
+	return w.firstWrite(ctx, st, sec, pl, lead, func(n int, cs []byte) grid.TestWrite {
+		tw, _ := w.chunkWrite(n, 0, len(pl.shares), testVector(cs))
+		return tw
+	})
+}
+
+// firstWrite sends the first request of pl, share n's part of it made by
+// write from the checkstring n is tested for, and retests shares that
+// held an older version. It returns the shares it wrote (none when a
+// later writer's version or a conflict took them).
+func (w *writer) firstWrite(ctx context.Context, st Storage, sec grid.Secrets, pl *placement, lead bool, write func(n int, cs []byte) grid.TestWrite) ([]int, error) {
 	expect := pl.shares
 	for range maxRetests {
 		tw := map[uint64]grid.TestWrite{}
 		for n, cs := range expect {
-			tw[uint64(n)], _ = w.chunkWrite(n, 0, len(pl.shares), testVector(cs))
+			tw[uint64(n)] = write(n, cs)
 		}
 		res, err := w.send(ctx, st, sec, tw)
 		if err != nil {
@@ -378,15 +389,18 @@ func (w *writer) restChunks(ctx context.Context, st Storage, sec grid.Secrets, s
 			return false, err
 		}
 		if !res.Success {
-			return false, w.overwritten(s, res.Data)
+			return false, w.overwritten(s, nums, res.Data)
 		}
 	}
 }
 
-// overwritten handles a failed test of our own checkstring: a newer
-// version supersedes ours; anything else is a conflicting writer.
-func (w *writer) overwritten(s *grid.ServerInfo, data map[uint64][][]byte) error {
-	for n, v := range data {
+// overwritten handles a failed test of our own checkstring on shares
+// nums: a newer version supersedes ours; anything else is a conflicting
+// writer. Only the shares asked about count: a server may answer with
+// any share number.
+func (w *writer) overwritten(s *grid.ServerInfo, nums []int, data map[uint64][][]byte) error {
+	for _, n := range nums {
+		v := data[uint64(n)]
 		if len(v) == 0 || len(v[0]) == 0 {
 			continue
 		}

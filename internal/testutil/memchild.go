@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -56,3 +57,27 @@ func LogPeakRSS(t *testing.T) {
 		}
 	}
 }
+
+// Pattern is n deterministic bytes, read at any offset, holding none of
+// them: the input of the memory-bound tests, too big to keep.
+type Pattern int64
+
+// ReadAt fills b with the pattern's bytes from off.
+func (p Pattern) ReadAt(b []byte, off int64) (int, error) {
+	n := int64(p)
+	if off >= n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), n-off)]
+	for i := range b {
+		x := off + int64(i)
+		b[i] = byte(x*131 + x>>11)
+	}
+	if off+int64(len(b)) == n {
+		return len(b), io.EOF
+	}
+	return len(b), nil
+}
+
+// Reader returns a reader of all the pattern's bytes from the start.
+func (p Pattern) Reader() io.Reader { return io.NewSectionReader(p, 0, int64(p)) }

@@ -25,24 +25,6 @@ const bigSize = 256 << 20
 // memoryBound is the peak resident memory an upload of any size may take.
 const memoryBound = 160 << 20
 
-// patternAt is n deterministic bytes, read at any offset, holding none.
-type patternAt struct{ n int64 }
-
-func (p patternAt) ReadAt(b []byte, off int64) (int, error) {
-	if off >= p.n {
-		return 0, io.EOF
-	}
-	b = b[:min(int64(len(b)), p.n-off)]
-	for i := range b {
-		x := off + int64(i)
-		b[i] = byte(x*131 + x>>11)
-	}
-	if off+int64(len(b)) == p.n {
-		return len(b), io.EOF
-	}
-	return len(b), nil
-}
-
 // TestUploadBigCHKMemory uploads a 256 MiB CHK file in a child process
 // under 160 MiB of peak RSS and reads it back.
 func TestUploadBigCHKMemory(t *testing.T) {
@@ -73,7 +55,7 @@ func TestUploadBigCHKMemory(t *testing.T) {
 	if _, err := r.Cat(context.Background(), got, cap.MustParse(c[1])); err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(want, io.NewSectionReader(patternAt{bigSize}, 0, bigSize))
+	io.Copy(want, testutil.Pattern(bigSize).Reader())
 	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 		t.Fatalf("read back sha256 %s, wrote %s", hex.EncodeToString(got.Sum(nil)), hex.EncodeToString(want.Sum(nil)))
 	}
@@ -89,7 +71,7 @@ func memoryChild(t *testing.T, arg string) {
 		infos = append(infos, grid.FromNURL(n))
 	}
 	u := newUploader(t, grid.NewGrid(infos), 4, 4, 5)
-	res, err := u.UploadFrom(context.Background(), patternAt{bigSize}, bigSize)
+	res, err := u.UploadFrom(context.Background(), testutil.Pattern(bigSize), bigSize)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,3 +175,19 @@ func TestLyingAllocation(t *testing.T) {
 		t.Fatal("read back differs")
 	}
 }
+
+// TestUploadFromShortInput: an input shorter than the size given fails
+// the upload, for a LIT-sized file as for a CHK one, instead of storing
+// zeros for the missing bytes.
+func TestUploadFromShortInput(t *testing.T) {
+	tg := testgrid.New(t, 5)
+	u := newUploader(t, tg.Grid(), 3, 4, 10)
+	for _, size := range []int{20, 4 << 10} {
+		data := make([]byte, size)
+		rand.Read(data)
+		res, err := u.UploadFrom(context.Background(), bytes.NewReader(data[:size/2]), int64(size))
+		if err == nil {
+			t.Fatalf("%d bytes claimed, %d given: upload succeeded with cap %v", size, size/2, res.Cap)
+		}
+	}
+}

@@ -98,8 +98,8 @@ func (u *Uploader) UploadFrom(ctx context.Context, r io.ReaderAt, size int64) (*
 	}
 	if size <= LITThreshold {
 		data := make([]byte, size)
-		if _, err := r.ReadAt(data, 0); err != nil && err != io.EOF {
-			return nil, errkind.E(op, errkind.Other, err)
+		if n, err := r.ReadAt(data, 0); int64(n) < size {
+			return nil, errkind.E(op, errkind.Other, "reading input: %d of %d bytes: %w", n, size, err)
 		}
 		return &Result{Cap: &cap.LIT{Data: data}}, nil
 	}

@@ -124,16 +124,20 @@ func (e *encoder) encodeSegments(r io.ReaderAt) error {
 			return err
 		}
 		stream.XORKeyStream(buf[:n], buf[:n])
-		if err := e.addSegment(codec, seg, buf[:n]); err != nil {
+		blocks, err := e.addSegment(codec, seg, buf[:n])
+		if err != nil {
 			return err
+		}
+		for i, b := range blocks {
+			e.data[i] = append(e.data[i], b...)
 		}
 	}
 	return nil
 }
 
 // addSegment hashes one ciphertext segment, pads it, and codes it into
-// one block per share.
-func (e *encoder) addSegment(codec *fec.Code, seg uint64, ct []byte) error {
+// one block per share, returned and counted in the block hashes.
+func (e *encoder) addSegment(codec *fec.Code, seg uint64, ct []byte) ([][]byte, error) {
 	e.crypttext.Write(ct)
 	e.segHashes = append(e.segHashes, hashes.CiphertextSegmentHash(ct))
 	padded := ct
@@ -142,30 +146,43 @@ func (e *encoder) addSegment(codec *fec.Code, seg uint64, ct []byte) error {
 	}
 	blocks, err := codec.Encode(padded)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, b := range blocks {
-		e.data[i] = append(e.data[i], b...)
 		e.blockHashes[i] = append(e.blockHashes[i], hashes.BlockHash(b))
 	}
-	return nil
+	return blocks, nil
+}
+
+// trees are the hash trees and UEB of an encoded file.
+type trees struct {
+	ct, share *hashtree.Tree
+	block     []*hashtree.Tree // per share
+	ueb       *UEB
+}
+
+// trees builds the hash trees and the UEB once every segment is in.
+func (e *encoder) trees() *trees {
+	g := e.g
+	t := &trees{ct: hashtree.New(e.segHashes), block: make([]*hashtree.Tree, g.n)}
+	roots := make([][]byte, g.n)
+	for i := range t.block {
+		t.block[i] = hashtree.New(e.blockHashes[i])
+		roots[i] = t.block[i].Root()
+	}
+	t.share = hashtree.New(roots)
+	t.ueb = g.newUEB()
+	t.ueb.CrypttextHash = e.crypttext.Sum()
+	t.ueb.CrypttextRootHash = t.ct.Root()
+	t.ueb.ShareRootHash = t.share.Root()
+	return t
 }
 
 // finish builds the hash trees, the UEB and the shares.
 func (e *encoder) finish() *Encoded {
 	g := e.g
-	ctTree := hashtree.New(e.segHashes)
-	blockTrees := make([]*hashtree.Tree, g.n)
-	roots := make([][]byte, g.n)
-	for i := range blockTrees {
-		blockTrees[i] = hashtree.New(e.blockHashes[i])
-		roots[i] = blockTrees[i].Root()
-	}
-	shareTree := hashtree.New(roots)
-	u := g.newUEB()
-	u.CrypttextHash = e.crypttext.Sum()
-	u.CrypttextRootHash = ctTree.Root()
-	u.ShareRootHash = shareTree.Root()
+	t := e.trees()
+	u := t.ueb
 	uebBytes := u.Marshal()
 	out := &Encoded{
 		Key: e.key, StorageIndex: hashes.StorageIndexCHK(e.key),
@@ -176,9 +193,9 @@ func (e *encoder) finish() *Encoded {
 		s := &Share{
 			Header:            Header{BlockSize: g.blockSize},
 			Blocks:            e.data[i],
-			CrypttextHashTree: ctTree.Nodes(),
-			BlockHashTree:     blockTrees[i].Nodes(),
-			ShareHashes:       shareChain(shareTree, i),
+			CrypttextHashTree: t.ct.Nodes(),
+			BlockHashTree:     t.block[i].Nodes(),
+			ShareHashes:       shareChain(t.share, i),
 			UEB:               uebBytes,
 		}
 		out.Shares[i] = s.Marshal()

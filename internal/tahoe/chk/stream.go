@@ -128,32 +128,13 @@ func (s *Stream) Next() (blocks [][]byte, off uint64, err error) {
 		return nil, 0, errkind.E(op, errkind.Other, err)
 	}
 	s.ctr.XORKeyStream(s.buf[:n], s.buf[:n])
-	blocks, err = s.codeSegment(s.buf[:n])
+	blocks, err = s.enc.addSegment(s.codec, s.seg, s.buf[:n])
 	if err != nil {
 		return nil, 0, errkind.E(op, errkind.Other, err)
 	}
 	off = s.hdr.Data + s.seg*g.blockSize
 	s.seg++
 	return blocks, off, nil
-}
-
-// codeSegment hashes one ciphertext segment, pads it and codes it.
-func (s *Stream) codeSegment(ct []byte) ([][]byte, error) {
-	e := s.enc
-	e.crypttext.Write(ct)
-	e.segHashes = append(e.segHashes, hashes.CiphertextSegmentHash(ct))
-	padded := ct
-	if want := e.g.blockLen(s.seg) * uint64(e.g.k); uint64(len(ct)) < want {
-		padded = append(ct, make([]byte, want-uint64(len(ct)))...)
-	}
-	blocks, err := s.codec.Encode(padded)
-	if err != nil {
-		return nil, err
-	}
-	for i, b := range blocks {
-		e.blockHashes[i] = append(e.blockHashes[i], hashes.BlockHash(b))
-	}
-	return blocks, nil
 }
 
 // Tail is what a Stream yields once every segment is in.
@@ -169,23 +150,12 @@ func (s *Stream) Finish() (*Tail, error) {
 	if s.seg != s.g.numSegs {
 		return nil, errkind.E("chk.Stream.Finish", errkind.Usage, "%d of %d segments encoded", s.seg, s.g.numSegs)
 	}
-	e, g := s.enc, s.g
-	ctTree := hashtree.New(e.segHashes)
-	roots := make([][]byte, g.n)
-	blockTrees := make([]*hashtree.Tree, g.n)
-	for i := range roots {
-		blockTrees[i] = hashtree.New(e.blockHashes[i])
-		roots[i] = blockTrees[i].Root()
-	}
-	shareTree := hashtree.New(roots)
-	u := g.newUEB()
-	u.CrypttextHash = e.crypttext.Sum()
-	u.CrypttextRootHash = ctTree.Root()
-	u.ShareRootHash = shareTree.Root()
-	ueb := u.Marshal()
+	g := s.g
+	tr := s.enc.trees()
+	ueb := tr.ueb.Marshal()
 	t := &Tail{Offset: s.hdr.PlaintextHashTree, UEBHash: hashes.UEBHash(ueb), Shares: make([][]byte, g.n)}
 	for i := range t.Shares {
-		t.Shares[i] = s.tail(ctTree, blockTrees[i].Nodes(), shareChain(shareTree, i), ueb)
+		t.Shares[i] = s.tail(tr.ct, tr.block[i].Nodes(), shareChain(tr.share, i), ueb)
 	}
 	return t, nil
 }

@@ -196,18 +196,26 @@ func (e *encoder) segment(code *fec.Code, seg int, plaintext, iv []byte) error {
 	return nil
 }
 
-// finish builds the hash trees, signs, and writes everything but the blocks.
-func (e *encoder) finish() error {
+// sign builds the block hash trees and the share hash tree, sets the
+// root hash in the header and signs its prefix.
+func (e *encoder) sign() (bhts []*hashtree.Tree, shareTree *hashtree.Tree, sig []byte, err error) {
 	h := &e.h
-	bhts := make([]*hashtree.Tree, h.N)
+	bhts = make([]*hashtree.Tree, h.N)
 	roots := make([][]byte, h.N)
 	for i := range bhts {
 		bhts[i] = hashtree.New(e.leaves[i])
 		roots[i] = bhts[i].Root()
 	}
-	shareTree := hashtree.New(roots)
+	shareTree = hashtree.New(roots)
 	copy(h.RootHash[:], shareTree.Root())
-	sig, err := rsakey.Sign(e.priv, h.SignedPrefix())
+	sig, err = rsakey.Sign(e.priv, h.SignedPrefix())
+	return bhts, shareTree, sig, err
+}
+
+// finish builds the hash trees, signs, and writes everything but the blocks.
+func (e *encoder) finish() error {
+	h := &e.h
+	bhts, shareTree, sig, err := e.sign()
 	if err != nil {
 		return err
 	}

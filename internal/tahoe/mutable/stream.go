@@ -9,8 +9,6 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/fec"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashtree"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
 )
 
 // Stream encodes a new MDMF version segment by segment, so that a file
@@ -136,15 +134,7 @@ func (s *Stream) Finish() (*Finished, error) {
 			return nil, errkind.E(op, errkind.Usage, "segment %d of %d not encoded", seg, h.NumSegments())
 		}
 	}
-	bhts := make([]*hashtree.Tree, h.N)
-	roots := make([][]byte, h.N)
-	for i := range bhts {
-		bhts[i] = hashtree.New(e.leaves[i])
-		roots[i] = bhts[i].Root()
-	}
-	shareTree := hashtree.New(roots)
-	copy(h.RootHash[:], shareTree.Root())
-	sig, err := rsakey.Sign(e.priv, h.SignedPrefix())
+	bhts, shareTree, sig, err := e.sign()
 	if err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
