@@ -130,3 +130,55 @@ func TestUncommittedDirectWritesUndone(t *testing.T) {
 		t.Fatalf("left after recovery: %v", ents)
 	}
 }
+
+// TestFailedDirectWriteUndoneAtOnce: a write whose bytes past a share's
+// end fail part way (here: the share it creates cannot be opened) is
+// undone before the error returns, not at the next start: the share it
+// extended is back at its old bytes and no journal is left.
+func TestFailedDirectWriteUndoneAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	before := bytes.Repeat([]byte("old"), 100)
+	if err := os.WriteFile(filepath.Join(dir, "0"), before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "1"), 0o700); err != nil { // not openable as a file
+		t.Fatal(err)
+	}
+	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)), data: bytes.Repeat([]byte{9}, 5000)},
+		{op: walWrite, shnum: 1, offset: 0, data: []byte("new share")}}
+	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}); err == nil {
+		t.Fatal("write to an unopenable share succeeded")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "0"))
+	if !bytes.Equal(after, before) {
+		t.Fatalf("share 0 is %d bytes after the failed write, was %d", len(after), len(before))
+	}
+	for _, n := range []string{walName, walTemp} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Fatalf("%s left after the failed write", n)
+		}
+	}
+}
+
+// TestCommittedJournalFinishedBeforeNextWrite: a journal left committed
+// by a write that failed after its commit is applied before the next
+// write to the directory replaces it, so its edits are not lost.
+func TestCommittedJournalFinishedBeforeNextWrite(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "0"), bytes.Repeat([]byte{0}, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeWAL(filepath.Join(dir, walName), []walRecord{{op: walWrite, shnum: 0, offset: 10, data: []byte("committed")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := commitEdits(dir, []walRecord{{op: walWrite, shnum: 1, offset: 0, data: []byte("next")}}, map[int]int64{1: -1}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "0"))
+	if !bytes.Equal(got[10:19], []byte("committed")) {
+		t.Fatalf("share 0 holds %q where the committed journal wrote", got[10:19])
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "1")); string(got) != "next" {
+		t.Fatalf("share 1 holds %q", got)
+	}
+}
