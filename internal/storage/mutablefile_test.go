@@ -162,23 +162,28 @@ func TestFailedDirectWriteUndoneAtOnce(t *testing.T) {
 
 // TestCommittedJournalFinishedBeforeNextWrite: a journal left committed
 // by a write that failed after its commit is applied before the next
-// write to the directory replaces it, so its edits are not lost.
+// read-test-write reads the shares, so that write sees its edits and
+// does not replace the journal, losing them.
 func TestCommittedJournalFinishedBeforeNextWrite(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "0"), bytes.Repeat([]byte{0}, 100), 0o600); err != nil {
+	b := newBackend(t)
+	si := bytes.Repeat([]byte{6}, 16)
+	sec := MutableSecrets{WriteEnabler: bytes.Repeat([]byte{1}, 32), RenewSecret: bytes.Repeat([]byte{2}, 32), CancelSecret: bytes.Repeat([]byte{3}, 32)}
+	ctx := context.Background()
+	if ok, _, err := b.ReadTestWrite(ctx, si, sec, map[int]TestWrite{0: {Write: []WriteVector{{0, []byte("old version")}}}}, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	left := []walRecord{{op: walWrite, shnum: 0, offset: container.MutableDataOffset, data: []byte("new")}}
+	if err := writeWAL(filepath.Join(b.siDir(si), walName), left); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeWAL(filepath.Join(dir, walName), []walRecord{{op: walWrite, shnum: 0, offset: 10, data: []byte("committed")}}); err != nil {
-		t.Fatal(err)
+	ok, reads, err := b.ReadTestWrite(ctx, si, sec, map[int]TestWrite{1: {Write: []WriteVector{{0, []byte("next")}}}}, []ReadVector{{0, 11}})
+	if !ok || err != nil {
+		t.Fatal(ok, err)
 	}
-	if err := commitEdits(dir, []walRecord{{op: walWrite, shnum: 1, offset: 0, data: []byte("next")}}, map[int]int64{1: -1}); err != nil {
-		t.Fatal(err)
+	if got := string(reads[0][0]); got != "new version" {
+		t.Fatalf("share 0 reads %q after the left journal, want %q", got, "new version")
 	}
-	got, _ := os.ReadFile(filepath.Join(dir, "0"))
-	if !bytes.Equal(got[10:19], []byte("committed")) {
-		t.Fatalf("share 0 holds %q where the committed journal wrote", got[10:19])
-	}
-	if got, _ := os.ReadFile(filepath.Join(dir, "1")); string(got) != "next" {
-		t.Fatalf("share 1 holds %q", got)
+	if _, err := os.Stat(filepath.Join(b.siDir(si), walName)); err == nil {
+		t.Fatal("the left journal is still there")
 	}
 }

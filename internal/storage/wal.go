@@ -67,12 +67,6 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	// A journal left committed by an earlier write that failed after its
-	// commit is finished first: writing over it would drop the rest of
-	// its edits and leave those shares torn.
-	if err := replayWAL(dir); err != nil {
-		return err
-	}
 	direct, journal := splitDirect(recs, sizes)
 	tmp := filepath.Join(dir, walTemp)
 	if err := writeWAL(tmp, append(undoRecords(direct, sizes), journal...)); err != nil {
