@@ -31,6 +31,11 @@ import (
 // old sizes (removing new ones); after it, the journal is replayed as
 // usual, undo records ignored. A large write appending to or creating
 // shares so costs one copy of its data on disk, not two.
+//
+// A write that fails without a crash is mended at once, not at the next
+// start: one that fails before its commit is undone as above, and a
+// journal left by one that fails after it is replayed before the next
+// read-test-write of that storage index reads its shares.
 const (
 	walName = "wal"
 	walTemp = "wal.tmp"
