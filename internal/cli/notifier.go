@@ -137,9 +137,6 @@ func notifierRun(ctx context.Context, opts *notifierOptions) error {
 	}
 	// Now listening, a previous run's files are stale (Run rewrites the NURL).
 	removeStale(filepath.Join(opts.baseDir, notifier.NURLFile), opts.logger)
-	if opts.metrics == "" {
-		removeStale(metricsFile, opts.logger)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	waitMetrics, err := startMetrics(ctx, reg, opts.metrics, metricsFile, opts.logger)

@@ -154,9 +154,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	// Now listening (a second serve on the recorded port fails above), a
 	// previous run's files are stale.
 	removeStale(nurlFile, opts.logger)
-	if opts.metrics == "" {
-		removeStale(metricsFile, opts.logger)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	waitMetrics, err := startMetrics(ctx, reg, opts.metrics, metricsFile, opts.logger)
@@ -228,10 +225,11 @@ func serverMetrics(reg *metrics.Registry) *metrics.Server {
 
 // startMetrics serves reg's /metrics on addr until ctx is done, logging
 // the address it listens on and writing it to file. With addr empty it
-// does nothing. wait returns once the metrics server has stopped and
-// file is removed again.
+// only removes a file a previous run left. wait returns once the metrics
+// server has stopped and file is removed again.
 func startMetrics(ctx context.Context, reg *metrics.Registry, addr, file string, log *slog.Logger) (wait func(), err error) {
 	if addr == "" {
+		removeStale(file, log)
 		return func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -63,6 +63,7 @@ type Backend struct {
 	mu        sync.Mutex
 	observers []func(si []byte, shnum int)
 	uploads   map[uploadKey]*upload
+	reserving uint64 // space granted to allocations not yet in uploads
 }
 
 // BackendConfig configures OpenBackend.

@@ -88,9 +88,15 @@ func (b *Backend) startUpload(si []byte, n int, size uint64, sec UploadSecrets) 
 	if _, err := os.Stat(b.sharePath(si, n)); err == nil {
 		return false, nil // a mutable share with this number: not ours to allocate
 	}
-	if !b.hasRoomFor(size) {
+	if !b.reserveRoom(size) {
 		return false, nil
 	}
+	reserved := true
+	defer func() {
+		if reserved { // the upload failed
+			b.unreserve(size)
+		}
+	}()
 	path := b.incomingPath(si, n)
 	if err := os.MkdirAll(filepath.Dir(path), dirFileMode); err != nil {
 		return false, errkind.E(op, errkind.Other, err)
@@ -113,6 +119,8 @@ func (b *Backend) startUpload(si []byte, n int, size uint64, sec UploadSecrets) 
 	}
 	b.mu.Lock()
 	b.uploads[key] = &upload{secret: bytes.Clone(sec.Upload), size: size, path: path, f: f}
+	b.reserving -= size // now counted in b.uploads
+	reserved = false
 	b.mu.Unlock()
 	return true, nil
 }

@@ -74,6 +74,12 @@ func (b *Backend) ReadTestWrite(ctx context.Context, si []byte, sec MutableSecre
 func (b *Backend) readTestWriteLocked(si []byte, sec MutableSecrets, tw map[int]TestWrite,
 	rv []ReadVector) (bool, map[int][][]byte, []int, error) {
 	const op = "storage.ReadTestWrite"
+	// A journal left by an earlier write that failed after its commit is
+	// finished before the shares are read: edits worked out from its torn
+	// shares, or a journal written over it, would lose the rest of it.
+	if err := replayWAL(b.siDir(si)); err != nil {
+		return false, nil, nil, errkind.E(op, errkind.Other, err)
+	}
 	shares, err := b.loadMutables(si)
 	if err != nil {
 		return false, nil, nil, err

@@ -130,3 +130,60 @@ func TestUncommittedDirectWritesUndone(t *testing.T) {
 		t.Fatalf("left after recovery: %v", ents)
 	}
 }
+
+// TestFailedDirectWriteUndoneAtOnce: a write whose bytes past a share's
+// end fail part way (here: the share it creates cannot be opened) is
+// undone before the error returns, not at the next start: the share it
+// extended is back at its old bytes and no journal is left.
+func TestFailedDirectWriteUndoneAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	before := bytes.Repeat([]byte("old"), 100)
+	if err := os.WriteFile(filepath.Join(dir, "0"), before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "1"), 0o700); err != nil { // not openable as a file
+		t.Fatal(err)
+	}
+	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)), data: bytes.Repeat([]byte{9}, 5000)},
+		{op: walWrite, shnum: 1, offset: 0, data: []byte("new share")}}
+	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}); err == nil {
+		t.Fatal("write to an unopenable share succeeded")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "0"))
+	if !bytes.Equal(after, before) {
+		t.Fatalf("share 0 is %d bytes after the failed write, was %d", len(after), len(before))
+	}
+	for _, n := range []string{walName, walTemp} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Fatalf("%s left after the failed write", n)
+		}
+	}
+}
+
+// TestCommittedJournalFinishedBeforeNextWrite: a journal left committed
+// by a write that failed after its commit is applied before the next
+// read-test-write reads the shares, so that write sees its edits and
+// does not replace the journal, losing them.
+func TestCommittedJournalFinishedBeforeNextWrite(t *testing.T) {
+	b := newBackend(t)
+	si := bytes.Repeat([]byte{6}, 16)
+	sec := MutableSecrets{WriteEnabler: bytes.Repeat([]byte{1}, 32), RenewSecret: bytes.Repeat([]byte{2}, 32), CancelSecret: bytes.Repeat([]byte{3}, 32)}
+	ctx := context.Background()
+	if ok, _, err := b.ReadTestWrite(ctx, si, sec, map[int]TestWrite{0: {Write: []WriteVector{{0, []byte("old version")}}}}, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	left := []walRecord{{op: walWrite, shnum: 0, offset: container.MutableDataOffset, data: []byte("new")}}
+	if err := writeWAL(filepath.Join(b.siDir(si), walName), left); err != nil {
+		t.Fatal(err)
+	}
+	ok, reads, err := b.ReadTestWrite(ctx, si, sec, map[int]TestWrite{1: {Write: []WriteVector{{0, []byte("next")}}}}, []ReadVector{{0, 11}})
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if got := string(reads[0][0]); got != "new version" {
+		t.Fatalf("share 0 reads %q after the left journal, want %q", got, "new version")
+	}
+	if _, err := os.Stat(filepath.Join(b.siDir(si), walName)); err == nil {
+		t.Fatal("the left journal is still there")
+	}
+}

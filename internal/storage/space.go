@@ -27,18 +27,32 @@ func (b *Backend) AvailableSpace() uint64 {
 	return free - b.reserved
 }
 
-// hasRoomFor reports whether a new immutable share of size bytes fits in
-// the available space once the uploads in progress are accounted for.
-func (b *Backend) hasRoomFor(size uint64) bool {
+// reserveRoom grants a new immutable share of size bytes if it fits in
+// the available space once the uploads in progress, and the grants not
+// yet in b.uploads, are accounted for; the check and the grant happen
+// under one lock, so concurrent allocations cannot both take the last
+// room. A granted caller gives the grant back with unreserve once its
+// upload is in b.uploads (or has failed).
+func (b *Backend) reserveRoom(size uint64) bool {
 	avail := b.AvailableSpace()
-	if avail == 1<<64-1 {
-		return true
-	}
 	b.mu.Lock()
-	var granted uint64
-	for _, u := range b.uploads {
-		granted += u.size
+	defer b.mu.Unlock()
+	if avail != 1<<64-1 {
+		granted := b.reserving
+		for _, u := range b.uploads {
+			granted += u.size
+		}
+		if avail < granted || avail-granted < size {
+			return false
+		}
 	}
+	b.reserving += size
+	return true
+}
+
+// unreserve gives back a grant of reserveRoom.
+func (b *Backend) unreserve(size uint64) {
+	b.mu.Lock()
+	b.reserving -= size
 	b.mu.Unlock()
-	return avail >= granted && avail-granted >= size
 }

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -70,5 +72,35 @@ func TestReservedSpaceAboveFreeAndReadOnly(t *testing.T) {
 		if err != nil || len(alloc) != 0 {
 			t.Errorf("%s: allocated %v (%v)", name, alloc, err)
 		}
+	}
+}
+
+// TestReservedSpaceConcurrentAllocations: allocations racing for the
+// last room are granted no more than it holds; checking the space and
+// recording the grant used to be apart, so each could see the room free.
+func TestReservedSpaceConcurrentAllocations(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "storage")
+	free, _ := openReserved(t, dir, 0, false).freeSpace()
+	const gb = 1_000_000_000
+	if free < 3*gb {
+		t.Skipf("only %d bytes free", free)
+	}
+	b := openReserved(t, dir, free-2*gb, false) // about 2 GB offered
+	var wg sync.WaitGroup
+	var granted atomic.Int32
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, alloc, err := b.Allocate(bytes.Repeat([]byte{byte(i + 1)}, 16), []int{0}, 3*gb/4, testUpload)
+			if err != nil {
+				t.Error(err)
+			}
+			granted.Add(int32(len(alloc)))
+		}()
+	}
+	wg.Wait()
+	if n := granted.Load(); n != 2 {
+		t.Fatalf("granted %d shares of 750 MB in about 2 GB; want 2", n)
 	}
 }

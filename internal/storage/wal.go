@@ -31,6 +31,11 @@ import (
 // old sizes (removing new ones); after it, the journal is replayed as
 // usual, undo records ignored. A large write appending to or creating
 // shares so costs one copy of its data on disk, not two.
+//
+// A write that fails without a crash is mended at once, not at the next
+// start: one that fails before its commit is undone as above, and a
+// journal left by one that fails after it is replayed before the next
+// read-test-write of that storage index reads its shares.
 const (
 	walName = "wal"
 	walTemp = "wal.tmp"
@@ -73,17 +78,11 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 		os.Remove(tmp)
 		return err
 	}
-	if len(direct) > 0 {
-		// The undo records must be durable before the bytes they undo.
-		if err := syncDir(dir); err != nil {
-			return err
-		}
-		if err := applyEdits(dir, records(direct)); err != nil {
-			return err
-		}
+	if err := writeDirect(dir, direct); err != nil {
+		return abandon(dir, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, walName)); err != nil {
-		return err
+		return abandon(dir, err)
 	}
 	if err := syncDir(dir); err != nil {
 		return err
@@ -92,6 +91,30 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 		return err
 	}
 	return finishWAL(dir)
+}
+
+// writeDirect writes the bytes past the old ends of the shares (after
+// making the undo records already in walTemp durable) and fsyncs them.
+func writeDirect(dir string, direct []walRecord) error {
+	if len(direct) == 0 {
+		return nil
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return applyEdits(dir, records(direct))
+}
+
+// abandon undoes an uncommitted write that failed (a disk full while
+// appending is the common case) now rather than at the next start, so
+// that the shares it extended or created do not stay that way, readable
+// as corrupt, and removes its journal. It returns err.
+func abandon(dir string, err error) error {
+	if uerr := undoUncommitted(dir); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	os.Remove(filepath.Join(dir, walTemp))
+	return err
 }
 
 // undoRecords lists, once per share that direct writes extend, the size
