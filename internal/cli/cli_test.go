@@ -33,6 +33,25 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestBadFlagValueSaysWhatItWants: a value of the wrong type is told
+// what the flag takes, in words, not in the Go parser's terms.
+func TestBadFlagValueSaysWhatItWants(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--count", "x"}, `--count "x": want a whole number`},
+		{[]string{"--once=maybe"}, `--once "maybe": want true or false`},
+		{[]string{"--debounce", "5"}, `--debounce "5": want a duration with a unit`},
+		{[]string{"sync", "--poll", "soon"}, `--poll "soon": want a duration`},
+	} {
+		code, _, errOut := run(t, append(c.args, "URI:SSK-RO:a:b")...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "strconv") || strings.Contains(errOut, "time:") {
+			t.Errorf("%q: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
 func TestBareCommandShowsHelp(t *testing.T) {
 	code, out, _ := run(t)
 	if code != ExitOK || !strings.Contains(out, "Usage:") {

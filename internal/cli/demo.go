@@ -64,6 +64,9 @@ func demoRun(ctx context.Context, opts *demoOptions) error {
 	if opts.servers < demo.Params.N {
 		return &usageError{fmt.Errorf("--servers must be at least %d", demo.Params.N)}
 	}
+	if opts.interval <= 0 { // 0 would have the writer publish as fast as it can
+		return &usageError{fmt.Errorf("--writer-interval %s: want more than 0", opts.interval)}
+	}
 	log := slog.New(slog.NewTextHandler(opts.errOut, nil))
 	dir, err := os.MkdirTemp("", "tahoe-watch-demo-")
 	if err != nil {

@@ -46,3 +46,21 @@ func TestDemoShowsLiveEvents(t *testing.T) {
 	}
 	t.Logf("events:\n%s", out.String())
 }
+
+// TestDemoBadFlags: a grid too small for the demo's files, or a writer
+// with no pause between writes, is refused before any server starts.
+func TestDemoBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--servers", "2"}, "--servers must be at least"},
+		{[]string{"demo", "--writer-interval", "0s"}, "--writer-interval 0s: want more than 0"},
+		{[]string{"demo", "--writer-interval", "-1s"}, "--writer-interval -1s"},
+	} {
+		code, _, errOut := run(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "Started") {
+			t.Errorf("%q: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}

@@ -172,16 +172,7 @@ func TestTuiRestoresTerminal(t *testing.T) {
 // and the watch list remembers both.
 func TestTuiAcceptsCapPath(t *testing.T) {
 	ctx := context.Background()
-	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	tree, err := demo.Populate(ctx, g.Grid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tree.Close)
+	g, tree := demoTree(t)
 	file := filepath.Join(t.TempDir(), "tui.yaml")
 	var shown tea.Model
 	opts := &tuiOptions{watchList: file, args: []string{tree.Root.String() + "/docs/notes.txt"}, s: StdStreams(),
@@ -220,6 +211,24 @@ func TestTuiAcceptsCapPath(t *testing.T) {
 	}
 }
 
+// demoTree starts the demo grid with its populated tree, both closed
+// when t ends.
+func demoTree(t *testing.T) (*demo.Grid, *demo.Tree) {
+	t.Helper()
+	ctx := context.Background()
+	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	tree, err := demo.Populate(ctx, g.Grid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tree.Close)
+	return g, tree
+}
+
 func serverNURLs(g *demo.Grid) []string {
 	var out []string
 	for _, n := range g.Nodes {
@@ -233,16 +242,7 @@ func serverNURLs(g *demo.Grid) []string {
 // is refused.
 func TestTuiCapFile(t *testing.T) {
 	ctx := context.Background()
-	g, err := demo.StartGrid(ctx, t.TempDir(), demo.GridOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	tree, err := demo.Populate(ctx, g.Grid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tree.Close)
+	g, tree := demoTree(t)
 	capFile := writeCapFile(t, "# the demo's list\n"+tree.Root.String()+"/todo.txt\n", 0o600)
 	var shown tea.Model
 	opts := &tuiOptions{capFile: capFile, s: StdStreams(), gridOptions: gridOptions{servers: serverNURLs(g)},

@@ -25,7 +25,7 @@ func addNatsFlags(f *pflag.FlagSet, o *natsOptions) {
 	f.StringVar(&o.stream, "nats-stream", "", "JetStream stream `NAME`, created if missing (default "+natsout.DefaultStream+"; with $NATS_URL it turns publishing on)")
 	f.StringVar(&o.subject, "nats-subject", natsout.DefaultSubjectPrefix, "subject `PREFIX`: events go to PREFIX.<storage index>.<type>")
 	f.StringVar(&o.creds, "nats-creds", "", "NATS credentials `FILE` (.creds with JWT and NKey seed)")
-	f.IntVar(&o.buffer, "nats-buffer", natsout.DefaultBuffer, "hold up to `N` events while NATS cannot take them, then make the watcher wait")
+	f.IntVar(&o.buffer, "nats-buffer", natsout.DefaultBuffer, fmt.Sprintf("hold up to `N` events (at most %d) while NATS cannot take them, then make the watcher wait", natsout.MaxBuffer))
 }
 
 // enabled reports whether publishing is asked for: --nats, or

@@ -287,6 +287,7 @@ func TestWatchNATSUsageErrors(t *testing.T) {
 		{"--nats", "http://127.0.0.1:4222"},
 		{"--nats", "nats://127.0.0.1:4222", "--nats-stream", "a.b"},
 		{"--nats", "nats://127.0.0.1:4222", "--nats-buffer", "0"},
+		{"--nats", "nats://127.0.0.1:4222", "--nats-buffer", "1000000000"},
 		{"--nats", "nats://127.0.0.1:4222", "--nats-creds", "/nonexistent/user.creds"},
 	} {
 		var out, errOut lockedBuffer

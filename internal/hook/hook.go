@@ -157,7 +157,7 @@ func (r *Runner) Run(ctx context.Context, in <-chan events.Event) error {
 			if !e.Type.IsChange() {
 				continue
 			}
-			pending = append(pending, e)
+			pending = queue(pending, e)
 			debounce = after(r.o.Debounce)
 		case <-debounce:
 			debounce = nil
@@ -177,6 +177,17 @@ func (r *Runner) Run(ctx context.Context, in <-chan events.Event) error {
 			}
 		}
 	}
+}
+
+// queue adds e to the changes of the next run. Only the newest's
+// contents are piped to the command, so those of the older ones are let
+// go: a slow command under a fast writer would otherwise hold every
+// version of the file in memory.
+func queue(pending []events.Event, e events.Event) []events.Event {
+	if n := len(pending); n > 0 {
+		pending[n-1].Contents = nil
+	}
+	return append(pending, e)
 }
 
 // after is time.After, with d <= 0 firing at once.

@@ -47,8 +47,8 @@ func (o Options) withDefaults() (Options, error) {
 		return usage("NATS stream name %q: no spaces, '.', '*', '>', '/' or '\\'", o.Stream)
 	case !validPrefix(o.Subject):
 		return usage("NATS subject prefix %q: want dot-separated tokens without wildcards", o.Subject)
-	case o.Buffer < 0:
-		return usage("the NATS buffer size must not be negative")
+	case o.Buffer < 0 || o.Buffer > MaxBuffer:
+		return usage("NATS buffer of %d events: want 0 (the default, %d) to %d", o.Buffer, DefaultBuffer, MaxBuffer)
 	}
 	if err := checkURLs(o.URL); err != nil {
 		return o, err

@@ -37,6 +37,10 @@ const (
 	DefaultBuffer     = 10000
 	DefaultDuplicates = 15 * time.Minute
 	DefaultGrace      = 5 * time.Second
+	// MaxBuffer bounds Options.Buffer: the buffer is allocated whole at
+	// start, so a mistyped --nats-buffer would otherwise cost gigabytes
+	// (or a Go panic) before the first event.
+	MaxBuffer = 1_000_000
 )
 
 // Options configure a Sink. URL is required; the rest have defaults.

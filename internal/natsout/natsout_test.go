@@ -269,6 +269,8 @@ func TestBadOptions(t *testing.T) {
 		{URL: "nats://127.0.0.1:4222", Stream: "a.b"},
 		{URL: "nats://127.0.0.1:4222", Subject: "a.*"},
 		{URL: "nats://127.0.0.1:4222", Creds: creds},
+		{URL: "nats://127.0.0.1:4222", Buffer: -1},
+		{URL: "nats://127.0.0.1:4222", Buffer: natsout.MaxBuffer + 1},
 	} {
 		if _, err := natsout.New(context.Background(), o); err == nil {
 			t.Errorf("%+v: no error", o)
