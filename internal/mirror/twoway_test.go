@@ -277,8 +277,12 @@ func TestTwoWayOfflineEdits(t *testing.T) {
 		w.link(t, root, n+".txt", w.upload(t, []byte("base of "+n)))
 	}
 	a, b := w.replica(t, root, "a"), w.replica(t, root, "b")
-	converge(t, "first mirror", has(map[string]string{"keep.txt": "base of keep", "both.txt": "base of both"}), a, b)
+	a.write("sub/deep/del.txt", "base of deep del")
+	a.write("sub/deep/keep.txt", "base of deep keep")
+	converge(t, "first mirror", has(map[string]string{"keep.txt": "base of keep", "both.txt": "base of both",
+		"sub/deep/del.txt": "base of deep del", "sub/deep/keep.txt": "base of deep keep"}), a, b)
 	a.stop()
+	os.Remove(a.path("sub/deep/del.txt"))
 	a.write("edit.txt", "edited offline")
 	a.write("new/new.txt", "made offline")
 	os.Remove(a.path("del.txt"))
@@ -290,7 +294,8 @@ func TestTwoWayOfflineEdits(t *testing.T) {
 	a.start()
 	final := converge(t, "offline edits", both(has(map[string]string{
 		"keep.txt": "base of keep", "edit.txt": "edited offline", "new/new.txt": "made offline", "both.txt": "b's edit",
-	}), lacks("del.txt")), a, b)
+		"sub/deep/keep.txt": "base of deep keep",
+	}), lacks("del.txt", "sub/deep/del.txt")), a, b)
 	kept := false
 	for p, v := range final {
 		kept = kept || strings.HasPrefix(p, "both.txt.conflict-a-") && v == "a's offline edit"
