@@ -237,7 +237,7 @@ func TestSyncUsage(t *testing.T) {
 	}
 	// A bad --progress is refused before anything runs (it used to start a live mirror).
 	// So are --poll and --refresh below 1s, as for the watcher and tui.
-	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}} {
+	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}, {"--quiet-period", "0"}} {
 		code, _, errOut = run(t, append(append([]string{"sync"}, bad...), "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb", t.TempDir())...)
 		if code != ExitUsage || !strings.Contains(errOut, bad[0]) {
 			t.Errorf("sync %v: exit %d, stderr %q", bad, code, errOut)
