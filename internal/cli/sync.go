@@ -158,8 +158,10 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	if err := checkIntervals(opts.poll, opts.refresh); err != nil {
 		return err
 	}
-	if opts.settle < 0 {
-		return &usageError{fmt.Errorf("--quiet-period %s: want 0 or more", opts.settle)}
+	if opts.settle <= 0 {
+		// mirror.Push reads 0 as its default: refuse it rather than
+		// silently wait DefaultQuiet.
+		return &usageError{fmt.Errorf("--quiet-period %s: want more than 0", opts.settle)}
 	}
 	if !slices.Contains(progressModes, opts.progress) {
 		return &usageError{fmt.Errorf("--progress %q: want %s", opts.progress, strings.Join(progressModes, ", "))}

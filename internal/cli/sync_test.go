@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+	"github.com/tahoe-watch/tahoe-watch/internal/mirror/mirrortest"
 	"github.com/tahoe-watch/tahoe-watch/internal/publish"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
@@ -235,7 +237,7 @@ func TestSyncUsage(t *testing.T) {
 	}
 	// A bad --progress is refused before anything runs (it used to start a live mirror).
 	// So are --poll and --refresh below 1s, as for the watcher and tui.
-	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}} {
+	for _, bad := range [][]string{{"--progress", "bogus"}, {"--poll", "0"}, {"--refresh", "500ms"}, {"--quiet-period", "-1s"}, {"--quiet-period", "0"}} {
 		code, _, errOut = run(t, append(append([]string{"sync"}, bad...), "--server", "pb://x@tcp:127.0.0.1:1/y", "URI:DIR2-RO:aaaa:bbbb", t.TempDir())...)
 		if code != ExitUsage || !strings.Contains(errOut, bad[0]) {
 			t.Errorf("sync %v: exit %d, stderr %q", bad, code, errOut)
@@ -492,61 +494,7 @@ func (d *device) path(p string) string { return filepath.Join(d.dir, filepath.Fr
 
 func (d *device) write(p, data string) {
 	d.t.Helper()
-	if err := os.MkdirAll(filepath.Dir(d.path(p)), 0o755); err != nil {
-		d.t.Fatal(err)
-	}
-	if err := os.WriteFile(d.path(p), []byte(data), 0o644); err != nil {
-		d.t.Fatal(err)
-	}
-}
-
-// localTree is what is below dir but the state directory and the ignore
-// file: contents by path, directories as "/".
-func localTree(dir string) map[string]string {
-	out := map[string]string{}
-	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case rel == mirror.StateDir:
-			return filepath.SkipDir
-		case rel == mirror.IgnoreFile:
-		case e.IsDir():
-			out[rel] = "/"
-		default:
-			b, _ := os.ReadFile(p)
-			out[rel] = string(b)
-		}
-		return nil
-	})
-	return out
-}
-
-func sameTree(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
-func showTree(m map[string]string) string {
-	var ks []string
-	for k, v := range m {
-		if len(v) > 32 {
-			v = fmt.Sprintf("%.32s…(%d bytes)", v, len(v))
-		}
-		ks = append(ks, fmt.Sprintf("%s=%q", k, v))
-	}
-	sort.Strings(ks)
-	return strings.Join(ks, "\n  ")
+	mirrortest.WriteFile(d.t, d.dir, p, data)
 }
 
 // settled waits until every device holds the same tree and cond holds
@@ -555,17 +503,17 @@ func settled(t *testing.T, what string, limit time.Duration, cond func(map[strin
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		first := localTree(ds[0].dir)
+		first := mirrortest.Tree(ds[0].dir)
 		ok := cond == nil || cond(first)
 		for _, d := range ds[1:] {
-			ok = ok && sameTree(first, localTree(d.dir))
+			ok = ok && maps.Equal(first, mirrortest.Tree(d.dir))
 		}
 		if ok {
 			return first
 		}
 		if time.Now().After(deadline) {
 			for _, d := range ds {
-				t.Logf("%s:\n  %s\nstdout:\n%s\nstderr:\n%s", d.name, showTree(localTree(d.dir)), d.out.String(), d.errs.String())
+				t.Logf("%s:\n  %s\nstdout:\n%s\nstderr:\n%s", d.name, mirrortest.Describe(mirrortest.Tree(d.dir)), d.out.String(), d.errs.String())
 			}
 			t.Fatalf("%s: devices did not converge", what)
 		}
@@ -746,8 +694,8 @@ func TestSyncTwoWayRandom(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("one-way mirror of the grid: exit %d: %s", code, errOut)
 	}
-	if g := localTree(gridDir); !sameTree(g, final) {
-		t.Errorf("the grid holds\n  %s\nthe devices\n  %s", showTree(g), showTree(final))
+	if g := mirrortest.Tree(gridDir); !maps.Equal(g, final) {
+		t.Errorf("the grid holds\n  %s\nthe devices\n  %s", mirrortest.Describe(g), mirrortest.Describe(final))
 	}
 	for _, d := range devs {
 		checkNoTemps(t, d.dir)
@@ -760,7 +708,7 @@ func TestSyncTwoWayRandom(t *testing.T) {
 // false for a delete or a mkdir).
 func randomOp(t *testing.T, rng *rand.Rand, d *device, pool []string, touched map[string]bool, n int) (string, bool) {
 	files := []string{}
-	for p, v := range localTree(d.dir) {
+	for p, v := range mirrortest.Tree(d.dir) {
 		if v != "/" && !touched[p] {
 			files = append(files, p)
 		}

@@ -233,8 +233,14 @@ func (p *pusher) succeeded(rel string) {
 // handle makes the grid hold what is at rel locally, if this device
 // changed it since the last sync.
 func (p *pusher) handle(ctx context.Context, s *session, rel string) error {
+	return p.handleIn(ctx, s, rel, true)
+}
+
+// handleIn is handle; top is false inside a directory being pushed,
+// whose caller looks for deleted files once for the whole subtree.
+func (p *pusher) handleIn(ctx context.Context, s *session, rel string, top bool) error {
 	if rel == "" {
-		return p.pushDir(ctx, s, rel)
+		return p.pushDir(ctx, s, rel, top)
 	}
 	if p.ign.ignored(rel) || !validLocalPath(rel) {
 		return nil
@@ -245,7 +251,7 @@ func (p *pusher) handle(ctx context.Context, s *session, rel string) error {
 	}
 	switch {
 	case f.dir:
-		return p.pushDir(ctx, s, rel)
+		return p.pushDir(ctx, s, rel, top)
 	case f.regular:
 		return p.pushFile(ctx, s, rel, f)
 	case f.exists:
@@ -266,12 +272,14 @@ func validLocalPath(rel string) bool {
 
 // pushDir makes sure the directory exists on the grid and handles what
 // is in it (a directory made with files in it before it was watched).
-func (p *pusher) pushDir(ctx context.Context, s *session, rel string) error {
+// With top, it then unlinks the files recorded anywhere below rel but
+// gone locally; nested calls leave that to the top one, so each record
+// is looked at once per scan, not once per directory above it.
+func (p *pusher) pushDir(ctx context.Context, s *session, rel string, top bool) error {
 	ents, err := fs.ReadDir(p.m.loc.root.FS(), nativeOrDot(rel))
 	if err != nil {
 		return err
 	}
-	var errs []error
 	var kids []string
 	for _, e := range ents {
 		if child := path.Join(rel, e.Name()); !p.ign.ignored(child) {
@@ -287,7 +295,7 @@ func (p *pusher) pushDir(ctx context.Context, s *session, rel string) error {
 		}
 	}
 	for _, child := range kids {
-		if err := p.handle(ctx, s, child); err != nil {
+		if err := p.handleIn(ctx, s, child, false); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -295,14 +303,23 @@ func (p *pusher) pushDir(ctx context.Context, s *session, rel string) error {
 			p.retryLater(child)
 		}
 	}
+	if !top {
+		return nil
+	}
 	// Files recorded below rel but gone locally (deleted while the
 	// directory was not watched).
 	for _, rp := range p.m.st.under(rel) {
 		if f, err := p.m.loc.look(rp, false); err == nil && !f.exists {
-			errs = append(errs, p.pushGone(ctx, s, rp))
+			if err := p.pushGone(ctx, s, rp); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.warn(rp, "not unlinked: "+err.Error())
+				p.retryLater(rp)
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // ensureDir makes the directory rel on the grid if it is not there.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+	"github.com/tahoe-watch/tahoe-watch/internal/mirror/mirrortest"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
@@ -69,63 +71,7 @@ func (r *replica) path(p string) string { return filepath.Join(r.dir, filepath.F
 
 func (r *replica) write(p, data string) {
 	r.t.Helper()
-	if err := os.MkdirAll(filepath.Dir(r.path(p)), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(r.path(p), []byte(data), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// tree is what is below dir, but the state directory: file contents by
-// path, and directories as "/".
-func tree(dir string) map[string]string {
-	out := map[string]string{}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel == mirror.StateDir {
-			return filepath.SkipDir
-		}
-		if rel == mirror.IgnoreFile {
-			return nil // stays on its machine
-		}
-		if d.IsDir() {
-			out[rel] = "/"
-			return nil
-		}
-		b, _ := os.ReadFile(p)
-		out[rel] = string(b)
-		return nil
-	})
-	return out
-}
-
-func describe(m map[string]string) string {
-	var ks []string
-	for k, v := range m {
-		if len(v) > 40 {
-			v = fmt.Sprintf("%.40s…(%d bytes)", v, len(v))
-		}
-		ks = append(ks, fmt.Sprintf("%s=%q", k, v))
-	}
-	sort.Strings(ks)
-	return strings.Join(ks, "\n  ")
-}
-
-func equalTrees(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	mirrortest.WriteFile(r.t, r.dir, p, data)
 }
 
 // converge waits until every replica's tree is the same and cond holds
@@ -134,17 +80,17 @@ func converge(t *testing.T, what string, cond func(map[string]string) bool, rs .
 	t.Helper()
 	deadline := time.Now().Add(generous)
 	for {
-		first := tree(rs[0].dir)
+		first := mirrortest.Tree(rs[0].dir)
 		same := cond == nil || cond(first)
 		for _, r := range rs[1:] {
-			same = same && equalTrees(first, tree(r.dir))
+			same = same && maps.Equal(first, mirrortest.Tree(r.dir))
 		}
 		if same {
 			return first
 		}
 		if time.Now().After(deadline) {
 			for _, r := range rs {
-				t.Logf("%s:\n  %s", r.name, describe(tree(r.dir)))
+				t.Logf("%s:\n  %s", r.name, mirrortest.Describe(mirrortest.Tree(r.dir)))
 				for _, e := range r.rec.evs {
 					t.Logf("%s event %s %q %s", r.name, e.Type, e.Path, e.Message)
 				}
@@ -252,7 +198,7 @@ func TestTwoWayLocalToGrid(t *testing.T) {
 	a.write("secret/readme", "not ignored")
 	converge(t, "ignore patterns", has(map[string]string{"secret/readme": "not ignored"}), b)
 	time.Sleep(300 * time.Millisecond) // past the quiet period of what came first
-	got := tree(b.dir)
+	got := mirrortest.Tree(b.dir)
 	for _, p := range []string{"scratch.tmp", "build", "build/out.o", "secret/id.key"} {
 		if _, ok := got[p]; ok {
 			t.Errorf("%s reached the other replica", p)
@@ -331,8 +277,12 @@ func TestTwoWayOfflineEdits(t *testing.T) {
 		w.link(t, root, n+".txt", w.upload(t, []byte("base of "+n)))
 	}
 	a, b := w.replica(t, root, "a"), w.replica(t, root, "b")
-	converge(t, "first mirror", has(map[string]string{"keep.txt": "base of keep", "both.txt": "base of both"}), a, b)
+	a.write("sub/deep/del.txt", "base of deep del")
+	a.write("sub/deep/keep.txt", "base of deep keep")
+	converge(t, "first mirror", has(map[string]string{"keep.txt": "base of keep", "both.txt": "base of both",
+		"sub/deep/del.txt": "base of deep del", "sub/deep/keep.txt": "base of deep keep"}), a, b)
 	a.stop()
+	os.Remove(a.path("sub/deep/del.txt"))
 	a.write("edit.txt", "edited offline")
 	a.write("new/new.txt", "made offline")
 	os.Remove(a.path("del.txt"))
@@ -344,13 +294,14 @@ func TestTwoWayOfflineEdits(t *testing.T) {
 	a.start()
 	final := converge(t, "offline edits", both(has(map[string]string{
 		"keep.txt": "base of keep", "edit.txt": "edited offline", "new/new.txt": "made offline", "both.txt": "b's edit",
-	}), lacks("del.txt")), a, b)
+		"sub/deep/keep.txt": "base of deep keep",
+	}), lacks("del.txt", "sub/deep/del.txt")), a, b)
 	kept := false
 	for p, v := range final {
 		kept = kept || strings.HasPrefix(p, "both.txt.conflict-a-") && v == "a's offline edit"
 	}
 	if !kept {
-		t.Errorf("a's offline edit of both.txt lost:\n  %s", describe(final))
+		t.Errorf("a's offline edit of both.txt lost:\n  %s", mirrortest.Describe(final))
 	}
 }
 
@@ -398,14 +349,14 @@ func TestUploadMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.Close()
-		return tree(dir)
+		return mirrortest.Tree(dir)
 	}
 	waitGrid := func(what string, cond func(map[string]string) bool) {
 		t.Helper()
 		deadline := time.Now().Add(generous)
 		for g := gridTree(); !cond(g); g = gridTree() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: the grid holds\n  %s", what, describe(g))
+				t.Fatalf("%s: the grid holds\n  %s", what, mirrortest.Describe(g))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
