@@ -190,6 +190,12 @@ func (e *Editor) editEntries(ctx context.Context, op string, root cap.Cap, path 
 		if err := edit(d, name); err != nil {
 			return nil, err
 		}
+		if _, ok := dirnode.Find(d.Entries, name); ok {
+			// The edit put a usable entry under name: an unusable one of
+			// the same name goes, or Tahoe, where the later of two
+			// entries of one name wins, could read it instead.
+			d.Unusable = slices.DeleteFunc(d.Unusable, func(u dirnode.Unusable) bool { return u.Name == name })
+		}
 		return dirnode.PackDir(d, dir.Writekey)
 	})
 	return err

@@ -84,4 +84,18 @@ func TestEditsKeepUnusableEntries(t *testing.T) {
 	if d, err := dirnode.ParseDir(b, root.Writekey); err != nil || len(d.Unusable) != 2 {
 		t.Errorf("ParseDir = %+v, %v", d, err)
 	}
+	// Linking a usable entry under an unusable one's name replaces it:
+	// two entries of one name would let Tahoe read the later, hostile one.
+	if _, err := ed.Pub.Modify(ctx, root, func(old []byte) ([]byte, error) {
+		return append(append([]byte{}, old...), hostile[1]...), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ed.Link(ctx, root, []string{"broken"}, file, false, false); err != nil {
+		t.Fatal(err)
+	}
+	kept("link over the unusable entry's name", true, false, true)
+	if entries, err := ed.List(ctx, root); err != nil || len(entries) != 2 {
+		t.Errorf("List = %+v, %v", entries, err)
+	}
 }
