@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/publish"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 	"github.com/tahoe-watch/tahoe-watch/internal/upload"
 )
 
@@ -263,17 +263,7 @@ func TestSyncTextLine(t *testing.T) {
 }
 
 // syncBuffer is a goroutine-safe stdout for an in-process run.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+type syncBuffer = testutil.Buffer
 
 // TestSyncJSONAndExec runs sync in process with --json and --exec: the
 // first mirror reports progress, and a remote change two levels down is

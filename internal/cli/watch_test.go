@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +17,12 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // lockedBuffer is a buffer safe to write from the command and read from
 // the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.Buffer
 
 // watchGrid starts an embedded grid and publishes one 3-of-5 file on it.
 func watchGrid(t *testing.T) (*demo.Grid, *publish.Publisher, *cap.Mutable) {

@@ -1,38 +1,22 @@
 package hook_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // syncBuffer is a goroutine-safe buffer for logs and output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.Buffer
 
 type run struct {
 	t    *testing.T

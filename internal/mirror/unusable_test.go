@@ -5,25 +5,14 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/mirror"
+	"github.com/tahoe-watch/tahoe-watch/internal/testutil"
 )
 
 // logBuffer is a log destination safe for concurrent writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+type logBuffer = testutil.Buffer
 
 // TestUnusableEntryLive: a live mirror keeps following a directory after
 // another writer adds entries that cannot be used (a name that is not

@@ -1,7 +1,6 @@
 package natsout_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,22 +25,7 @@ import (
 )
 
 // logBuffer collects a sink's log, safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testutil.Buffer
 
 func newSink(t *testing.T, o natsout.Options) (*natsout.Sink, *logBuffer) {
 	t.Helper()
