@@ -124,14 +124,7 @@ func (w *Watcher) falseHints(ctx context.Context, e *entry, liars []string) {
 }
 
 // serverByID returns the server state with id, or nil.
-func (w *Watcher) serverByID(id string) *serverState {
-	for _, s := range w.servers {
-		if s.srv.Info.ID == id {
-			return s
-		}
-	}
-	return nil
-}
+func (w *Watcher) serverByID(id string) *serverState { return w.byID[id] }
 
 // forgiveAll starts a new refresh period: every server may push again.
 func (w *Watcher) forgiveAll() {
@@ -176,11 +169,12 @@ func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
 		}
 		e.badSeen[key] = true
 		name := b.Server
-		if s := w.serverByID(b.Server); s != nil {
+		s := w.serverByID(b.Server)
+		if s != nil {
 			name = s.srv.Info.Name()
 		}
 		msg := fmt.Sprintf("server %s holds a bad share %d: %s", name, b.Shnum, b.Reason)
-		if s := w.serverByID(b.Server); s != nil {
+		if s != nil {
 			s.update(func(st *ServerStatus) { st.BadShares++; st.LastBad = e.label() + ": " + msg })
 		}
 		w.log.Warn("bad share", "server", name, "cap", e.label(), "share", b.Shnum, "reason", b.Reason)
