@@ -41,12 +41,19 @@ type claimVersion struct {
 }
 
 // groupClaims groups the claims of servers by claimed version, newest
-// first, and fills each server's Listed from them.
+// first, and fills each server's Listed from them. A share number a
+// server claims more than once is taken once (its first claim), as a
+// listing names each share once: a repeat costs no second read.
 func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	by := map[[mutable.HashLen + 8]byte]*claimVersion{}
 	var out []*claimVersion
 	for i, s := range servers {
+		seen := make(map[uint64]bool, len(s.Claims))
 		for _, c := range s.Claims {
+			if seen[c.Shnum] {
+				continue
+			}
+			seen[c.Shnum] = true
 			rs[i].Listed = append(rs[i].Listed, int(c.Shnum))
 			var k [mutable.HashLen + 8]byte
 			copy(k[:], c.Root[:])
