@@ -156,18 +156,28 @@ func (w *Watcher) badLocked(e *entry, m *Map) []BadShare {
 	return bad
 }
 
-// badShares names the server of every bad share, once per share, reason
-// and cap: a warning event, a WARN line and the server's status.
+// badShare names one share of one server, for the bad-share warnings
+// given.
+type badShare struct {
+	server string
+	shnum  uint64
+}
+
+// badShares names the server of every bad share, once per share and cap
+// until its reason changes: a warning event, a WARN line and the
+// server's status. Only a share's last reason is kept, so what is
+// remembered stays bounded by the shares servers hold, however many
+// reasons (seqnums, lengths) a server makes up.
 func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
 	for _, b := range bad {
-		key := fmt.Sprintf("%s %d %s", b.Server, b.Shnum, b.Reason)
-		if e.badSeen[key] { // e's checks are serialized: no lock needed
+		key := badShare{b.Server, b.Shnum}
+		if r, ok := e.badSeen[key]; ok && r == b.Reason { // e's checks are serialized: no lock needed
 			continue
 		}
 		if e.badSeen == nil {
-			e.badSeen = map[string]bool{}
+			e.badSeen = map[badShare]string{}
 		}
-		e.badSeen[key] = true
+		e.badSeen[key] = b.Reason
 		name := b.Server
 		s := w.serverByID(b.Server)
 		if s != nil {
