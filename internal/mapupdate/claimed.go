@@ -78,19 +78,27 @@ func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	return out
 }
 
-// claimedReads reads and verifies every claimed share, all at once: one
+// claimedReads reads and verifies every claimed share at once: one
 // round trip where listing and reading took two. Every share is still
 // verified (and a bad one named), as with a listing; a server whose
-// claims are false costs one read per claimed share, at most MaxClaims
-// (so at most MaxClaims reads in flight per server).
+// claims are false costs one read per claimed share, at most MaxClaims,
+// and, as for a listing, at most perServerReads in flight.
 func (u *updater) claimedReads(ctx context.Context, vs []*claimVersion) {
 	var mu sync.Mutex // guards the ServerResults
 	var wg sync.WaitGroup
+	slots := map[*ServerResult]chan struct{}{}
 	for _, v := range vs {
 		for _, it := range v.items {
+			slot := slots[it.r]
+			if slot == nil {
+				slot = make(chan struct{}, perServerReads)
+				slots[it.r] = slot
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				slot <- struct{}{}
+				defer func() { <-slot }()
 				rctx, cancel := context.WithTimeout(ctx, u.opts.Timeout)
 				defer cancel()
 				s, err := u.readShare(rctx, it.r.Source, int(it.claim.Shnum))

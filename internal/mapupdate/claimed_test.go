@@ -2,8 +2,10 @@ package mapupdate
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
@@ -108,5 +110,43 @@ func TestRepeatedClaimReadOnce(t *testing.T) {
 	}
 	if m.Best == nil || m.Best.ID != truth.Best.ID {
 		t.Fatalf("best %+v, want %+v", m.Best, truth.Best)
+	}
+}
+
+// inFlight is a Source whose reads take a while and that records the
+// most reads it had in flight at once.
+type inFlight struct {
+	Source
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) ReadShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64) ([]byte, error) {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+	time.Sleep(20 * time.Millisecond)
+	return f.Source.ReadShare(ctx, kind, si, shnum, offset, length)
+}
+
+// TestClaimedReadsBoundedPerServer: a server claiming many shares has no
+// more reads in flight at once than a listing would give it.
+func TestClaimedReadsBoundedPerServer(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	f := &inFlight{Source: servers[0].Source}
+	servers[0].Source, servers[0].Claimed = f, true
+	for n := range 64 {
+		servers[0].Claims = append(servers[0].Claims, Claim{Shnum: uint64(n), Seqnum: 1})
+	}
+	if _, err := Update(context.Background(), c, servers, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.max > perServerReads || f.max == 0 {
+		t.Errorf("%d reads in flight at once to one server, want 1 to %d", f.max, perServerReads)
 	}
 }
