@@ -41,12 +41,19 @@ type claimVersion struct {
 }
 
 // groupClaims groups the claims of servers by claimed version, newest
-// first, and fills each server's Listed from them.
+// first, and fills each server's Listed from them. A share number a
+// server claims more than once is taken once (its first claim), as a
+// listing names each share once: a repeat costs no second read.
 func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	by := map[[mutable.HashLen + 8]byte]*claimVersion{}
 	var out []*claimVersion
 	for i, s := range servers {
+		seen := make(map[uint64]bool, len(s.Claims))
 		for _, c := range s.Claims {
+			if seen[c.Shnum] {
+				continue
+			}
+			seen[c.Shnum] = true
 			rs[i].Listed = append(rs[i].Listed, int(c.Shnum))
 			var k [mutable.HashLen + 8]byte
 			copy(k[:], c.Root[:])
@@ -71,19 +78,27 @@ func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	return out
 }
 
-// claimedReads reads and verifies every claimed share, all at once: one
+// claimedReads reads and verifies every claimed share at once: one
 // round trip where listing and reading took two. Every share is still
 // verified (and a bad one named), as with a listing; a server whose
-// claims are false costs one read per claimed share, at most MaxClaims
-// (so at most MaxClaims reads in flight per server).
+// claims are false costs one read per claimed share, at most MaxClaims,
+// and, as for a listing, at most perServerReads in flight.
 func (u *updater) claimedReads(ctx context.Context, vs []*claimVersion) {
 	var mu sync.Mutex // guards the ServerResults
 	var wg sync.WaitGroup
+	slots := map[*ServerResult]chan struct{}{}
 	for _, v := range vs {
 		for _, it := range v.items {
+			slot := slots[it.r]
+			if slot == nil {
+				slot = make(chan struct{}, perServerReads)
+				slots[it.r] = slot
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				slot <- struct{}{}
+				defer func() { <-slot }()
 				rctx, cancel := context.WithTimeout(ctx, u.opts.Timeout)
 				defer cancel()
 				s, err := u.readShare(rctx, it.r.Source, int(it.claim.Shnum))

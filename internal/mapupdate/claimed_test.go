@@ -2,8 +2,10 @@ package mapupdate
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
@@ -13,7 +15,15 @@ import (
 // countLists is a Source that counts its listings.
 type countLists struct {
 	Source
-	n *atomic.Int32
+	n     *atomic.Int32
+	reads *atomic.Int32 // if set, counts reads
+}
+
+func (c countLists) ReadShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64) ([]byte, error) {
+	if c.reads != nil {
+		c.reads.Add(1)
+	}
+	return c.Source.ReadShare(ctx, kind, si, shnum, offset, length)
 }
 
 func (c countLists) ListShares(ctx context.Context, kind string, si []byte) ([]uint64, error) {
@@ -33,7 +43,7 @@ func TestClaimsReplaceListing(t *testing.T) {
 	defer done()
 	var lists atomic.Int32
 	for i := range servers {
-		servers[i].Source = countLists{servers[i].Source, &lists}
+		servers[i].Source = countLists{Source: servers[i].Source, n: &lists}
 		servers[i].Claimed = true
 		for _, n := range truth.Servers[i].Listed {
 			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
@@ -62,5 +72,81 @@ func TestClaimsReplaceListing(t *testing.T) {
 		case i > 1 && r.Err != nil:
 			t.Errorf("honest server %d: %s", i, r)
 		}
+	}
+}
+
+// TestRepeatedClaimReadOnce: a server claiming each of its shares three
+// times has each listed once and read as often as an honest claim is.
+func TestRepeatedClaimReadOnce(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	reads := func(times int) (int32, *Map) {
+		servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+		defer done()
+		var lists, n atomic.Int32
+		for i := range servers {
+			servers[i].Claimed = true
+			for _, sh := range truth.Servers[i].Listed {
+				for range times {
+					servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(sh), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
+				}
+			}
+		}
+		servers[0].Source = countLists{Source: servers[0].Source, n: &lists, reads: &n}
+		m, err := Update(context.Background(), c, servers, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Load(), m
+	}
+	once, _ := reads(1)
+	thrice, m := reads(3)
+	if once == 0 || thrice != once {
+		t.Errorf("server 0 served %d reads for shares claimed thrice, %d claimed once", thrice, once)
+	}
+	if got, want := len(m.Servers[0].Listed), len(truth.Servers[0].Listed); got != want {
+		t.Errorf("server 0 listed %d shares, want %d", got, want)
+	}
+	if m.Best == nil || m.Best.ID != truth.Best.ID {
+		t.Fatalf("best %+v, want %+v", m.Best, truth.Best)
+	}
+}
+
+// inFlight is a Source whose reads take a while and that records the
+// most reads it had in flight at once.
+type inFlight struct {
+	Source
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) ReadShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64) ([]byte, error) {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+	time.Sleep(20 * time.Millisecond)
+	return f.Source.ReadShare(ctx, kind, si, shnum, offset, length)
+}
+
+// TestClaimedReadsBoundedPerServer: a server claiming many shares has no
+// more reads in flight at once than a listing would give it.
+func TestClaimedReadsBoundedPerServer(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	f := &inFlight{Source: servers[0].Source}
+	servers[0].Source, servers[0].Claimed = f, true
+	for n := range 64 {
+		servers[0].Claims = append(servers[0].Claims, Claim{Shnum: uint64(n), Seqnum: 1})
+	}
+	if _, err := Update(context.Background(), c, servers, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.max > perServerReads || f.max == 0 {
+		t.Errorf("%d reads in flight at once to one server, want 1 to %d", f.max, perServerReads)
 	}
 }

@@ -45,8 +45,8 @@ type entry struct {
 	// claims are the highest seqnums servers hinted at since the last
 	// map; distrust the servers whose hints about it are being ignored.
 	claims   map[string]claim
-	seenOn   map[string]uint64 // by server: the highest verified seqnum seen there
-	badSeen  map[string]bool   // bad-share warnings given
+	seenOn   map[string]uint64   // by server: the highest verified seqnum seen there
+	badSeen  map[badShare]string // bad-share warnings given: the last reason of each
 	distrust map[string]*distrust
 
 	// acks are, by server, the shares each server's watch acknowledgement

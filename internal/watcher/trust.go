@@ -124,14 +124,7 @@ func (w *Watcher) falseHints(ctx context.Context, e *entry, liars []string) {
 }
 
 // serverByID returns the server state with id, or nil.
-func (w *Watcher) serverByID(id string) *serverState {
-	for _, s := range w.servers {
-		if s.srv.Info.ID == id {
-			return s
-		}
-	}
-	return nil
-}
+func (w *Watcher) serverByID(id string) *serverState { return w.byID[id] }
 
 // forgiveAll starts a new refresh period: every server may push again.
 func (w *Watcher) forgiveAll() {
@@ -163,24 +156,35 @@ func (w *Watcher) badLocked(e *entry, m *Map) []BadShare {
 	return bad
 }
 
-// badShares names the server of every bad share, once per share, reason
-// and cap: a warning event, a WARN line and the server's status.
+// badShare names one share of one server, for the bad-share warnings
+// given.
+type badShare struct {
+	server string
+	shnum  uint64
+}
+
+// badShares names the server of every bad share, once per share and cap
+// until its reason changes: a warning event, a WARN line and the
+// server's status. Only a share's last reason is kept, so what is
+// remembered stays bounded by the shares servers hold, however many
+// reasons (seqnums, lengths) a server makes up.
 func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
 	for _, b := range bad {
-		key := fmt.Sprintf("%s %d %s", b.Server, b.Shnum, b.Reason)
-		if e.badSeen[key] { // e's checks are serialized: no lock needed
+		key := badShare{b.Server, b.Shnum}
+		if r, ok := e.badSeen[key]; ok && r == b.Reason { // e's checks are serialized: no lock needed
 			continue
 		}
 		if e.badSeen == nil {
-			e.badSeen = map[string]bool{}
+			e.badSeen = map[badShare]string{}
 		}
-		e.badSeen[key] = true
+		e.badSeen[key] = b.Reason
 		name := b.Server
-		if s := w.serverByID(b.Server); s != nil {
+		s := w.serverByID(b.Server)
+		if s != nil {
 			name = s.srv.Info.Name()
 		}
 		msg := fmt.Sprintf("server %s holds a bad share %d: %s", name, b.Shnum, b.Reason)
-		if s := w.serverByID(b.Server); s != nil {
+		if s != nil {
 			s.update(func(st *ServerStatus) { st.BadShares++; st.LastBad = e.label() + ": " + msg })
 		}
 		w.log.Warn("bad share", "server", name, "cap", e.label(), "share", b.Shnum, "reason", b.Reason)

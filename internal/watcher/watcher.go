@@ -129,6 +129,7 @@ type Watcher struct {
 	opts       Options
 	log        *slog.Logger
 	servers    []*serverState
+	byID       map[string]*serverState // servers by ID; fixed after New
 	checks     *queue
 	out        chan events.Event
 	readyEv    chan events.Event // the ready event, once
@@ -172,8 +173,13 @@ func New(caps []cap.Cap, opts Options) (*Watcher, error) {
 		}
 		w.roots[m.String()] = &rootState{c: m}
 	}
+	w.byID = make(map[string]*serverState, len(opts.Servers))
 	for _, s := range opts.Servers {
-		w.servers = append(w.servers, newServerState(s))
+		st := newServerState(s)
+		w.servers = append(w.servers, st)
+		if w.byID[s.Info.ID] == nil {
+			w.byID[s.Info.ID] = st
+		}
 	}
 	return w, nil
 }
