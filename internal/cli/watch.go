@@ -331,13 +331,6 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 		wg.Add(1)
 		go func() { defer wg.Done(); runner.Run(parent, hookIn) }()
 	}
-	go func() {
-		select {
-		case <-w.Ready():
-			logReady(log, w.Status())
-		case <-ctx.Done():
-		}
-	}()
 	var printErr error
 	changes := 0
 	err := w.Run(ctx, func(e events.Event) {
@@ -371,14 +364,4 @@ func runWatch(parent context.Context, opts *watchOptions, w *watcher.Watcher, p 
 		err = hookStatus(runner)
 	}
 	return err
-}
-
-// logReady logs that watching has begun, and how.
-func logReady(log *slog.Logger, st watcher.Status) {
-	modes := map[watcher.Mode]int{}
-	for _, s := range st.Servers {
-		modes[s.Mode]++
-	}
-	log.Info("watching", "caps", len(st.Caps), "push", modes[watcher.ModePush],
-		"poll", modes[watcher.ModePoll], "down", modes[watcher.ModeDown])
 }

@@ -292,7 +292,7 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	ev := w.readyEvent()
-	w.log.Info("ready: every cap verified, every server subscribed or polled", "caps", ev.Caps,
+	w.log.Info("watching", "caps", ev.Caps, // ready: every cap verified, every server subscribed or polled
 		"push", ev.Modes[string(ModePush)], "poll", ev.Modes[string(ModePoll)], "down", ev.Modes[string(ModeDown)],
 		"after", w.opts.Clock.Now().Sub(t0).Round(time.Millisecond))
 	close(w.ready)
