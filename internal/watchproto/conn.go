@@ -194,10 +194,18 @@ const closeTimeout = time.Second
 func (c *Conn) Close() error {
 	c.stopOnce.Do(func() { close(c.stop) })
 	// Cancelling the read loop's context closes the socket under a
-	// pending Read, which also ends the handshake's wait.
-	force := time.AfterFunc(closeTimeout, c.cancel)
-	err := c.ws.Close(websocket.StatusNormalClosure, "")
-	forced := !force.Stop()
+	// pending Read, which usually ends the handshake's wait too; but the
+	// library may still sit in its own 5 s close timeout, so Close stops
+	// waiting for it after closeTimeout and lets it end in the background.
+	closed := make(chan error, 1)
+	go func() { closed <- c.ws.Close(websocket.StatusNormalClosure, "") }()
+	var err error
+	forced := false
+	select {
+	case err = <-closed:
+	case <-time.After(closeTimeout):
+		forced = true
+	}
 	c.cancel()
 	c.wg.Wait()
 	switch {
