@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,12 +231,14 @@ func BenchmarkManyMutables(b *testing.B) {
 		var before runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		stopProfile := profileStartup(b)
 		start, cpu0 := time.Now(), cpuTime()
 		// The refresh gives a resubscription of n caps (rate-limited by
 		// the servers) time to finish.
 		refresh := time.Second + time.Duration(n)*time.Millisecond
 		w, _ := watchWithin(b, g, watcher.Options{Poll: time.Hour, Refresh: refresh}, 10*time.Minute, caps...)
 		ready, cpu := time.Since(start), cpuTime()-cpu0
+		stopProfile()
 		var after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -282,4 +285,22 @@ func rssMB() float64 {
 		}
 	}
 	return 0
+}
+
+// profileStartup writes a CPU profile of the startup alone (planting
+// excluded) to $WATCHER_BENCH_PROFILE when it is set; the returned
+// function stops it.
+func profileStartup(b *testing.B) func() {
+	path := os.Getenv("WATCHER_BENCH_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
