@@ -32,7 +32,7 @@ func (c countLists) ListShares(ctx context.Context, kind string, si []byte) ([]u
 }
 
 // TestClaimsReplaceListing: servers' claims stand in for their listings
-// (no list request), every claimed share is still read and verified, a
+// (no list request), the version is the one the shares read verified, a
 // claim of a share a server does not hold fails under that server's
 // name only, and a server claiming more than MaxClaims is listed.
 func TestClaimsReplaceListing(t *testing.T) {
@@ -57,7 +57,7 @@ func TestClaimsReplaceListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Best == nil || m.Best.ID != truth.Best.ID || m.Best.Distinct() != truth.Best.Distinct() {
+	if m.Best == nil || m.Best.ID != truth.Best.ID || !m.Best.Recoverable() {
 		t.Fatalf("best %+v, want %+v", m.Best, truth.Best)
 	}
 	if n := lists.Load(); n != 1 {
@@ -148,5 +148,78 @@ func TestClaimedReadsBoundedPerServer(t *testing.T) {
 	}
 	if f.max > perServerReads || f.max == 0 {
 		t.Errorf("%d reads in flight at once to one server, want 1 to %d", f.max, perServerReads)
+	}
+}
+
+// TestClaimedReadsOnlyEnough: with every server's claims true, an update
+// reads k shares, from as many servers, and no more; the unread claims
+// stand as holders.
+func TestClaimedReadsOnlyEnough(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	var lists atomic.Int32
+	reads := make([]atomic.Int32, len(servers))
+	for i := range servers {
+		servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &reads[i]}
+		servers[i].Claimed = true
+		for _, n := range truth.Servers[i].Listed {
+			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
+		}
+	}
+	m, err := Update(context.Background(), c, servers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Best == nil || m.Best.ID != truth.Best.ID || m.Best.Distinct() != truth.Best.ID.K {
+		t.Fatalf("best %+v, want %+v with k shares verified", m.Best, truth.Best)
+	}
+	var total int32
+	for i := range reads {
+		if n := reads[i].Load(); n != 1 {
+			t.Errorf("server %d served %d reads, want 1 (k = 3 shares from 3 servers)", i, n)
+		}
+		total += reads[i].Load()
+		if got, want := len(m.Servers[i].Listed), len(truth.Servers[i].Listed); got != want {
+			t.Errorf("server %d: %d holders, want its %d claims", i, got, want)
+		}
+	}
+	if lists.Load() != 0 || int(total) != truth.Best.ID.K {
+		t.Errorf("%d lists and %d reads, want 0 and %d", lists.Load(), total, truth.Best.ID.K)
+	}
+}
+
+// TestNewerFalseClaimThenTrue: a server claiming a newer version that
+// does not verify costs one read per such claim, and the true version
+// is still found from k reads of the others.
+func TestNewerFalseClaimThenTrue(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	var lists, liarReads atomic.Int32
+	for i := range servers {
+		servers[i].Claimed = true
+		seq := truth.Best.ID.Seqnum
+		if i == 0 {
+			seq += 5 // a lie: the shares hold the true version
+			servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &liarReads}
+		}
+		for _, n := range truth.Servers[i].Listed {
+			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: seq, Root: truth.Best.ID.RootHash})
+		}
+	}
+	m, err := Update(context.Background(), c, servers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Best == nil || m.Best.ID != truth.Best.ID || len(m.Newer) != 0 {
+		t.Fatalf("best %+v (newer %d), want %+v and nothing newer", m.Best, len(m.Newer), truth.Best)
+	}
+	if n, most := liarReads.Load(), int32(len(truth.Servers[0].Listed)); n == 0 || n > most {
+		t.Errorf("the lying server served %d reads, want 1 to %d (one per false claim)", n, most)
 	}
 }

@@ -27,7 +27,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // refreshedAll reports whether every server of w has done n refreshes.
 func refreshedAll(w *watcher.Watcher, n int) bool {
-	for _, s := range w.Status().Servers {
+	for _, s := range w.Servers() {
 		if s.Refreshes < n {
 			return false
 		}

@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -100,12 +101,20 @@ func (w *Watcher) Status() Status {
 	}
 	w.mu.Unlock()
 	slices.SortFunc(st.Caps, func(a, b CapStatus) int {
-		return strings.Compare(a.Root+"\x00"+a.Path, b.Root+"\x00"+b.Path)
+		return cmp.Or(strings.Compare(a.Root, b.Root), strings.Compare(a.Path, b.Path))
 	})
+	st.Servers = w.Servers()
+	return st
+}
+
+// Servers returns the status of each server alone: Status without the
+// caps, which for many caps costs far less.
+func (w *Watcher) Servers() []ServerStatus {
+	out := make([]ServerStatus, 0, len(w.servers))
 	for _, s := range w.servers {
 		s.mu.Lock()
-		st.Servers = append(st.Servers, s.stat)
+		out = append(out, s.stat)
 		s.mu.Unlock()
 	}
-	return st
+	return out
 }
