@@ -229,6 +229,10 @@ func newPutCommand(s Streams) *cobra.Command {
                           directory DIRCAP, creating missing directories;
                           --mutable links a new mutable file instead
 
+Any size streams in bounded memory: a regular FILE is read in place, and
+stdin (or a pipe) longer than 8 MiB is first spooled to a temporary file
+under $TMPDIR, which needs room for it.
+
 --private-key makes the new mutable file with a given RSA key (PEM, as
 Tahoe's --private-key-path), so that its cap is known in advance.
 
@@ -290,22 +294,6 @@ func putRun(ctx context.Context, opts *putOptions) error {
 	return putNew(ctx, opts, "-")
 }
 
-// readInput reads FILE, or stdin for "-".
-func (o *putOptions) readInput(name string) ([]byte, error) {
-	if name == "-" {
-		b, err := io.ReadAll(o.in)
-		if err != nil {
-			return nil, errkind.E("put", errkind.Other, "reading stdin: %w", err)
-		}
-		return b, nil
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, errkind.E("put", errkind.Usage, err)
-	}
-	return b, nil
-}
-
 // key is the --private-key key, or a new one.
 func (o *putOptions) key() (*rsa.PrivateKey, error) {
 	if o.privateKey == "" {
@@ -322,26 +310,6 @@ func (o *putOptions) key() (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-// withInput reads file (stdin for "-"), opens the grid and runs do with
-// both; a cap do returns is printed.
-func (o *putOptions) withInput(ctx context.Context, file string, do func(w *writer, data []byte) (cap.Cap, error)) error {
-	data, err := o.readInput(file)
-	if err != nil {
-		return err
-	}
-	w, err := o.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	c, err := do(w, data)
-	if err != nil || c == nil {
-		return err
-	}
-	_, err = fmt.Fprintln(o.out, c.String()) // the new cap, on purpose in full
-	return err
-}
-
 func putNew(ctx context.Context, opts *putOptions, file string) error {
 	if opts.mutable {
 		return errkind.E("put", errkind.Usage, "--mutable needs a DIRCAP/PATH to link at")
@@ -351,49 +319,26 @@ func putNew(ctx context.Context, opts *putOptions, file string) error {
 	})
 }
 
-// withStream is withInput for the mutable writes, which stream a regular
-// FILE (a large MDMF file is never held whole in memory); stdin is read
-// whole first, as its size is not known in advance.
+// withStream opens file (stdin for "-", see openInput) and the grid, runs
+// do with both, and prints the cap do returns, if any: in full, as a new
+// mutable file's write cap is printed on purpose.
 func (o *putOptions) withStream(ctx context.Context, file string, do func(w *writer, r io.Reader, size int64) (cap.Cap, error)) error {
-	f, size, err := openRegular(file)
+	in, err := openInput(file, o.in)
 	if err != nil {
 		return err
 	}
-	if f == nil {
-		return o.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
-			return do(w, bytes.NewReader(data), int64(len(data)))
-		})
-	}
-	defer f.Close()
+	defer in.close()
 	w, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	c, err := do(w, f, size)
+	c, err := do(w, in.r, in.size)
 	if err != nil || c == nil {
 		return err
 	}
-	_, err = fmt.Fprintln(o.out, c)
+	_, err = fmt.Fprintln(o.out, c.String())
 	return err
-}
-
-// openRegular opens name if it is a regular file, with its size; nil for
-// stdin ("-") or anything else (a pipe, a device), which is read whole.
-func openRegular(name string) (*os.File, int64, error) {
-	if name == "-" {
-		return nil, 0, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, 0, errkind.E("put", errkind.Usage, err)
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, nil
-	}
-	return f, st.Size(), nil
 }
 
 // newMutableFrom creates a mutable file from size bytes of r.
@@ -403,20 +348,6 @@ func (o *putOptions) newMutableFrom(ctx context.Context, w *writer, r io.Reader,
 		return nil, err
 	}
 	res, err := w.pub.CreateFrom(ctx, priv, r, size, w.params)
-	if err = o.landed(err); err != nil {
-		return nil, err
-	}
-	return res.Cap, nil
-}
-
-// newMutable creates a mutable file holding data, with the --private-key
-// key or a new one.
-func (o *putOptions) newMutable(ctx context.Context, w *writer, data []byte) (cap.Cap, error) {
-	priv, err := o.key()
-	if err != nil {
-		return nil, err
-	}
-	res, err := w.pub.Create(ctx, priv, data, w.params)
 	if err = o.landed(err); err != nil {
 		return nil, err
 	}
@@ -478,19 +409,8 @@ func putLink(ctx context.Context, opts *putOptions, file, target string) error {
 	link := func(w *writer, child cap.Cap) (cap.Cap, error) {
 		return child, w.ed.Link(ctx, root, path, dirop.ChildOf(child), true, true)
 	}
-	if !opts.mutable {
-		// An immutable upload streams a regular FILE (read twice: the
-		// convergent key hashes it all first); stdin is read whole.
-		return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
-			child, err := opts.uploadFrom(ctx, w, r, size)
-			if err != nil {
-				return nil, err
-			}
-			return link(w, child)
-		})
-	}
-	return opts.withInput(ctx, file, func(w *writer, data []byte) (cap.Cap, error) {
-		child, err := opts.upload(ctx, w, data)
+	return opts.withStream(ctx, file, func(w *writer, r io.Reader, size int64) (cap.Cap, error) {
+		child, err := opts.storeFrom(ctx, w, r, size)
 		if err != nil {
 			return nil, err
 		}
@@ -498,8 +418,18 @@ func putLink(ctx context.Context, opts *putOptions, file, target string) error {
 	})
 }
 
+// storeFrom stores size bytes of r as the file put links: a new mutable
+// file with --mutable, else an immutable one (CHK or LIT).
+func (o *putOptions) storeFrom(ctx context.Context, w *writer, r io.Reader, size int64) (cap.Cap, error) {
+	if o.mutable {
+		return o.newMutableFrom(ctx, w, r, size)
+	}
+	return o.uploadFrom(ctx, w, r, size)
+}
+
 // uploadFrom stores size bytes of r as an immutable file (CHK or LIT),
-// segment by segment when r can be read at offsets (a regular file).
+// segment by segment when r can be read at offsets (as every input of
+// openInput can).
 func (o *putOptions) uploadFrom(ctx context.Context, w *writer, r io.Reader, size int64) (cap.Cap, error) {
 	ra, ok := r.(io.ReaderAt)
 	if !ok {
@@ -527,23 +457,6 @@ func (o *putOptions) uploadFrom(ctx context.Context, w *writer, r io.Reader, siz
 		if now, err := r.(*os.File).Stat(); err != nil || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
 			return nil, errkind.E("put", errkind.Other, "%s changed while being uploaded; nothing was linked, run put again", before.Name())
 		}
-	}
-	return res.Cap, nil
-}
-
-// upload stores data as the file put links: a new mutable file with
-// --mutable, else an immutable one (CHK or LIT).
-func (o *putOptions) upload(ctx context.Context, w *writer, data []byte) (cap.Cap, error) {
-	if o.mutable {
-		return o.newMutable(ctx, w, data)
-	}
-	conv, err := w.convergence(&o.writeOptions)
-	if err != nil {
-		return nil, err
-	}
-	res, err := w.uploader(conv).Upload(ctx, data)
-	if err != nil {
-		return nil, err
 	}
 	return res.Cap, nil
 }
