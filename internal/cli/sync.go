@@ -42,9 +42,7 @@ type syncOptions struct {
 	delete   bool
 	once     bool
 	parallel int
-	poll     time.Duration
-	refresh  time.Duration
-	noPush   bool
+	timingOptions
 	verbose  bool
 	progress string
 
@@ -122,9 +120,8 @@ readable by group or others (chmod 600).`,
 	f.BoolVar(&opts.delete, "delete", true, "delete local files whose entries were removed remotely (unless edited locally)")
 	f.BoolVar(&opts.once, "once", false, "mirror once and exit; do not watch")
 	f.IntVar(&opts.parallel, "parallel", mirror.DefaultParallel, "download up to `N` files at once")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and reconcile the whole tree this often (at least 1s)")
-	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
+	addTimingFlags(f, &opts.timingOptions)
+	f.Lookup("refresh").Usage = "resubscribe and reconcile the whole tree this often (at least 1s)"
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log debug detail on stderr")
 	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: `WHEN`, auto (when a terminal), always or never")
 	return cmd
@@ -155,7 +152,7 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	if opts.parallel < 1 {
 		return &usageError{fmt.Errorf("--parallel must be at least 1")}
 	}
-	if err := checkIntervals(opts.poll, opts.refresh); err != nil {
+	if err := opts.timingOptions.check(); err != nil {
 		return err
 	}
 	if opts.settle <= 0 {
@@ -211,9 +208,11 @@ func syncRun(ctx context.Context, opts *syncOptions) error {
 	}
 	out := &syncOutput{w: opts.out, json: opts.json}
 	bar := newProgressBar(opts.errOut, opts.progress, opts.json)
+	var wo watcher.Options
+	opts.timingOptions.apply(&wo)
 	m, err := mirror.Open(c, opts.dir, mirror.Options{Grid: cfg.Grid, Reader: r, Parallel: opts.parallel,
 		Keep: !opts.delete, Logger: log, Progress: func(p mirror.ProgressEvent) { out.progress(p); bar.show(p) },
-		Watch: watcher.Options{NoPush: opts.noPush, Poll: opts.poll, Refresh: opts.refresh}, Push: push})
+		Watch: wo, Push: push})
 	if err != nil {
 		return err
 	}

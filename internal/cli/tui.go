@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -25,9 +24,7 @@ import (
 type tuiOptions struct {
 	gridOptions
 	watchList string
-	poll      time.Duration
-	refresh   time.Duration
-	noPush    bool
+	timingOptions
 	recursive bool
 	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
 	args      []string
@@ -58,7 +55,7 @@ with the demo grid: docs/tui.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args
-			if err := checkIntervals(opts.poll, opts.refresh); err != nil {
+			if err := opts.timingOptions.check(); err != nil {
 				return err
 			}
 			return tuiRun(cmd.Context(), opts)
@@ -67,9 +64,7 @@ with the demo grid: docs/tui.md.`,
 	addGridFlags(cmd, &opts.gridOptions)
 	f := cmd.Flags()
 	f.StringVar(&opts.watchList, "watchlist", tui.DefaultWatchList(), "`FILE` remembering the watched read caps (mode 0600)")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often (at least 1s)")
-	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
+	addTimingFlags(f, &opts.timingOptions)
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "show a row for every mutable below the watched directories")
 	f.StringVar(&opts.capFile, capFileFlag, "", "also show the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
 	return cmd
@@ -112,8 +107,9 @@ func tuiRun(ctx context.Context, opts *tuiOptions) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src, err := tui.NewWatcherSource(ctx, append(saved, targets...), watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush,
-		Poll: opts.poll, Refresh: opts.refresh, Recursive: opts.recursive, Logger: slog.New(slog.DiscardHandler)})
+	wo := watcher.Options{Grid: cfg.Grid, Recursive: opts.recursive, Logger: slog.New(slog.DiscardHandler)}
+	opts.timingOptions.apply(&wo)
+	src, err := tui.NewWatcherSource(ctx, append(saved, targets...), wo)
 	if err != nil {
 		return err
 	}

@@ -34,16 +34,14 @@ type watchOptions struct {
 	once      bool
 	count     int
 	recursive bool
-	poll      time.Duration
-	refresh   time.Duration
-	noPush    bool
-	logOpts   logging.Options
-	capFile   string // --cap-file: more CAP[/PATH] targets, one per line
-	filter    eventFilter
-	typed     map[string]typedPath   // resolved CAP/PATH arguments, by the read cap watched
-	changed   func(flag string) bool // whether a flag was given; nil in tests
-	metrics   string                 // --metrics-listen address, "" for off
-	nats      natsOptions
+	timingOptions
+	logOpts logging.Options
+	capFile string // --cap-file: more CAP[/PATH] targets, one per line
+	filter  eventFilter
+	typed   map[string]typedPath   // resolved CAP/PATH arguments, by the read cap watched
+	changed func(flag string) bool // whether a flag was given; nil in tests
+	metrics string                 // --metrics-listen address, "" for off
+	nats    natsOptions
 
 	exec        string
 	stdin       bool
@@ -111,9 +109,7 @@ codes in full: docs/events.md.`
 	f.BoolVar(&opts.once, "once", false, "exit after the first change")
 	f.IntVar(&opts.count, "count", 0, "exit after `N` changes")
 	f.BoolVarP(&opts.recursive, "recursive", "r", false, "watch directories and every mutable below them")
-	f.DurationVar(&opts.poll, "poll", watcher.DefaultPoll, "poll interval for servers that cannot push (at least 1s)")
-	f.DurationVar(&opts.refresh, "refresh", watcher.DefaultRefresh, "resubscribe and re-read everything this often (at least 1s)")
-	f.BoolVar(&opts.noPush, "no-push", false, "poll every server; never open watch connections")
+	addTimingFlags(f, &opts.timingOptions)
 	addLogFlags(f, &opts.logOpts)
 	opts.filter.addFlags(f)
 	f.StringVar(&opts.capFile, capFileFlag, "", "also watch the CAP[/PATH] targets in `FILE`, one per line (# comments); keeps caps off the command line")
@@ -158,10 +154,11 @@ func watchRun(ctx context.Context, opts *watchOptions) error {
 		return err
 	}
 	mc, served := serveMetrics(ctx, cancel, opts.metrics)
-	w, err := watcher.New(caps, watcher.Options{Grid: cfg.Grid, NoPush: opts.noPush, Poll: opts.poll,
-		Refresh: opts.refresh, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log,
+	wo := watcher.Options{Grid: cfg.Grid, Recursive: opts.recursive, Contents: opts.stdin && runner != nil, Logger: log,
 		ReadyEvent: opts.json, // docs/events.md: ready is a --json event; text and templates keep one line per change
-		Metrics:    mc})
+		Metrics:    mc}
+	opts.timingOptions.apply(&wo)
+	w, err := watcher.New(caps, wo)
 	if err == nil {
 		err = runWatch(ctx, opts, w, printer, runner, log)
 	}

@@ -4,21 +4,16 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
-	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/events"
 	"github.com/tahoe-watch/tahoe-watch/internal/hook"
 )
 
-// minInterval is the shortest --poll and --refresh the watcher takes: a
-// shorter one would have every watcher hammer the servers.
-const minInterval = time.Second
-
 // validate checks every flag value of the watcher before anything runs,
 // so a typo is exit 2 at once rather than a surprise later.
 func (opts *watchOptions) validate() error {
-	for _, check := range []func() error{opts.checkLogFlags, opts.checkCounts, opts.checkIntervals, opts.checkHookFlags, opts.filter.check} {
+	for _, check := range []func() error{opts.checkLogFlags, opts.checkCounts, opts.timingOptions.check, opts.checkHookFlags, opts.filter.check} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -62,22 +57,6 @@ func (opts *watchOptions) checkCounts() error {
 		return &usageError{fmt.Errorf("--once and --count exclude each other (--once is --count 1)")}
 	case opts.count < 0:
 		return &usageError{fmt.Errorf("--count %d: want a positive number of changes", opts.count)}
-	}
-	return nil
-}
-
-func (opts *watchOptions) checkIntervals() error { return checkIntervals(opts.poll, opts.refresh) }
-
-// checkIntervals refuses a --poll or --refresh below minInterval (the
-// watcher, sync and tui take them alike).
-func checkIntervals(poll, refresh time.Duration) error {
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"--poll", poll}, {"--refresh", refresh}} {
-		if f.d < minInterval {
-			return &usageError{fmt.Errorf("%s %s: want at least %s", f.name, f.d, minInterval)}
-		}
 	}
 	return nil
 }
