@@ -239,6 +239,7 @@ func BenchmarkManyMutables(b *testing.B) {
 		w, _ := watchWithin(b, g, watcher.Options{Poll: time.Hour, Refresh: refresh}, 10*time.Minute, caps...)
 		ready, cpu := time.Since(start), cpuTime()-cpu0
 		stopProfile()
+		heapProfile(b)
 		var after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -303,4 +304,22 @@ func profileStartup(b *testing.B) func() {
 		b.Fatal(err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// heapProfile writes a heap profile (in use at ready) to
+// $WATCHER_BENCH_HEAPPROFILE when it is set.
+func heapProfile(b *testing.B) {
+	path := os.Getenv("WATCHER_BENCH_HEAPPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -93,7 +93,7 @@ func watchWithin(t testing.TB, g gridder, o watcher.Options, d time.Duration, ca
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan events.Event, 100000)
+	ch := make(chan events.Event, 10000) // more would weigh in the benchmarks' heap figures
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
