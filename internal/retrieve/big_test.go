@@ -3,8 +3,11 @@ package retrieve
 import (
 	"context"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
@@ -107,3 +110,38 @@ func countingCat(r *Reader, c cap.Cap) (int64, error) {
 type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestReadsPrimarySharesAmongNearlyFast: servers whose map-update
+// latencies differ by less than the fastest one's (noise: handshakes on a
+// busy machine) count as equally fast, so the primary shares are read
+// and need no erasure decoding; a server several times slower than the
+// fastest is still avoided.
+func TestReadsPrimarySharesAmongNearlyFast(t *testing.T) {
+	g := testgrid.New(t, 5)
+	c := bigMDMF(t, g, 300<<10, 3, 5) // share i on server i
+	r := newReader(t, g, 0)
+	for _, tc := range []struct {
+		latency [5]int // ms, of the server holding share i
+		want    []int
+	}{
+		{[5]int{35, 40, 45, 30, 200}, []int{0, 1, 2}},
+		{[5]int{200, 40, 45, 30, 35}, []int{1, 2, 3}},
+	} {
+		m, err := r.Map(context.Background(), c)
+		if err != nil || m.Best == nil {
+			t.Fatal(err)
+		}
+		for _, s := range m.Best.Shares {
+			s.Server.Latency = time.Duration(tc.latency[s.Num]) * time.Millisecond
+		}
+		w := &counter{}
+		rep, err := Mutable(context.Background(), w, c.Readkey, c.SI, m.Best, nil)
+		if err != nil || w.n != 300<<10 {
+			t.Fatalf("read %d bytes: %v", w.n, err)
+		}
+		got := slices.Sorted(maps.Keys(rep.Used))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("latencies %v ms: read shares %v, want %v", tc.latency, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"time"
@@ -111,18 +112,26 @@ func Mutable(ctx context.Context, w io.Writer, readkey []byte, si []byte, v *map
 	return r.report, nil
 }
 
-// order ranks the candidates: fastest servers first (in 5 ms bands),
-// then primary shares, which decode cheapest.
+// order ranks the candidates: fastest servers first, in bands as wide
+// as the fastest server's latency (at least 5 ms), then primary shares,
+// which decode with no erasure arithmetic, then by share number. A map
+// update's latency includes connection setup and is noisy (a fresh
+// process's TLS handshakes on a busy machine), so servers within one
+// band count as equally fast rather than trading a primary share for a
+// secondary one over a few milliseconds.
 func (r *mutableReader) order(shares []*mapupdate.Share) {
+	unit := time.Duration(math.MaxInt64)
 	for _, s := range shares {
 		r.cands = append(r.cands, &candidate{Share: *s})
+		unit = min(unit, s.Server.Latency)
 	}
-	band := func(c *candidate) time.Duration { return c.Server.Latency / (5 * time.Millisecond) }
+	unit = max(unit, 5*time.Millisecond)
+	band := func(c *candidate) time.Duration { return c.Server.Latency / unit }
 	slices.SortStableFunc(r.cands, func(a, b *candidate) int {
 		if c := cmp.Compare(band(a), band(b)); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Num, b.Num)
+		return cmp.Compare(a.Num, b.Num) // primary shares have the low numbers
 	})
 }
 
