@@ -1,6 +1,7 @@
 package retrieve
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"maps"
@@ -19,9 +20,14 @@ import (
 // bigMDMF stores an MDMF file of size bytes, k-of-n, on g (share i on
 // server i mod len(servers)) and returns its write cap.
 func bigMDMF(t testing.TB, g *testgrid.Grid, size, k, n int) *cap.Mutable {
+	return bigMutable(t, g, cap.MDMF, size, k, n)
+}
+
+// bigMutable is bigMDMF for either format.
+func bigMutable(t testing.TB, g *testgrid.Grid, format cap.Format, size, k, n int) *cap.Mutable {
 	t.Helper()
 	priv := testgrid.Key(t)
-	c := cap.NewMutable(cap.MDMF, false, priv)
+	c := cap.NewMutable(format, false, priv)
 	plain := make([]byte, size)
 	for i := range plain {
 		plain[i] = byte(i*7 + i>>13)
@@ -142,6 +148,29 @@ func TestReadsPrimarySharesAmongNearlyFast(t *testing.T) {
 		got := slices.Sorted(maps.Keys(rep.Used))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("latencies %v ms: read shares %v, want %v", tc.latency, got, tc.want)
+		}
+	}
+}
+
+// TestReadsSegmentsTooBigToPreallocate reads SDMF files whose single
+// segment (9 MiB) is larger than the buffers made before bytes arrive:
+// with 1-of-2 the block is too (read into a growing buffer), with 3-of-5
+// only the segment (decoded into its own buffer).
+func TestReadsSegmentsTooBigToPreallocate(t *testing.T) {
+	const size = 9 << 20
+	g := testgrid.New(t, 5)
+	r := newReader(t, g, 0)
+	for _, kn := range [][2]int{{1, 2}, {3, 5}} {
+		c := bigMutable(t, g, cap.SDMF, size, kn[0], kn[1])
+		var buf bytes.Buffer
+		if _, err := r.Cat(context.Background(), &buf, c); err != nil || buf.Len() != size {
+			t.Fatalf("%d-of-%d: read %d bytes: %v", kn[0], kn[1], buf.Len(), err)
+		}
+		b := buf.Bytes()
+		for i := range b {
+			if b[i] != byte(i*7+i>>13) {
+				t.Fatalf("%d-of-%d: byte %d differs", kn[0], kn[1], i)
+			}
 		}
 	}
 }

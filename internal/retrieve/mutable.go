@@ -28,6 +28,13 @@ const (
 	windowTotal = 4 << 20
 )
 
+// maxPrealloc bounds each buffer made from the header's sizes before any
+// share bytes arrive. A signed header may claim any size (the writer is
+// a peer too), so a window larger than this (only an SDMF file's single
+// segment can be) is read into buffers that grow as bytes arrive and
+// decoded into buffers sized by the verified blocks, as before pooling.
+const maxPrealloc = 8 << 20
+
 // candidate is one share of the version on one server.
 type candidate struct {
 	mapupdate.Share
@@ -270,8 +277,13 @@ func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 	}
 	window := int(max(1, min(windowBytes, windowTotal/int64(r.h.K))/r.h.BlockRegion(0).Len()))
 	window = min(window, nseg)
-	r.bufs = newBufPool(int(r.h.BlockRegion(window-1).End-r.h.BlockRegion(0).Start), 2*r.h.K)
-	out := make([]byte, int64(window)*r.h.SegmentSize)
+	if n := r.h.BlockRegion(window-1).End - r.h.BlockRegion(0).Start; n <= maxPrealloc {
+		r.bufs = newBufPool(int(n), 2*r.h.K)
+	}
+	var out []byte
+	if n := int64(window) * r.h.SegmentSize; n <= maxPrealloc {
+		out = make([]byte, n)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := func(seg int) chan gathered {
@@ -306,8 +318,11 @@ func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 }
 
 // decodeWindow decodes a window's segments in parallel into out and
-// writes them to w.
+// writes them to w; with no out, into buffers of their own.
 func (r *mutableReader) decodeWindow(w io.Writer, out []byte, g gathered) error {
+	if out == nil {
+		return r.decodeEach(w, g)
+	}
 	var eg errgroup.Group
 	eg.SetLimit(runtime.GOMAXPROCS(0))
 	segsize := int(r.h.SegmentSize)
@@ -327,6 +342,24 @@ func (r *mutableReader) decodeWindow(w io.Writer, out []byte, g gathered) error 
 	n := (g.end-1-g.seg)*segsize + r.h.SegmentLen(g.end-1)
 	if _, err := w.Write(out[:n]); err != nil {
 		return errkind.E("retrieve.Mutable", errkind.Other, err)
+	}
+	return nil
+}
+
+// decodeEach is decodeWindow for segments too large to preallocate for.
+func (r *mutableReader) decodeEach(w io.Writer, g gathered) error {
+	for s := g.seg; s < g.end; s++ {
+		byNum := make(map[int][]byte, r.h.K)
+		for num, bs := range g.blocks {
+			byNum[num] = bs[s-g.seg]
+		}
+		pt, err := r.dec.Segment(s, g.salts[s-g.seg], byNum)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(pt); err != nil {
+			return errkind.E("retrieve.Mutable", errkind.Other, err)
+		}
 	}
 	return nil
 }
