@@ -156,6 +156,7 @@ type call struct {
 	header           http.Header
 	idempotent       bool
 	maxBody          int64
+	into             []byte // a 2xx body of exactly len(into) bytes is read into it
 }
 
 // reply is the part of a response the endpoints look at.
@@ -261,7 +262,11 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 	if !ok {
 		max = maxErrorBody // only the start of an error body is reported
 	}
-	b, err := readBody(resp, max)
+	into := k.into
+	if !ok {
+		into = nil
+	}
+	b, err := readBody(resp, max, into)
 	if err != nil {
 		return nil, transportError(k.op, c.name, err)
 	}
@@ -277,9 +282,17 @@ func (c *Client) once(ctx context.Context, k call, body []byte) (*reply, error) 
 // length within max into a buffer that never exceeds that length (and
 // grows, doubling from 1 MiB, only as bytes arrive, so a server that
 // declares much and sends little costs little), any other with a growing
-// one.
-func readBody(resp *http.Response, max int64) ([]byte, error) {
+// one. A body of exactly len(into) bytes is read into into instead.
+func readBody(resp *http.Response, max int64, into []byte) ([]byte, error) {
 	n := resp.ContentLength
+	if into != nil && n == int64(len(into)) && n <= max {
+		if _, err := io.ReadFull(resp.Body, into); err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		} else if err != nil {
+			return nil, err
+		}
+		return into, nil
+	}
 	if n < 0 || n > max {
 		return io.ReadAll(io.LimitReader(resp.Body, max+1))
 	}

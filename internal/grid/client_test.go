@@ -316,6 +316,54 @@ func TestReadRanges(t *testing.T) {
 	}
 }
 
+// TestReadShareInto: a range answer of the asked length lands in the
+// caller's buffer itself; shorter answers, whole-share 200s and empty
+// 204s are copied into it; a body cut short is an error, not a short read.
+func TestReadShareInto(t *testing.T) {
+	share := []byte("0123456789")
+	_, n := startTLS(t, newCert(t), authed(func(w http.ResponseWriter, r *http.Request) {
+		var a, b int
+		fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &a, &b)
+		switch {
+		case a == 7: // a server ignoring Range
+			w.Write(share)
+			return
+		case a >= len(share):
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case a == 5: // declares more than it sends
+			w.Header().Set("Content-Length", "4")
+			w.Header().Set("Content-Range", "bytes 5-8/10")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(share[5:7])
+			return
+		}
+		b = min(b, len(share)-1)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a, b, len(share)))
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(share[a : b+1])
+	}))
+	c := New(n, &Options{Retries: -1})
+	defer c.Close()
+	ctx := ctxTimeout(t, 10*time.Second)
+	for _, tc := range []struct {
+		off, n int64
+		want   string
+	}{{0, 4, "0123"}, {8, 10, "89"}, {7, 10, "789"}, {10, 5, ""}} {
+		buf := make([]byte, tc.n)
+		got, err := c.ReadShareInto(ctx, Mutable, make([]byte, 16), 0, tc.off, buf)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("read(%d, %d) = %q, %v; want %q", tc.off, tc.n, got, err, tc.want)
+		}
+		if len(got) > 0 && &got[0] != &buf[0] {
+			t.Errorf("read(%d, %d) did not return the caller's buffer", tc.off, tc.n)
+		}
+	}
+	if got, err := c.ReadShareInto(ctx, Mutable, make([]byte, 16), 0, 5, make([]byte, 4)); err == nil {
+		t.Errorf("body cut short: read %q and no error", got)
+	}
+}
+
 // TestHangingHandler: a server that completes TLS and reads the request
 // but never answers must not hold a request past its deadline either.
 func TestHangingHandler(t *testing.T) {

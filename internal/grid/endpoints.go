@@ -114,8 +114,26 @@ func (c *Client) ListShares(ctx context.Context, kind string, si []byte) ([]uint
 // is Immutable or Mutable. A read past the end of the share returns what
 // there is (possibly nothing). A negative length reads the whole share.
 func (c *Client) ReadShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64) ([]byte, error) {
+	return c.readShare(ctx, kind, si, shnum, offset, length, nil)
+}
+
+// ReadShareInto is ReadShare of len(buf) bytes at offset into buf: an
+// answer of exactly that length is read straight into it (a reader that
+// reuses its buffers allocates nothing per read), any other is copied.
+// The result aliases buf and is shorter when the share ends sooner.
+func (c *Client) ReadShareInto(ctx context.Context, kind string, si []byte, shnum uint64, offset int64, buf []byte) ([]byte, error) {
+	b, err := c.readShare(ctx, kind, si, shnum, offset, int64(len(buf)), buf)
+	if err != nil || len(b) == 0 || &b[0] == &buf[0] {
+		return b, err
+	}
+	return buf[:copy(buf, b)], nil
+}
+
+// readShare is ReadShare, reading a 2xx body of exactly length bytes
+// into into when into is not nil.
+func (c *Client) readShare(ctx context.Context, kind string, si []byte, shnum uint64, offset, length int64, into []byte) ([]byte, error) {
 	k := call{op: "grid.ReadShare", method: http.MethodGet, path: siPath(kind, si, itoa(shnum)), idempotent: true,
-		maxBody: maxWholeShare}
+		maxBody: maxWholeShare, into: into}
 	if length == 0 {
 		return []byte{}, nil
 	}

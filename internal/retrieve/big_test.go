@@ -1,10 +1,14 @@
 package retrieve
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/grid"
 	"github.com/tahoe-watch/tahoe-watch/internal/nurl"
@@ -16,9 +20,14 @@ import (
 // bigMDMF stores an MDMF file of size bytes, k-of-n, on g (share i on
 // server i mod len(servers)) and returns its write cap.
 func bigMDMF(t testing.TB, g *testgrid.Grid, size, k, n int) *cap.Mutable {
+	return bigMutable(t, g, cap.MDMF, size, k, n)
+}
+
+// bigMutable is bigMDMF for either format.
+func bigMutable(t testing.TB, g *testgrid.Grid, format cap.Format, size, k, n int) *cap.Mutable {
 	t.Helper()
 	priv := testgrid.Key(t)
-	c := cap.NewMutable(cap.MDMF, false, priv)
+	c := cap.NewMutable(format, false, priv)
 	plain := make([]byte, size)
 	for i := range plain {
 		plain[i] = byte(i*7 + i>>13)
@@ -33,7 +42,8 @@ func bigMDMF(t testing.TB, g *testgrid.Grid, size, k, n int) *cap.Mutable {
 }
 
 // BenchmarkRetrieveMDMF64MiB reads a 64 MiB 3-of-5 MDMF file from five
-// loopback servers (map update included).
+// loopback servers (map update included). cpu-ms/op is the CPU time of
+// client and servers together (they share this process).
 func BenchmarkRetrieveMDMF64MiB(b *testing.B) {
 	const size = 64 << 20
 	g := testgrid.New(b, 5)
@@ -42,11 +52,13 @@ func BenchmarkRetrieveMDMF64MiB(b *testing.B) {
 	defer r.Close()
 	b.SetBytes(size)
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := r.Cat(context.Background(), io.Discard, c); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // TestCatBigMDMFMemory reads a 256 MiB MDMF file in a child process and
@@ -104,3 +116,57 @@ func countingCat(r *Reader, c cap.Cap) (int64, error) {
 type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestReadsPrimarySharesAmongNearlyFast: servers whose map-update
+// latencies differ by less than the fastest one's (noise: handshakes on a
+// busy machine) count as equally fast, so the primary shares are read
+// and need no erasure decoding; a server several times slower than the
+// fastest is still avoided.
+func TestReadsPrimarySharesAmongNearlyFast(t *testing.T) {
+	g := testgrid.New(t, 5)
+	c := bigMDMF(t, g, 300<<10, 3, 5) // share i on server i
+	r := newReader(t, g, 0)
+	for _, tc := range []struct {
+		latency [5]int // ms, of the server holding share i
+		want    []int
+	}{
+		{[5]int{35, 40, 45, 30, 200}, []int{0, 1, 2}},
+		{[5]int{200, 40, 45, 30, 35}, []int{1, 2, 3}},
+	} {
+		m, err := r.Map(context.Background(), c)
+		if err != nil || m.Best == nil {
+			t.Fatal(err)
+		}
+		for _, s := range m.Best.Shares {
+			s.Server.Latency = time.Duration(tc.latency[s.Num]) * time.Millisecond
+		}
+		w := &counter{}
+		rep, err := Mutable(context.Background(), w, c.Readkey, c.SI, m.Best, nil)
+		if err != nil || w.n != 300<<10 {
+			t.Fatalf("read %d bytes: %v", w.n, err)
+		}
+		got := slices.Sorted(maps.Keys(rep.Used))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("latencies %v ms: read shares %v, want %v", tc.latency, got, tc.want)
+		}
+	}
+}
+
+// TestReadsSegmentsTooBigToPreallocate reads an SDMF file whose single
+// segment and block (1-of-2: both the whole 8.1 MiB file) are larger than
+// the buffers made before bytes arrive: the block is read into a growing
+// buffer and the segment decoded into its own.
+func TestReadsSegmentsTooBigToPreallocate(t *testing.T) {
+	const size = maxPrealloc + 100<<10
+	g := testgrid.New(t, 2)
+	c := bigMutable(t, g, cap.SDMF, size, 1, 2)
+	var buf bytes.Buffer
+	if _, err := newReader(t, g, 0).Cat(context.Background(), &buf, c); err != nil || buf.Len() != size {
+		t.Fatalf("read %d bytes: %v", buf.Len(), err)
+	}
+	for i, b := range buf.Bytes() {
+		if b != byte(i*7+i>>13) {
+			t.Fatalf("byte %d differs", i)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"time"
@@ -27,6 +28,13 @@ const (
 	windowTotal = 4 << 20
 )
 
+// maxPrealloc bounds each buffer made from the header's sizes before any
+// share bytes arrive. A signed header may claim any size (the writer is
+// a peer too), so a window larger than this (only an SDMF file's single
+// segment can be) is read into buffers that grow as bytes arrive and
+// decoded into buffers sized by the verified blocks, as before pooling.
+const maxPrealloc = 8 << 20
+
 // candidate is one share of the version on one server.
 type candidate struct {
 	mapupdate.Share
@@ -43,6 +51,44 @@ type mutableReader struct {
 	active  []*candidate
 	timeout time.Duration
 	report  *Report
+	bufs    *bufPool // one window of one share's bytes each
+}
+
+// intoReader is a Source that can read share bytes into the caller's
+// buffer (*grid.Client can), so that window buffers are reused.
+type intoReader interface {
+	ReadShareInto(ctx context.Context, kind string, si []byte, shnum uint64, offset int64, buf []byte) ([]byte, error)
+}
+
+// bufPool recycles equal-sized buffers. It keeps at most cap(free); a
+// buffer asked for when none is free is made, one given back when the
+// pool is full is left to the garbage collector.
+type bufPool struct {
+	size int
+	free chan []byte
+}
+
+func newBufPool(size, keep int) *bufPool {
+	return &bufPool{size: size, free: make(chan []byte, keep)}
+}
+
+func (p *bufPool) get() []byte {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return make([]byte, p.size)
+	}
+}
+
+func (p *bufPool) put(b []byte) {
+	if p == nil || cap(b) < p.size {
+		return
+	}
+	select {
+	case p.free <- b[:p.size]:
+	default:
+	}
 }
 
 // Mutable verifies, decodes and decrypts version v (from a map update)
@@ -73,18 +119,26 @@ func Mutable(ctx context.Context, w io.Writer, readkey []byte, si []byte, v *map
 	return r.report, nil
 }
 
-// order ranks the candidates: fastest servers first (in 5 ms bands),
-// then primary shares, which decode cheapest.
+// order ranks the candidates: fastest servers first, in bands as wide
+// as the fastest server's latency (at least 5 ms), then primary shares,
+// which decode with no erasure arithmetic, then by share number. A map
+// update's latency includes connection setup and is noisy (a fresh
+// process's TLS handshakes on a busy machine), so servers within one
+// band count as equally fast rather than trading a primary share for a
+// secondary one over a few milliseconds.
 func (r *mutableReader) order(shares []*mapupdate.Share) {
+	unit := time.Duration(math.MaxInt64)
 	for _, s := range shares {
 		r.cands = append(r.cands, &candidate{Share: *s})
+		unit = min(unit, s.Server.Latency)
 	}
-	band := func(c *candidate) time.Duration { return c.Server.Latency / (5 * time.Millisecond) }
+	unit = max(unit, 5*time.Millisecond)
+	band := func(c *candidate) time.Duration { return c.Server.Latency / unit }
 	slices.SortStableFunc(r.cands, func(a, b *candidate) int {
 		if c := cmp.Compare(band(a), band(b)); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Num, b.Num)
+		return cmp.Compare(a.Num, b.Num) // primary shares have the low numbers
 	})
 }
 
@@ -127,16 +181,33 @@ func (r *mutableReader) activate(ctx context.Context, c *candidate) error {
 // fetch reads a region of a share, from the head read at map time when
 // it holds it.
 func (r *mutableReader) fetch(ctx context.Context, c *candidate, reg mutable.Region) ([]byte, error) {
+	b, _, err := r.fetchInto(ctx, c, reg, nil)
+	return b, err
+}
+
+// fetchInto is fetch reading into a buffer of pool, when pool is not nil
+// and the head does not hold the region. It returns the buffer for the
+// caller to give back (nil if none was used, or on error).
+func (r *mutableReader) fetchInto(ctx context.Context, c *candidate, reg mutable.Region, pool *bufPool) (b, buf []byte, err error) {
 	if reg.End <= int64(len(c.Head)) {
-		return c.Head[reg.Start:reg.End], nil
+		return c.Head[reg.Start:reg.End], nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	b, err := c.Server.Source.ReadShare(ctx, grid.Mutable, r.si, uint64(c.Num), reg.Start, reg.Len())
+	if src, ok := c.Server.Source.(intoReader); ok && pool != nil && reg.Len() <= int64(pool.size) {
+		buf = pool.get()
+		b, err = src.ReadShareInto(ctx, grid.Mutable, r.si, uint64(c.Num), reg.Start, buf[:reg.Len()])
+	} else {
+		b, err = c.Server.Source.ReadShare(ctx, grid.Mutable, r.si, uint64(c.Num), reg.Start, reg.Len())
+	}
 	if err == nil && int64(len(b)) != reg.Len() {
 		err = errkind.E("retrieve.fetch", errkind.Corrupt, "share %d: read %d bytes at %d, want %d", c.Num, len(b), reg.Start, reg.Len())
 	}
-	return b, err
+	if err != nil {
+		pool.put(buf)
+		return nil, nil, err
+	}
+	return b, buf, nil
 }
 
 // fail drops a candidate and reports it. A share that failed
@@ -188,29 +259,37 @@ type gathered struct {
 	seg, end int
 	blocks   map[int][][]byte
 	salts    [][]byte
+	bufs     [][]byte // the pool buffers blocks alias, given back once decoded
 	err      error
 }
 
 // windows reads the version window by window, one ahead: the next
 // window's blocks are fetched and verified while the current one's
 // segments are decoded, in parallel, and written. Gathers run one at a
-// time, so only they touch the candidates and the report; memory stays
-// at two windows.
+// time, so only they touch the candidates and the report. The buffers
+// are made once and reused: k shares' bytes for each of the two windows
+// alive at a time (one decoding, one fetched ahead) and one window of
+// plaintext, so memory is the same for any file size.
 func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 	nseg := r.h.NumSegments()
 	if nseg == 0 {
 		return nil
 	}
 	window := int(max(1, min(windowBytes, windowTotal/int64(r.h.K))/r.h.BlockRegion(0).Len()))
+	window = min(window, nseg)
+	if n := r.h.BlockRegion(window-1).End - r.h.BlockRegion(0).Start; n <= maxPrealloc {
+		r.bufs = newBufPool(int(n), 2*r.h.K)
+	}
+	var out []byte
+	if n := int64(window) * r.h.SegmentSize; n <= maxPrealloc {
+		out = make([]byte, n)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := func(seg int) chan gathered {
 		ch := make(chan gathered, 1)
 		end := min(seg+window, nseg)
-		go func() {
-			blocks, salts, err := r.gather(ctx, seg, end)
-			ch <- gathered{seg: seg, end: end, blocks: blocks, salts: salts, err: err}
-		}()
+		go func() { ch <- r.gather(ctx, seg, end) }()
 		return ch
 	}
 	pending := start(0)
@@ -223,7 +302,11 @@ func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 		if g.end < nseg {
 			pending = start(g.end)
 		}
-		if err := r.decodeWindow(w, g); err != nil {
+		err := r.decodeWindow(w, out, g)
+		for _, b := range g.bufs {
+			r.bufs.put(b)
+		}
+		if err != nil {
 			cancel()
 			if pending != nil {
 				<-pending // the gather touches the report: let it end first
@@ -234,27 +317,46 @@ func (r *mutableReader) windows(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// decodeWindow decodes a window's segments in parallel and writes them
-// to w in order.
-func (r *mutableReader) decodeWindow(w io.Writer, g gathered) error {
-	out := make([][]byte, g.end-g.seg)
+// decodeWindow decodes a window's segments in parallel into out and
+// writes them to w; with no out, into buffers of their own.
+func (r *mutableReader) decodeWindow(w io.Writer, out []byte, g gathered) error {
+	if out == nil {
+		return r.decodeEach(w, g)
+	}
 	var eg errgroup.Group
 	eg.SetLimit(runtime.GOMAXPROCS(0))
+	segsize := int(r.h.SegmentSize)
 	for s := g.seg; s < g.end; s++ {
 		eg.Go(func() error {
 			byNum := make(map[int][]byte, r.h.K)
 			for num, bs := range g.blocks {
 				byNum[num] = bs[s-g.seg]
 			}
-			pt, err := r.dec.Segment(s, g.salts[s-g.seg], byNum)
-			out[s-g.seg] = pt
+			_, err := r.dec.SegmentTo(out[(s-g.seg)*segsize:], s, g.salts[s-g.seg], byNum)
 			return err
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	for _, pt := range out {
+	n := (g.end-1-g.seg)*segsize + r.h.SegmentLen(g.end-1)
+	if _, err := w.Write(out[:n]); err != nil {
+		return errkind.E("retrieve.Mutable", errkind.Other, err)
+	}
+	return nil
+}
+
+// decodeEach is decodeWindow for segments too large to preallocate for.
+func (r *mutableReader) decodeEach(w io.Writer, g gathered) error {
+	for s := g.seg; s < g.end; s++ {
+		byNum := make(map[int][]byte, r.h.K)
+		for num, bs := range g.blocks {
+			byNum[num] = bs[s-g.seg]
+		}
+		pt, err := r.dec.Segment(s, g.salts[s-g.seg], byNum)
+		if err != nil {
+			return err
+		}
 		if _, err := w.Write(pt); err != nil {
 			return errkind.E("retrieve.Mutable", errkind.Other, err)
 		}
@@ -264,13 +366,12 @@ func (r *mutableReader) decodeWindow(w io.Writer, g gathered) error {
 
 // gather fetches and verifies the blocks of segments [seg, end) from k
 // shares, replacing shares that fail until k succeed or none are left.
-func (r *mutableReader) gather(ctx context.Context, seg, end int) (map[int][][]byte, [][]byte, error) {
-	blocks := map[int][][]byte{}
-	var salts [][]byte
+func (r *mutableReader) gather(ctx context.Context, seg, end int) gathered {
+	g := gathered{seg: seg, end: end, blocks: map[int][][]byte{}}
 	for {
 		var todo []*candidate
 		for _, c := range r.active {
-			if blocks[c.Num] == nil {
+			if g.blocks[c.Num] == nil {
 				todo = append(todo, c)
 			}
 		}
@@ -281,23 +382,27 @@ func (r *mutableReader) gather(ctx context.Context, seg, end int) (map[int][][]b
 				r.fail(ctx, c, res.err)
 				continue
 			}
-			blocks[c.Num] = res.blocks
-			salts = res.salts
+			g.blocks[c.Num] = res.blocks
+			g.salts = res.salts
+			if res.buf != nil {
+				g.bufs = append(g.bufs, res.buf)
+			}
 		}
-		if len(blocks) >= r.h.K {
-			return blocks, salts, nil
+		if len(g.blocks) >= r.h.K {
+			return g
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, nil, errkind.E("retrieve.Mutable", errkind.Unreachable, err)
+			return gathered{err: errkind.E("retrieve.Mutable", errkind.Unreachable, err)}
 		}
 		if err := r.fill(ctx); err != nil {
-			return nil, nil, err
+			return gathered{err: err}
 		}
 	}
 }
 
 type windowResult struct {
 	blocks, salts [][]byte
+	buf           []byte // the pool buffer they alias, if any
 	err           error
 }
 
@@ -317,15 +422,16 @@ func (r *mutableReader) fetchWindows(ctx context.Context, cs []*candidate, seg, 
 
 func (r *mutableReader) fetchWindow(ctx context.Context, c *candidate, seg, end int) windowResult {
 	first, last := r.h.BlockRegion(seg), r.h.BlockRegion(end-1)
-	b, err := r.fetch(ctx, c, mutable.Region{Start: first.Start, End: last.End})
+	b, buf, err := r.fetchInto(ctx, c, mutable.Region{Start: first.Start, End: last.End}, r.bufs)
 	if err != nil {
 		return windowResult{err: err}
 	}
-	var res windowResult
+	res := windowResult{buf: buf}
 	for s := seg; s < end; s++ {
 		reg := r.h.BlockRegion(s)
 		salt, block, err := c.share.VerifyBlock(s, b[reg.Start-first.Start:reg.End-first.Start])
 		if err != nil {
+			r.bufs.put(buf)
 			return windowResult{err: err}
 		}
 		res.blocks = append(res.blocks, block)

@@ -58,6 +58,12 @@ func (c *Code) Encode(data []byte) ([][]byte, error) {
 // by block number. All blocks must have the same length; extra blocks
 // beyond k are ignored. It returns k*blockLen bytes.
 func (c *Code) Decode(blocks map[int][]byte) ([]byte, error) {
+	return c.DecodeTo(nil, blocks)
+}
+
+// DecodeTo is Decode writing into out when it holds the k*blockLen bytes
+// (else into a new buffer); it returns those bytes.
+func (c *Code) DecodeTo(out []byte, blocks map[int][]byte) ([]byte, error) {
 	if len(blocks) < c.k {
 		return nil, fmt.Errorf("fec: have %d blocks, need %d", len(blocks), c.k)
 	}
@@ -82,7 +88,10 @@ func (c *Code) Decode(blocks map[int][]byte) ([]byte, error) {
 			shares = append(shares, infectious.Share{Number: num, Data: b})
 		}
 	}
-	out := make([]byte, c.k*size)
+	if len(out) < c.k*size {
+		out = make([]byte, c.k*size)
+	}
+	out = out[:c.k*size]
 	err := c.f.Rebuild(shares, func(s infectious.Share) {
 		copy(out[s.Number*size:], s.Data)
 	})

@@ -38,24 +38,82 @@ func NewDecoder(h *Header, readkey []byte) (*Decoder, error) {
 // Segment decodes segment seg from at least k verified blocks (by share
 // number) and its salt (SDMF: the IV), and decrypts it.
 func (d *Decoder) Segment(seg int, salt []byte, blocks map[int][]byte) ([]byte, error) {
-	const op = "mutable.Decoder.Segment"
+	if err := d.check("mutable.Decoder.Segment", seg, salt, blocks); err != nil {
+		return nil, err
+	}
+	return d.decode(seg, salt, blocks)
+}
+
+// SegmentTo is Segment writing the plaintext into dst, which must hold
+// SegmentLen(seg) bytes; it returns that prefix of dst. With the k
+// primary blocks it decrypts them straight into dst, with no erasure
+// decoding and no buffer allocated: a reader that reuses dst makes
+// little garbage per segment.
+func (d *Decoder) SegmentTo(dst []byte, seg int, salt []byte, blocks map[int][]byte) ([]byte, error) {
+	const op = "mutable.Decoder.SegmentTo"
+	if err := d.check(op, seg, salt, blocks); err != nil {
+		return nil, err
+	}
+	n := d.h.SegmentLen(seg)
+	if len(dst) < n {
+		return nil, errkind.E(op, errkind.Usage, "segment %d: buffer of %d bytes, want %d", seg, len(dst), n)
+	}
+	dst = dst[:n] // nothing past the segment is written
+	for i := range d.h.K {
+		if blocks[i] == nil {
+			return d.decodeTo(dst, seg, salt, blocks)
+		}
+	}
+	stream, err := ctr(hashes.SSKDatakey(salt, d.readkey))
+	if err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	for i, off := 0, 0; off < n; i, off = i+1, off+d.h.BlockLen(seg) {
+		end := min(off+d.h.BlockLen(seg), n)
+		stream.XORKeyStream(dst[off:end], blocks[i][:end-off])
+	}
+	return dst, nil
+}
+
+// check validates Segment's arguments.
+func (d *Decoder) check(op string, seg int, salt []byte, blocks map[int][]byte) error {
 	if seg < 0 || seg >= d.h.NumSegments() {
-		return nil, errkind.E(op, errkind.Invalid, "no segment %d (file has %d)", seg, d.h.NumSegments())
+		return errkind.E(op, errkind.Invalid, "no segment %d (file has %d)", seg, d.h.NumSegments())
 	}
 	if len(salt) != SaltLen {
-		return nil, errkind.E(op, errkind.Invalid, "segment %d: salt is %d bytes, want %d", seg, len(salt), SaltLen)
+		return errkind.E(op, errkind.Invalid, "segment %d: salt is %d bytes, want %d", seg, len(salt), SaltLen)
 	}
 	if len(blocks) < d.h.K {
-		return nil, errkind.E(op, errkind.Unrecoverable, "segment %d: have %d blocks, need %d", seg, len(blocks), d.h.K)
+		return errkind.E(op, errkind.Unrecoverable, "segment %d: have %d blocks, need %d", seg, len(blocks), d.h.K)
 	}
 	for num, b := range blocks {
 		if len(b) != d.h.BlockLen(seg) {
-			return nil, errkind.E(op, errkind.Invalid, "segment %d: block of share %d is %d bytes, want %d", seg, num, len(b), d.h.BlockLen(seg))
+			return errkind.E(op, errkind.Invalid, "segment %d: block of share %d is %d bytes, want %d", seg, num, len(b), d.h.BlockLen(seg))
 		}
 	}
-	ct, err := d.code.Decode(blocks)
+	return nil
+}
+
+// decode erasure-decodes checked blocks and decrypts the segment.
+func (d *Decoder) decode(seg int, salt []byte, blocks map[int][]byte) ([]byte, error) {
+	return d.decodeTo(nil, seg, salt, blocks)
+}
+
+// decodeTo is decode into dst: in place when len(dst) is the k blocks'
+// length (every segment but a short last one), else copied from a new
+// buffer. Nothing past len(dst) is written.
+func (d *Decoder) decodeTo(dst []byte, seg int, salt []byte, blocks map[int][]byte) ([]byte, error) {
+	pt, err := d.decodeIn(dst, seg, salt, blocks)
+	if err != nil || dst == nil || len(pt) == 0 || &pt[0] == &dst[0] {
+		return pt, err
+	}
+	return dst[:copy(dst, pt)], nil
+}
+
+func (d *Decoder) decodeIn(buf []byte, seg int, salt []byte, blocks map[int][]byte) ([]byte, error) {
+	ct, err := d.code.DecodeTo(buf, blocks)
 	if err != nil {
-		return nil, errkind.E(op, errkind.Invalid, "segment %d: %v", seg, err)
+		return nil, errkind.E("mutable.Decoder.Segment", errkind.Invalid, "segment %d: %v", seg, err)
 	}
 	ct = ct[:d.h.SegmentLen(seg)]
 	return ct, crypt(hashes.SSKDatakey(salt, d.readkey), ct)
@@ -64,12 +122,21 @@ func (d *Decoder) Segment(seg int, salt []byte, blocks map[int][]byte) ([]byte, 
 // crypt applies AES-128-CTR with a zero starting counter, in place: how
 // Tahoe encrypts each mutable segment and the private key.
 func crypt(key, buf []byte) error {
-	block, err := aes.NewCipher(key)
+	stream, err := ctr(key)
 	if err != nil {
 		return err
 	}
-	cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(buf, buf)
+	stream.XORKeyStream(buf, buf)
 	return nil
+}
+
+// ctr returns AES-128-CTR under key from a zero counter.
+func ctr(key []byte) (cipher.Stream, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewCTR(block, make([]byte, aes.BlockSize)), nil
 }
 
 // File decodes a whole version from shares held in memory.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
 )
@@ -230,6 +231,66 @@ func TestEncodeRejects(t *testing.T) {
 		{Version: MDMF, K: 1, N: 256}, {Version: 2, K: 1, N: 1}} {
 		if _, err := Encode(key(t), []byte("x"), p); err == nil {
 			t.Errorf("%+v accepted", p)
+		}
+	}
+}
+
+// TestSegmentTo decodes every segment into a reused, dirty buffer from
+// the primary blocks (decrypted straight into it) and from a set with a
+// secondary block (erasure-decoded), and checks both against Segment.
+func TestSegmentTo(t *testing.T) {
+	_, readkey, fp := keysOf(key(t))
+	for _, v := range []Version{SDMF, MDMF} {
+		plain := make([]byte, 3*roundUp(DefaultSegmentSize, 3)+7)
+		for i := range plain {
+			plain[i] = byte(i*31 + i>>9)
+		}
+		e, err := Encode(key(t), plain, Params{Version: v, K: 3, N: 5, Seqnum: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := NewDecoder(&e.Header, readkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := bytes.Repeat([]byte{0xaa}, int(e.Header.SegmentSize)+5)
+		for _, nums := range [][]int{{0, 1, 2}, {4, 1, 2}} {
+			var got []byte
+			for seg := range e.Header.NumSegments() {
+				blocks := map[int][]byte{}
+				var salt []byte
+				for _, n := range nums {
+					s, err := ParseShare(n, e.Shares[n], fp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if salt, blocks[n], err = s.Block(seg); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := dec.Segment(seg, salt, blocks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pt, err := dec.SegmentTo(buf, seg, salt, blocks)
+				if err != nil || !bytes.Equal(pt, want) || &pt[0] != &buf[0] {
+					t.Fatalf("%v shares %v segment %d: SegmentTo differs from Segment (%v)", v, nums, seg, err)
+				}
+				if rest := buf[len(pt):]; !bytes.Equal(rest, bytes.Repeat([]byte{0xaa}, len(rest))) {
+					t.Fatalf("%v shares %v segment %d: SegmentTo wrote past the segment", v, nums, seg)
+				}
+				if _, err := dec.SegmentTo(buf[:len(pt)-1], seg, salt, blocks); errkind.KindOf(err) != errkind.Usage {
+					t.Fatalf("%v: SegmentTo into a short buffer: %v", v, err)
+				}
+				got = append(got, pt...)
+				copy(buf, bytes.Repeat([]byte{0xaa}, len(buf)))
+			}
+			if !bytes.Equal(got, plain) {
+				t.Fatalf("%v shares %v: plaintext differs", v, nums)
+			}
+		}
+		if _, err := dec.SegmentTo(make([]byte, 10), 0, make([]byte, SaltLen), map[int][]byte{}); err == nil {
+			t.Fatalf("%v: SegmentTo accepted too few blocks", v)
 		}
 	}
 }
