@@ -13,19 +13,20 @@ import (
 
 // The default limits (docs/watch-protocol.md, "Limits"). A client is a
 // source address: an IPv4 address, or an IPv6 /64. They are sized so
-// that one client watching 10,000 mutables is never throttled or refused,
-// even while it replaces a full connection by a new one (the watcher
-// subscribes the new connection before closing the old), and so that 100
-// such clients share a server untouched by one greedy client at its
-// limits.
+// that one client watching 100,000 mutables on one connection is never
+// throttled or refused, even while it replaces that connection by a new
+// one (the watcher subscribes the new connection before closing the
+// old), and so that 100 clients of 10,000 share a server untouched by
+// one greedy client at its limits (at about 0.8 KB a subscription, the
+// server-wide table is bounded near 1 GB).
 const (
 	DefaultMaxConns          = 10_000    // watch connections on the server
 	DefaultMaxConnsPerClient = 64        // watch connections from one client
-	DefaultMaxSubsPerConn    = 10_000    // subscriptions on one connection
-	DefaultMaxSubsPerClient  = 20_000    // subscriptions from one client, all its connections: two full connections
-	DefaultMaxSubsTotal      = 1_020_000 // subscriptions on the server: 100 clients of 10,000 and one greedy client at its limit
+	DefaultMaxSubsPerConn    = 100_000   // subscriptions on one connection
+	DefaultMaxSubsPerClient  = 200_000   // subscriptions from one client, all its connections: two full connections
+	DefaultMaxSubsTotal      = 1_200_000 // subscriptions on the server: 100 clients of 10,000 and one greedy client at its limit
 	DefaultSubscribeRate     = 5_000     // subscriptions per second per client, once the burst is spent
-	DefaultSubscribeBurst    = 20_000    // subscriptions a client may make at once: its whole table
+	DefaultSubscribeBurst    = 200_000   // subscriptions a client may make at once: its whole table
 	DefaultMaxPending        = 4_096     // undelivered notices per connection
 )
 

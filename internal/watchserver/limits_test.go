@@ -234,22 +234,24 @@ func TestSubscribeRateSharedByClient(t *testing.T) {
 	}
 }
 
-// TestDefaultBurstCoversTenThousand: with the default rate and burst a
-// client subscribing 10,000 storage indexes in batches of 1,000, then the
-// same again on a new connection (a refresh), never waits.
-func TestDefaultBurstCoversTenThousand(t *testing.T) {
+// TestDefaultBurstCoversAHundredThousand: with the default rate and
+// burst a client subscribing 100,000 storage indexes in batches of 1,000,
+// then the same again on a new connection (a refresh), never waits; the
+// bucket still has a bound; and the tables hold such a client on one
+// connection, next to 100 clients of 10,000.
+func TestDefaultBurstCoversAHundredThousand(t *testing.T) {
 	o := Options{}.withDefaults()
 	l := newLimiter(o.SubscribeRate, o.SubscribeBurst)
-	for i := range 20_000 / watchproto.DefaultMaxSubsPerMessage {
+	for i := range 200_000 / watchproto.DefaultMaxSubsPerMessage {
 		if d := l.reserve(watchproto.DefaultMaxSubsPerMessage); d > 0 {
 			t.Fatalf("batch %d of 1,000 delayed %v", i, d)
 		}
 	}
 	if d := l.reserve(watchproto.DefaultMaxSubsPerMessage); d <= 0 {
-		t.Fatal("the 21st batch was not delayed: the bucket has no bound")
+		t.Fatal("the 201st batch was not delayed: the bucket has no bound")
 	}
-	if o.MaxSubsPerClient < 20_000 || o.MaxSubsPerConn < 10_000 || o.MaxSubsTotal < 100*10_000+o.MaxSubsPerClient {
-		t.Fatalf("defaults %+v do not hold 100 clients of 10,000 next to a greedy one", o)
+	if o.MaxSubsPerClient < 2*o.MaxSubsPerConn || o.MaxSubsPerConn < 100_000 || o.MaxSubsTotal < 100*10_000+o.MaxSubsPerClient {
+		t.Fatalf("defaults %+v do not hold a client of 100,000 and 100 clients of 10,000 next to a greedy one", o)
 	}
 }
 
@@ -287,12 +289,13 @@ func (l *lockedLog) String() string {
 
 func (l *lockedLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
-// TestRefreshOnNewConnectionFits: with the default limits a client with
-// 10,000 subscriptions on one connection can subscribe all of them on a
-// new one before closing the old (as the watcher's refresh does), and
-// the next 10,000 are refused.
+// TestRefreshOnNewConnectionFits: with a per-client limit of two full
+// connections (as the defaults have it, at 100,000 a connection; 10,000
+// here, to stay fast) a client with a full connection can subscribe all
+// of it on a new one before closing the old (as the watcher's refresh
+// does), and the next 10,000 are refused.
 func TestRefreshOnNewConnectionFits(t *testing.T) {
-	ts := startServer(t, Options{KeepAlive: -1})
+	ts := startServer(t, Options{KeepAlive: -1, MaxSubsPerConn: 10_000, MaxSubsPerClient: 20_000})
 	subs := make([]watchproto.Sub, 10_000)
 	for i := range subs {
 		ts.src.set(testSI(i), 0, 1)
