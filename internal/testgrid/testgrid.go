@@ -7,7 +7,9 @@
 // through Grid.Grid() with the real grid client, stops and restarts
 // servers, corrupts share files on disk, adds servers that accept TCP
 // and never answer, and writes a servers.yaml or --server flags for
-// command-line tests.
+// command-line tests. Benchmarks plant many distinct mutables straight
+// into node directories with PlantMutables (cmd/plant does it for
+// real-process benchmarks).
 package testgrid
 
 import (

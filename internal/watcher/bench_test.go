@@ -1,12 +1,10 @@
 package watcher_test
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -16,15 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/tahoe-watch/tahoe-watch/internal/demo"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/cap"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/container"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/hashes"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/mutable"
-	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/rsakey"
+	"github.com/tahoe-watch/tahoe-watch/internal/testgrid"
 	"github.com/tahoe-watch/tahoe-watch/internal/watcher"
 )
 
@@ -153,64 +145,25 @@ func benchKeys(b testing.TB) []*rsa.PrivateKey {
 
 // genKeys generates n signing keys.
 func genKeys(b testing.TB, n int) []*rsa.PrivateKey {
-	keys := make([]*rsa.PrivateKey, n)
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range keys {
-		g.Go(func() (err error) { keys[i], err = rsakey.Generate(); return err })
-	}
-	if err := g.Wait(); err != nil {
+	keys, err := testgrid.GenerateKeys(b.Context(), n)
+	if err != nil {
 		b.Fatal(err)
 	}
 	return keys
 }
 
 // plantFiles writes n distinct 3-of-5 mutable files (share i on node i)
-// straight into the nodes' share directories, as publishing them would
-// leave them but without a publish's round trips. Every file has its own
-// write key (so its own storage index), contents and seqnum, and so its
-// own signed prefix and signature; the signing keys come from a pool of
-// benchKeys (the fingerprint in each cap is its key's).
+// straight into the nodes' share directories (testgrid.PlantMutables:
+// each its own write key, storage index, contents and seqnum), signed by
+// keys from a pool of benchKeys.
 func plantFiles(b testing.TB, bases []string, n int) []cap.Cap {
 	return plantFilesWith(b, bases, benchKeys(b), n)
 }
 
 // plantFilesWith is plantFiles with the signing keys given.
 func plantFilesWith(b testing.TB, bases []string, keys []*rsa.PrivateKey, n int) []cap.Cap {
-	caps := make([]cap.Cap, n)
-	var eg errgroup.Group
-	eg.SetLimit(runtime.GOMAXPROCS(0))
-	for j := range n {
-		eg.Go(func() error {
-			priv := keys[j%len(keys)]
-			fp := hashes.SSKPubkeyFingerprint(rsakey.PublicDER(&priv.PublicKey))
-			wk := make([]byte, cap.KeyLen)
-			rand.Read(wk)
-			c := cap.NewMutableFromKeys(cap.SDMF, false, wk, fp)
-			enc, err := mutable.Encode(priv, []byte(fmt.Sprintf("planted file %d", j)),
-				mutable.Params{Version: mutable.SDMF, K: 3, N: 5, Seqnum: uint64(1 + j%97)})
-			if err != nil {
-				return err
-			}
-			caps[j] = c.ReadOnly()
-			si := base32.Encode(c.SI)
-			for i, base := range bases {
-				m := container.NewMutable(container.NewestMutableVersion, [20]byte{}, [32]byte{})
-				if err := m.Write(0, enc.Shares[i]); err != nil {
-					return err
-				}
-				dir := filepath.Join(base, "storage", "shares", si[:2], si)
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return err
-				}
-				if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), m.Bytes(), 0o600); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
+	caps, err := testgrid.PlantMutables(b.Context(), bases, keys, n)
+	if err != nil {
 		b.Fatal(err)
 	}
 	return caps
