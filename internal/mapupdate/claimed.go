@@ -20,11 +20,11 @@ type Claim struct {
 }
 
 // A claimed listing saves the list request, and the claims save reads:
-// only as many claimed shares are read and verified as make the newest
-// claimed version recoverable (claimedReads). A claim is never trusted
-// for a version: the version is the one those reads verified; the other
-// claims of it stand as who holds it, as a listing would, and a retrieve
-// verifies whatever it reads of them.
+// one share of the newest claimed version is read and verified
+// (claimedReads). A claim is never trusted for a version: the version is
+// the one that read verified; the other claims of it stand as shares it
+// holds (Version.Claimed), as a watch acknowledgement says, and a
+// retrieve reads and verifies only shares it verified itself.
 
 // MaxClaims bounds the claims taken from one server: more than a share
 // of every number Tahoe allows is a lie, and the server is listed as
@@ -82,19 +82,16 @@ func groupClaims(rs []*ServerResult, servers []Server) []*claimVersion {
 	return out
 }
 
-// firstReads is how many shares of a claimed version are read before
-// its k is known: Tahoe's default k.
-const firstReads = 3
-
 // claimedReads reads and verifies claimed shares, newest claimed version
-// first, only until a version is recoverable: k shares of it verified
-// (of distinct numbers, spread over the servers). The other claims of
-// that version stand unread, as the holders; every version with its
-// seqnum is read as far too, so uncoordinated writes are still seen;
-// older versions are not read. A claimed version that does not verify
-// costs at most one read per claimed share, at most MaxClaims per
-// server, and, as for a listing, at most perServerReads in flight to one
-// server.
+// first, only until a version is proven: one share of it verified. The
+// other claims of that version stand unread, as shares it holds
+// (Version.Claimed), so that it is recoverable if verified and claimed
+// shares together are k; every version with its seqnum is read as far
+// too, so uncoordinated writes are still seen; older versions are not
+// read. A claimed version that does not verify costs at most one read
+// per claimed share (in rounds of 1, 2, 4... reads), at most MaxClaims
+// per server, and, as for a listing, at most perServerReads in flight to
+// one server.
 func (u *updater) claimedReads(ctx context.Context, vs []*claimVersion) {
 	r := &claimReader{u: u, slots: map[*ServerResult]chan struct{}{}}
 	var best *claimVersion
@@ -115,29 +112,17 @@ type claimReader struct {
 	slots map[*ServerResult]chan struct{}
 }
 
-// readVersion reads v's claimed shares until k distinct ones verify, or
-// none is left, and reports whether v is recoverable.
+// readVersion reads v's claimed shares until one verifies as v, or none
+// is left, files the unread claims under the verified version, and
+// reports whether v is recoverable.
 func (r *claimReader) readVersion(ctx context.Context, v *claimVersion) bool {
 	todo := spread(v.items)
-	for round := 0; len(todo) > 0; round++ {
-		k, have := r.u.verified(v)
-		if k > 0 && len(have) >= k {
-			return true
-		}
-		want := k - len(have)
-		switch {
-		case k > 0:
-		case round == 0:
-			want = firstReads
-		default:
-			want = len(todo) // nothing verified yet: read the rest at once
-		}
+	for want := 1; len(todo) > 0 && r.u.proven(v) == nil; want *= 2 {
 		var batch []claimed
-		batch, todo = pick(todo, have, want)
+		batch, todo = pick(todo, want)
 		r.read(ctx, batch)
 	}
-	k, have := r.u.verified(v)
-	return k > 0 && len(have) >= k
+	return r.u.addClaimed(v, todo)
 }
 
 // read reads and verifies the shares of batch at once.
@@ -188,43 +173,51 @@ func spread(items []claimed) []claimed {
 	return out
 }
 
-// pick takes up to want items of todo whose share numbers are neither
-// in have nor taken already, and returns them and the items left. If
-// every item left repeats a share number, it takes those instead (a
-// repeat on another server may verify where the first did not).
-func pick(todo []claimed, have map[uint64]bool, want int) (batch, rest []claimed) {
+// pick takes up to want items of todo of distinct share numbers, and
+// returns them and the items left. If every item left repeats a share
+// number taken before, it takes those (a repeat on another server may
+// verify where the first did not).
+func pick(todo []claimed, want int) (batch, rest []claimed) {
 	taken := map[uint64]bool{}
 	for _, it := range todo {
-		n := it.claim.Shnum
-		if len(batch) < want && !have[n] && !taken[n] {
+		if n := it.claim.Shnum; len(batch) < want && !taken[n] {
 			taken[n] = true
 			batch = append(batch, it)
 		} else {
 			rest = append(rest, it)
 		}
 	}
-	if len(batch) == 0 && len(rest) > 0 {
-		n := min(want, len(rest))
-		return rest[:n], rest[n:]
-	}
 	return batch, rest
 }
 
-// verified returns the k of claimed version v and the share numbers of
-// it verified so far, if any verified (k 0 otherwise).
-func (u *updater) verified(v *claimVersion) (int, map[uint64]bool) {
+// proven returns the verified version claimed version v stands for,
+// nil if none of its shares verified yet.
+func (u *updater) proven(v *claimVersion) *Version {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	have := map[uint64]bool{}
-	k := 0
+	return u.provenLocked(v)
+}
+
+func (u *updater) provenLocked(v *claimVersion) *Version {
 	for id, ver := range u.versions {
-		if id.Seqnum != v.seq || id.RootHash != v.root {
-			continue
-		}
-		k = id.K
-		for _, s := range ver.Shares {
-			have[uint64(s.Num)] = true
+		if id.Seqnum == v.seq && id.RootHash == v.root {
+			return ver
 		}
 	}
-	return k, have
+	return nil
+}
+
+// addClaimed files the claims left unread under v's verified version, if
+// one verified, and reports whether that version is recoverable.
+func (u *updater) addClaimed(v *claimVersion, unread []claimed) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ver := u.provenLocked(v)
+	if ver == nil {
+		return false
+	}
+	for _, it := range unread {
+		ver.Claimed = append(ver.Claimed, ClaimedShare{Num: int(it.claim.Shnum), Server: it.r})
+	}
+	return ver.Recoverable()
 }

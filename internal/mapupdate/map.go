@@ -53,6 +53,17 @@ type Version struct {
 	// Shares are the verified shares seen, ordered by share number, then
 	// server order. One share number may be held by several servers.
 	Shares []*Share
+	// Claimed are shares of the version that servers claim (Server.Claims)
+	// and that were not read: an update from claims verifies one share of
+	// a version and takes the others' claims of it as they are. Only
+	// updates given claims have any. Retrieval uses Shares alone.
+	Claimed []ClaimedShare
+}
+
+// ClaimedShare is a share a server claims to hold of a version, unread.
+type ClaimedShare struct {
+	Num    int
+	Server *ServerResult
 }
 
 // Share is one verified share of a version on one server.
@@ -67,8 +78,21 @@ type Share struct {
 	Head []byte
 }
 
-// Distinct is the number of distinct share numbers held.
+// Distinct is the number of distinct share numbers held, verified or
+// claimed.
 func (v *Version) Distinct() int {
+	seen := map[int]bool{}
+	for _, s := range v.Shares {
+		seen[s.Num] = true
+	}
+	for _, c := range v.Claimed {
+		seen[c.Num] = true
+	}
+	return len(seen)
+}
+
+// Verified is the number of distinct share numbers verified (read).
+func (v *Version) Verified() int {
 	seen := map[int]bool{}
 	for _, s := range v.Shares {
 		seen[s.Num] = true

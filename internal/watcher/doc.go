@@ -21,8 +21,9 @@
 // polled until the next refresh, with a warning naming it. Every share
 // that fails verification, or goes back below a seqnum seen on its server,
 // is reported in a warning naming the server (a cap's first map reads
-// only k shares, from the servers' subscribe acknowledgements, so shares
-// it did not read are verified by the first full re-map).
+// one share, the servers' subscribe acknowledgements standing for the
+// others, so shares it did not read are verified by the first full
+// re-map).
 //
 // Every refresh interval each server is resubscribed on its live
 // connection, and the acknowledgement, which carries each share's seqnum

@@ -208,11 +208,34 @@ func (g *GridMapper) Read(ctx context.Context, c *cap.Mutable, m *Map) ([]byte, 
 	if m.raw == nil || m.raw.Best == nil {
 		return nil, errkind.E("watcher.Read", errkind.Unrecoverable, "%s: no recoverable version", cap.Abbrev(c))
 	}
+	v := m.raw.Best
+	if v.Verified() < v.ID.K {
+		var err error
+		if v, err = g.verifiedVersion(ctx, c, v.ID); err != nil {
+			return nil, err
+		}
+	}
 	var buf bytes.Buffer
-	if _, err := retrieve.Mutable(ctx, &buf, c.Readkey, c.SI, m.raw.Best, nil); err != nil {
+	if _, err := retrieve.Mutable(ctx, &buf, c.Readkey, c.SI, v, nil); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// verifiedVersion maps c again, reading every share, for version id: a
+// map from the servers' claims verified only one share of its version,
+// and a retrieve reads only verified shares.
+func (g *GridMapper) verifiedVersion(ctx context.Context, c *cap.Mutable, id mutable.VersionID) (*mapupdate.Version, error) {
+	full, err := g.Map(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range full.raw.Versions {
+		if v.ID == id && v.Recoverable() {
+			return v, nil
+		}
+	}
+	return nil, errkind.E("watcher.Read", errkind.Unrecoverable, "%s: seqnum %d is no longer recoverable", cap.Abbrev(c), id.Seqnum)
 }
 
 // header is the start of every mutable share: version byte, seqnum and
