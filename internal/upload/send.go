@@ -12,7 +12,7 @@ import (
 
 // send encodes the file segment by segment and writes each allocated
 // share in order (header, blocks, then the hash trees and UEB): a batch
-// of about chunkSize of every share, each share's part of it in one
+// of about batchSize bytes of every share, each share's part of it in one
 // request, all shares at once. The next batch is encoded, straight into
 // the other set of buffers, while one is written; the two sets are all
 // the memory it holds.
@@ -24,7 +24,7 @@ func (p *placer) send(ctx context.Context) error {
 			s.wait()
 			return err
 		}
-		if s.pending() >= chunkSize {
+		if s.pending() >= s.batch {
 			if err := s.flush(); err != nil {
 				return err
 			}
@@ -71,6 +71,7 @@ type sender struct {
 	scratch [][]byte
 	dst     [][]byte
 	which   int
+	batch   int    // bytes of each share per batch
 	off     uint64 // share offset of cur
 	flight  chan error
 }
@@ -78,8 +79,9 @@ type sender struct {
 func newSender(ctx context.Context, p *placer) *sender {
 	n := p.u.N
 	s := &sender{p: p, ctx: ctx, want: p.wanted(), scratch: make([][]byte, n), dst: make([][]byte, n)}
+	s.batch = batchSize(len(s.want))
 	block := p.st.BlockLen() // the first block is the longest
-	room := min(p.st.ShareSize(), uint64(len(p.st.Header()))+chunkSize+block)
+	room := min(p.st.ShareSize(), uint64(len(p.st.Header())+s.batch)+block)
 	for i := range s.sets {
 		s.sets[i] = make([][]byte, n)
 		for _, sh := range s.want {
@@ -93,6 +95,12 @@ func newSender(ctx context.Context, p *placer) *sender {
 	}
 	s.cur = s.sets[0]
 	return s
+}
+
+// batchSize is each share's part of a batch when shares are written: the
+// two batches of all of them stay within batchBudget.
+func batchSize(shares int) int {
+	return min(max(batchBudget/(2*max(shares, 1)), minBatch), maxBatch)
 }
 
 // add appends b to every wanted share's pending bytes.

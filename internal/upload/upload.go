@@ -29,8 +29,15 @@ import (
 // rather than uploading it.
 const LITThreshold = 55
 
-// chunkSize is how much of a share one write request carries.
-const chunkSize = 1 << 20
+// batchBudget is the memory the two batches of an upload share among the
+// shares being written; each share's part of a batch (one write request)
+// is its slice of it, between minBatch and maxBatch bytes (and at least
+// one block): 2 MiB per request for 10 shares.
+const (
+	batchBudget = 40 << 20
+	minBatch    = 256 << 10
+	maxBatch    = 4 << 20
+)
 
 // Storage is what an upload needs from one storage server. *grid.Client
 // implements it.
