@@ -21,28 +21,30 @@ func (p *placer) send(ctx context.Context) error {
 	s.add(p.st.Header())
 	for p.st.BlockLen() > 0 {
 		if err := s.next(); err != nil {
-			s.wait()
+			s.waitAll()
 			return err
 		}
 		if s.pending() >= s.batch {
 			if err := s.flush(); err != nil {
+				s.waitAll()
 				return err
 			}
 		}
 	}
 	tail, err := p.st.Finish()
 	if err != nil {
-		s.wait()
+		s.waitAll()
 		return err
 	}
 	p.uebHash = tail.UEBHash
 	for _, n := range s.want {
 		s.cur[n] = append(s.cur[n], tail.Shares[n]...)
 	}
-	if err := s.flush(); err != nil {
-		return err
+	err = s.flush()
+	if err2 := s.waitAll(); err == nil {
+		err = err2
 	}
-	return s.wait()
+	return err
 }
 
 // wanted lists the share numbers some server allocated, sorted.
@@ -71,12 +73,13 @@ type sender struct {
 	scratch [][]byte
 	dst     [][]byte
 	which   int
-	batch   int    // bytes of each share per batch
-	off     uint64 // share offset of cur
-	flight  chan error
+	flights [2]chan []*bucket // the batch in flight from each set
+	batch   int               // bytes of each share per batch
+	off     uint64            // share offset of cur
 }
 
 func newSender(ctx context.Context, p *placer) *sender {
+	p.slots = make(chan struct{}, p.u.parallel())
 	n := p.u.N
 	s := &sender{p: p, ctx: ctx, want: p.wanted(), scratch: make([][]byte, n), dst: make([][]byte, n)}
 	s.batch = batchSize(len(s.want))
@@ -135,31 +138,44 @@ func (s *sender) next() error {
 	return err
 }
 
-// wait waits for the batch in flight, if any.
-func (s *sender) wait() error {
-	if s.flight == nil {
+// wait waits for the batch in flight from buffer set i, if any, and
+// drops the servers that failed it.
+func (s *sender) wait(i int) error {
+	if s.flights[i] == nil {
 		return nil
 	}
-	err := <-s.flight
-	s.flight = nil
+	dead := <-s.flights[i]
+	s.flights[i] = nil
+	return s.p.drop(s.ctx, dead)
+}
+
+// waitAll waits for both batches; the first error wins.
+func (s *sender) waitAll() error {
+	err := s.wait(0)
+	if err2 := s.wait(1); err == nil {
+		err = err2
+	}
 	return err
 }
 
-// flush starts writing the pending batch once the previous one is done
-// and switches to the other buffer set.
+// flush starts writing the pending batch, switches to the other buffer
+// set and waits until the batch written from it is done: the two batches
+// are in flight together meanwhile, so the servers never wait for the
+// encoder to notice that one is finished.
 func (s *sender) flush() error {
-	if err := s.wait(); err != nil {
-		return err
-	}
 	if len(s.want) == 0 {
 		return nil
 	}
-	off, data := s.off, s.cur
+	off, data, live := s.off, s.cur, slices.Clone(s.p.buckets)
 	s.off += uint64(s.pending())
-	s.flight = make(chan error, 1)
-	go func() { s.flight <- s.p.flush(s.ctx, off, data) }()
+	fl := make(chan []*bucket, 1)
+	s.flights[s.which] = fl
+	go func() { fl <- s.p.flush(s.ctx, live, off, data) }()
 	s.which ^= 1
 	s.cur = s.sets[s.which]
+	if err := s.wait(s.which); err != nil {
+		return err
+	}
 	for _, n := range s.want {
 		s.cur[n] = s.cur[n][:0]
 	}
@@ -167,42 +183,41 @@ func (s *sender) flush() error {
 }
 
 // flush writes one batch (the bytes of each share from off, by share
-// number) to every server still writing, every share in parallel. A
-// server that fails is dropped and its allocations released; flush fails
-// once the rest cannot be happy.
-func (p *placer) flush(ctx context.Context, off uint64, data [][]byte) error {
+// number) to the given servers, every share in parallel, and returns
+// those that failed.
+func (p *placer) flush(ctx context.Context, buckets []*bucket, off uint64, data [][]byte) (dead []*bucket) {
 	var g errgroup.Group
-	g.SetLimit(p.u.parallel())
-	dead := make([]bool, len(p.buckets))
-	for i, b := range p.buckets {
+	for _, b := range buckets {
 		for _, n := range b.nums {
 			g.Go(func() error {
-				if err := p.writeShare(ctx, b, n, off, data[n]); err != nil {
+				p.slots <- struct{}{} // both batches' requests count toward Parallel
+				err := p.writeShare(ctx, b, n, off, data[n])
+				<-p.slots
+				if err != nil {
 					p.mu.Lock()
-					p.failed[b.s] = err
-					dead[i] = true
-					p.mu.Unlock()
+					defer p.mu.Unlock()
+					if _, ok := p.failed[b.s]; !ok { // keep the first cause
+						p.failed[b.s] = err
+					}
+					if !slices.Contains(dead, b) {
+						dead = append(dead, b)
+					}
 				}
 				return nil
 			})
 		}
 	}
 	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return errkind.E("", errkind.Other, err)
-	}
-	p.drop(dead)
-	if h := publish.Happiness(p.placed); h < p.u.Happy {
-		return errkind.E("", errkind.Unreachable, "shares reached only %d distinct servers, shares.happy is %d%s", h, p.u.Happy, p.failures())
-	}
-	return nil
+	return dead
 }
 
-// drop releases the buckets marked dead and forgets their shares.
-func (p *placer) drop(dead []bool) {
+// drop releases the allocations of the servers that failed a batch (and
+// are not dropped yet) and forgets their shares. It fails once the rest
+// cannot be happy.
+func (p *placer) drop(ctx context.Context, dead []*bucket) error {
 	var live []*bucket
-	for i, b := range p.buckets {
-		if !dead[i] {
+	for _, b := range p.buckets {
+		if !slices.Contains(dead, b) {
 			live = append(live, b)
 			continue
 		}
@@ -213,6 +228,13 @@ func (p *placer) drop(dead []bool) {
 		}
 	}
 	p.buckets = live
+	if err := ctx.Err(); err != nil {
+		return errkind.E("", errkind.Other, err)
+	}
+	if h := publish.Happiness(p.placed); h < p.u.Happy {
+		return errkind.E("", errkind.Unreachable, "shares reached only %d distinct servers, shares.happy is %d%s", h, p.u.Happy, p.failures())
+	}
+	return nil
 }
 
 // writeShare writes one share's part of a batch in one request.

@@ -180,6 +180,7 @@ type placer struct {
 	master  []byte
 	buckets []*bucket // allocations to write
 	uebHash []byte
+	slots   chan struct{} // one per write request in flight
 
 	mu     sync.Mutex
 	placed map[*grid.ServerInfo][]int
@@ -347,6 +348,8 @@ func (p *placer) abort(b *bucket) {
 }
 
 func (p *placer) failures() string {
+	p.mu.Lock() // batches still in flight may be adding to failed
+	defer p.mu.Unlock()
 	if len(p.failed) == 0 {
 		return " (servers refused shares)"
 	}
