@@ -14,8 +14,8 @@ import (
 // share in order (header, blocks, then the hash trees and UEB): a batch
 // of about batchSize bytes of every share, each share's part of it in one
 // request, all shares at once. The next batch is encoded, straight into
-// the other set of buffers, while one is written; the two sets are all
-// the memory it holds.
+// the other set of buffers, while one is written, and starts as soon as
+// it is encoded; the two sets are all the memory it holds.
 func (p *placer) send(ctx context.Context) error {
 	s := newSender(ctx, p)
 	s.add(p.st.Header())
@@ -78,6 +78,7 @@ type sender struct {
 	off     uint64            // share offset of cur
 }
 
+// newSender allocates both buffer sets for p's wanted shares.
 func newSender(ctx context.Context, p *placer) *sender {
 	p.slots = make(chan struct{}, p.u.parallel())
 	n := p.u.N
