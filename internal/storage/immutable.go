@@ -164,9 +164,11 @@ func (b *Backend) WriteImmutable(si []byte, n int, secret []byte, offset uint64,
 	if err := u.checkOverlap(r, data); err != nil {
 		return false, nil, err
 	}
-	if _, err := u.f.WriteAt(data, int64(container.ImmutableHeaderSize+offset)); err != nil {
+	at := int64(container.ImmutableHeaderSize + offset)
+	if _, err := u.f.WriteAt(data, at); err != nil {
 		return false, nil, errkind.E(op, errkind.Other, err)
 	}
+	startWriteback(u.f, at, int64(len(data)))
 	u.written = u.written.add(r)
 	missing = u.written.missing(u.size)
 	if len(missing) > 0 {

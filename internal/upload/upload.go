@@ -29,8 +29,15 @@ import (
 // rather than uploading it.
 const LITThreshold = 55
 
-// chunkSize is how much of a share one write request carries.
-const chunkSize = 1 << 20
+// batchBudget is the memory the two batches of an upload share among the
+// shares being written; each share's part of a batch (one write request)
+// is its slice of it, between minBatch and maxBatch bytes (and at least
+// one block): 2 MiB per request for 10 shares.
+const (
+	batchBudget = 40 << 20
+	minBatch    = 256 << 10
+	maxBatch    = 4 << 20
+)
 
 // Storage is what an upload needs from one storage server. *grid.Client
 // implements it.
@@ -173,6 +180,7 @@ type placer struct {
 	master  []byte
 	buckets []*bucket // allocations to write
 	uebHash []byte
+	slots   chan struct{} // one per write request in flight
 
 	mu     sync.Mutex
 	placed map[*grid.ServerInfo][]int
@@ -340,6 +348,8 @@ func (p *placer) abort(b *bucket) {
 }
 
 func (p *placer) failures() string {
+	p.mu.Lock() // batches still in flight may be adding to failed
+	defer p.mu.Unlock()
 	if len(p.failed) == 0 {
 		return " (servers refused shares)"
 	}

@@ -138,20 +138,52 @@ func (e *encoder) encodeSegments(r io.ReaderAt) error {
 // addSegment hashes one ciphertext segment, pads it, and codes it into
 // one block per share, returned and counted in the block hashes.
 func (e *encoder) addSegment(codec *fec.Code, seg uint64, ct []byte) ([][]byte, error) {
-	e.crypttext.Write(ct)
-	e.segHashes = append(e.segHashes, hashes.CiphertextSegmentHash(ct))
+	blocks := make([][]byte, e.g.n)
+	for i := range blocks {
+		blocks[i] = make([]byte, e.g.blockLen(seg))
+	}
+	if err := e.addSegmentInto(codec, seg, ct, blocks); err != nil {
+		return nil, err
+	}
+	return blocks, nil
+}
+
+// addSegmentInto is addSegment writing block i into dst[i] (blockLen(seg)
+// bytes each). ct must have room to be padded in place. The blocks are
+// coded and hashed in parallel, and so is the crypttext hashing.
+func (e *encoder) addSegmentInto(codec *fec.Code, seg uint64, ct []byte, dst [][]byte) error {
+	n := e.g.n
+	if len(dst) != n {
+		return fmt.Errorf("%d block buffers for %d shares", len(dst), n)
+	}
 	padded := ct
 	if want := e.g.blockLen(seg) * uint64(e.g.k); uint64(len(ct)) < want {
 		padded = append(ct, make([]byte, want-uint64(len(ct)))...)
 	}
-	blocks, err := codec.Encode(padded)
-	if err != nil {
-		return nil, err
+	var segHash []byte
+	blockHashes := make([][]byte, n)
+	errs := make([]error, n)
+	parallel(n+1, func(t int) {
+		if t == 0 { // the longest task (two passes over the segment) first
+			e.crypttext.Write(ct)
+			segHash = hashes.CiphertextSegmentHash(ct)
+			return
+		}
+		i := t - 1
+		if errs[i] = codec.EncodeBlock(padded, dst[i], i); errs[i] == nil {
+			blockHashes[i] = hashes.BlockHash(dst[i])
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	for i, b := range blocks {
-		e.blockHashes[i] = append(e.blockHashes[i], hashes.BlockHash(b))
+	e.segHashes = append(e.segHashes, segHash)
+	for i, h := range blockHashes {
+		e.blockHashes[i] = append(e.blockHashes[i], h)
 	}
-	return blocks, nil
+	return nil
 }
 
 // trees are the hash trees and UEB of an encoded file.

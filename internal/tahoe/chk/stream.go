@@ -28,6 +28,7 @@ type Stream struct {
 	enc    *encoder
 	ctr    cipher.Stream
 	buf    []byte
+	blocks [][]byte // Next's blocks
 	seg    uint64
 }
 
@@ -107,14 +108,55 @@ func (s *Stream) Header() []byte { return s.hdr.Marshal() }
 // NumSegments is how many times Next returns blocks.
 func (s *Stream) NumSegments() uint64 { return s.g.numSegs }
 
+// BlockLen is the length of the blocks the next call to Next or NextInto
+// makes (the last segment's may be shorter); 0 after the last segment.
+func (s *Stream) BlockLen() uint64 {
+	if s.seg == s.g.numSegs {
+		return 0
+	}
+	return s.g.blockLen(s.seg)
+}
+
 // Next reads, encrypts and codes the next segment and returns one block
 // per share, to be written at share offset off. The blocks are valid
 // until the next call. After the last segment it returns io.EOF.
 func (s *Stream) Next() (blocks [][]byte, off uint64, err error) {
+	if s.seg == s.g.numSegs {
+		return nil, 0, io.EOF
+	}
+	if s.blocks == nil {
+		s.blocks = make([][]byte, s.g.n)
+		for i := range s.blocks {
+			s.blocks[i] = make([]byte, s.g.blockSize)
+		}
+	}
+	blocks = make([][]byte, s.g.n)
+	for i := range blocks {
+		blocks[i] = s.blocks[i][:s.BlockLen()]
+	}
+	off, err = s.NextInto(blocks)
+	if err != nil {
+		return nil, 0, err
+	}
+	return blocks, off, nil
+}
+
+// NextInto is Next writing the blocks where the caller wants them: dst[i]
+// (BlockLen bytes) receives share i's block, for every share, which saves
+// copying them again. The blocks are coded and hashed on all cores.
+func (s *Stream) NextInto(dst [][]byte) (off uint64, err error) {
 	const op = "chk.Stream.Next"
 	g := s.g
 	if s.seg == g.numSegs {
-		return nil, 0, io.EOF
+		return 0, io.EOF
+	}
+	if len(dst) != g.n {
+		return 0, errkind.E(op, errkind.Usage, "%d block buffers for %d shares", len(dst), g.n)
+	}
+	for i, b := range dst {
+		if uint64(len(b)) != s.BlockLen() {
+			return 0, errkind.E(op, errkind.Usage, "block buffer %d has %d bytes, the block %d", i, len(b), s.BlockLen())
+		}
 	}
 	if s.buf == nil {
 		s.buf = make([]byte, g.segSize)
@@ -125,16 +167,15 @@ func (s *Stream) Next() (blocks [][]byte, off uint64, err error) {
 		if err == nil || err == io.EOF {
 			err = errkind.E(op, errkind.Other, "input ended at byte %d of %d (it shrank while being read)", s.seg*g.segSize+uint64(got), g.size)
 		}
-		return nil, 0, errkind.E(op, errkind.Other, err)
+		return 0, errkind.E(op, errkind.Other, err)
 	}
 	s.ctr.XORKeyStream(s.buf[:n], s.buf[:n])
-	blocks, err = s.enc.addSegment(s.codec, s.seg, s.buf[:n])
-	if err != nil {
-		return nil, 0, errkind.E(op, errkind.Other, err)
+	if err := s.enc.addSegmentInto(s.codec, s.seg, s.buf[:n], dst); err != nil {
+		return 0, errkind.E(op, errkind.Other, err)
 	}
 	off = s.hdr.Data + s.seg*g.blockSize
 	s.seg++
-	return blocks, off, nil
+	return off, nil
 }
 
 // Tail is what a Stream yields once every segment is in.

@@ -124,3 +124,63 @@ type shrinking struct{ data []byte }
 func (s *shrinking) ReadAt(b []byte, off int64) (int, error) {
 	return bytes.NewReader(s.data).ReadAt(b, off)
 }
+
+// TestStreamNextIntoBadBuffers: NextInto refuses buffers of the wrong
+// number or length without consuming the segment, so the shares encoded
+// afterwards (through NextInto, into stale buffers) are still Encode's.
+func TestStreamNextIntoBadBuffers(t *testing.T) {
+	data := make([]byte, 300<<10+5)
+	rand.Read(data)
+	p := Params{K: 3, N: 10, MaxSegmentSize: 128 << 10}
+	want, err := Encode(data, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(bytes.NewReader(data), uint64(len(data)), nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl := int(s.BlockLen())
+	short := make([][]byte, p.N)
+	for i := range short {
+		short[i] = make([]byte, bl)
+	}
+	short[4] = short[4][:bl-1]
+	for _, bad := range [][][]byte{short[:p.N-1], short} {
+		if _, err := s.NextInto(bad); err == nil {
+			t.Fatalf("NextInto accepted %d buffers, the fifth of %d bytes", len(bad), len(bad[4]))
+		}
+	}
+	shares := make([][]byte, p.N)
+	for i := range shares {
+		shares[i] = s.Header()
+	}
+	bufs := make([][]byte, p.N)
+	for i := range bufs {
+		bufs[i] = bytes.Repeat([]byte{0xee}, bl) // stale bytes must not leak into a block
+	}
+	for s.BlockLen() > 0 {
+		dst := make([][]byte, p.N)
+		for i := range dst {
+			dst[i] = bufs[i][:s.BlockLen()]
+		}
+		if _, err := s.NextInto(dst); err != nil {
+			t.Fatal(err)
+		}
+		for i := range shares {
+			shares[i] = append(shares[i], dst[i]...)
+		}
+	}
+	tail, err := s.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range shares {
+		if got := append(shares[i], tail.Shares[i]...); !bytes.Equal(got, want.Shares[i]) {
+			t.Fatalf("share %d differs from Encode's", i)
+		}
+	}
+	if !bytes.Equal(tail.UEBHash, want.UEBHash) {
+		t.Fatal("UEB hash differs")
+	}
+}
