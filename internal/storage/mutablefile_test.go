@@ -107,7 +107,7 @@ func TestUncommittedDirectWritesUndone(t *testing.T) {
 	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)) + 10, data: bytes.Repeat([]byte{9}, 5000)},
 		{op: walWrite, shnum: 1, offset: 600, data: []byte("new share")}}
 	sizes := map[int]int64{0: int64(len(before)), 1: -1}
-	direct, journal := splitDirect(recs, sizes)
+	direct, journal := splitDirect(recs, sizes, nil)
 	if len(direct) != 2 || len(journal) != 0 {
 		t.Fatalf("%d direct, %d journalled records", len(direct), len(journal))
 	}
@@ -146,7 +146,7 @@ func TestFailedDirectWriteUndoneAtOnce(t *testing.T) {
 	}
 	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)), data: bytes.Repeat([]byte{9}, 5000)},
 		{op: walWrite, shnum: 1, offset: 0, data: []byte("new share")}}
-	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}); err == nil {
+	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}, nil); err == nil {
 		t.Fatal("write to an unopenable share succeeded")
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, "0"))
