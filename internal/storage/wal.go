@@ -84,15 +84,10 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64, dead map[int
 	}
 	direct, journal := splitDirect(recs, sizes, dead)
 	undo := undoRecords(direct, sizes)
-	tmp := filepath.Join(dir, walTemp)
-	if err := writeWAL(tmp, append(undo, journal...)); err != nil {
-		os.Remove(tmp)
+	if err := writeAhead(dir, append(undo, journal...), direct, len(undo) > 0); err != nil {
 		return err
 	}
-	if err := writeDirect(dir, direct, len(undo) > 0); err != nil {
-		return abandon(dir, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, walName)); err != nil {
+	if err := os.Rename(filepath.Join(dir, walTemp), filepath.Join(dir, walName)); err != nil {
 		return abandon(dir, err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -102,6 +97,36 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64, dead map[int
 		return err
 	}
 	return dropWAL(dir)
+}
+
+// writeAhead writes the uncommitted journal recs to walTemp and the
+// direct records to the shares, all fsynced. With undo records in recs
+// the journal is durable before any direct byte is written; without,
+// nothing a crash leaves of the direct writes is read by anyone, so both
+// are written and fsynced at once (their disk flushes overlap). A
+// failure is undone before it returns.
+func writeAhead(dir string, recs, direct []walRecord, undo bool) error {
+	tmp := filepath.Join(dir, walTemp)
+	if undo || len(direct) == 0 {
+		if err := writeWAL(tmp, recs); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := writeDirect(dir, direct, undo); err != nil {
+			return abandon(dir, err)
+		}
+		return nil
+	}
+	walErr := make(chan error, 1)
+	go func() { walErr <- writeWAL(tmp, recs) }()
+	err := writeDirect(dir, direct, false)
+	if werr := <-walErr; werr != nil {
+		err = errors.Join(err, werr)
+	}
+	if err != nil {
+		return abandon(dir, err)
+	}
+	return nil
 }
 
 // writeDirect writes the bytes no reader of the old version uses (after
@@ -307,15 +332,32 @@ func applyEdits(dir string, each func(yield func(walRecord) error) error) error 
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := f.Sync(); err != nil {
-			return err
-		}
+	if err := syncAll(files); err != nil {
+		return err
 	}
 	if !entries {
 		return nil
 	}
 	return syncDir(dir)
+}
+
+// syncAll fsyncs files at once, so that their disk flushes overlap
+// (the file system commits them together) rather than queue.
+func syncAll(files map[int]*os.File) error {
+	if len(files) == 1 {
+		for _, f := range files {
+			return f.Sync()
+		}
+	}
+	errs := make(chan error, len(files))
+	for _, f := range files {
+		go func() { errs <- f.Sync() }()
+	}
+	var err error
+	for range files {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 func applyRecord(f *os.File, r walRecord) error {
