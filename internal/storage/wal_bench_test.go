@@ -3,17 +3,25 @@ package storage
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 )
 
 // BenchmarkChunkedMutableWrite measures the server side of a chunked
 // MDMF publish without the network: one storage index, two shares, each
-// written in 1.6 MiB read-test-writes (0.8 MiB per share, as a streamed
-// 3-of-10 publish on five servers sends them) of 21 MiB shares, the first
-// request of each version shrinking the shares as publish does. The
-// first version creates the shares, the next ones overwrite them.
+// written in read-test-writes of 0.8 or 1.6 MiB per share (a streamed
+// 3-of-10 publish on five servers sends 8 or 16 MiB batches so) of 21
+// MiB shares, the first request of each version shrinking the shares as
+// publish does. The first version creates the shares, the next ones
+// overwrite them.
 func BenchmarkChunkedMutableWrite(b *testing.B) {
-	const share, chunk = 21 << 20, 800 << 10
+	for _, chunk := range []int{800 << 10, 1600 << 10} {
+		b.Run(fmt.Sprintf("chunk=%dKiB", chunk>>10), func(b *testing.B) { benchChunked(b, chunk) })
+	}
+}
+
+func benchChunked(b *testing.B, chunk int) {
+	const share = 21 << 20
 	be := newBackend(b)
 	si := bytes.Repeat([]byte{9}, 16)
 	sec := MutableSecrets{WriteEnabler: bytes.Repeat([]byte{1}, 32), RenewSecret: bytes.Repeat([]byte{2}, 32), CancelSecret: bytes.Repeat([]byte{3}, 32)}
