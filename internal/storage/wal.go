@@ -101,25 +101,30 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64, dead map[int
 
 // writeAhead writes the uncommitted journal recs to walTemp and the
 // direct records to the shares, all fsynced. With undo records in recs
-// the journal is durable before any direct byte is written; without,
-// nothing a crash leaves of the direct writes is read by anyone, so both
-// are written and fsynced at once (their disk flushes overlap). A
-// failure is undone before it returns.
+// the journal, bytes and name, is durable before any direct byte is
+// written (the directory fsync overlapping the file's); without, nothing
+// a crash leaves of the direct writes is read by anyone, so both are
+// written and fsynced at once (their disk flushes overlap). A failure is
+// undone before it returns.
 func writeAhead(dir string, recs, direct []walRecord, undo bool) error {
 	tmp := filepath.Join(dir, walTemp)
 	if undo || len(direct) == 0 {
-		if err := writeWAL(tmp, recs); err != nil {
+		var entry func() error // the journal's directory entry, made durable with its bytes
+		if undo && len(direct) > 0 {
+			entry = func() error { return syncDir(dir) }
+		}
+		if err := writeWALWith(tmp, recs, entry); err != nil {
 			os.Remove(tmp)
 			return err
 		}
-		if err := writeDirect(dir, direct, undo); err != nil {
+		if err := writeDirect(dir, direct); err != nil {
 			return abandon(dir, err)
 		}
 		return nil
 	}
 	walErr := make(chan error, 1)
 	go func() { walErr <- writeWAL(tmp, recs) }()
-	err := writeDirect(dir, direct, false)
+	err := writeDirect(dir, direct)
 	if werr := <-walErr; werr != nil {
 		err = errors.Join(err, werr)
 	}
@@ -129,18 +134,11 @@ func writeAhead(dir string, recs, direct []walRecord, undo bool) error {
 	return nil
 }
 
-// writeDirect writes the bytes no reader of the old version uses (after
-// making the undo records already in walTemp durable, when there are
-// any: without them walTemp's name need not survive a crash) and fsyncs
-// them.
-func writeDirect(dir string, direct []walRecord, undo bool) error {
+// writeDirect writes the bytes no reader of the old version uses and
+// fsyncs them.
+func writeDirect(dir string, direct []walRecord) error {
 	if len(direct) == 0 {
 		return nil
-	}
-	if undo {
-		if err := syncDir(dir); err != nil {
-			return err
-		}
 	}
 	return applyEdits(dir, records(direct))
 }
@@ -255,10 +253,21 @@ func cutRecord(r walRecord, at uint64) (lo, hi walRecord) {
 }
 
 // writeWAL writes the journal file and fsyncs it.
-func writeWAL(path string, recs []walRecord) error {
+func writeWAL(path string, recs []walRecord) error { return writeWALWith(path, recs, nil) }
+
+// writeWALWith is writeWAL running also (if not nil) once the file
+// exists, concurrently with writing and fsyncing it, and waiting for it
+// too: the directory fsync that makes the new file's name durable, whose
+// disk flush so overlaps the file's own.
+func writeWALWith(path string, recs []walRecord, also func() error) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
+	}
+	if also != nil {
+		done := make(chan error, 1)
+		go func() { done <- also() }()
+		defer func() { err = errors.Join(err, <-done) }()
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
 	var head [walHeadLen]byte

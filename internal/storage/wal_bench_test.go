@@ -12,15 +12,19 @@ import (
 // written in read-test-writes of 0.8 or 1.6 MiB per share (a streamed
 // 3-of-10 publish on five servers sends 8 or 16 MiB batches so) of 21
 // MiB shares, the first request of each version shrinking the shares as
-// publish does. The first version creates the shares, the next ones
-// overwrite them.
+// publish does. Overwrite: the first version creates the shares, the
+// next ones overwrite them; create: every version is a new storage index
+// (what a fresh put costs).
 func BenchmarkChunkedMutableWrite(b *testing.B) {
-	for _, chunk := range []int{800 << 10, 1600 << 10} {
-		b.Run(fmt.Sprintf("chunk=%dKiB", chunk>>10), func(b *testing.B) { benchChunked(b, chunk) })
+	for _, fresh := range []bool{false, true} {
+		for _, chunk := range []int{800 << 10, 1600 << 10} {
+			name := map[bool]string{false: "overwrite", true: "create"}[fresh]
+			b.Run(fmt.Sprintf("%s/chunk=%dKiB", name, chunk>>10), func(b *testing.B) { benchChunked(b, chunk, fresh) })
+		}
 	}
 }
 
-func benchChunked(b *testing.B, chunk int) {
+func benchChunked(b *testing.B, chunk int, fresh bool) {
 	const share = 21 << 20
 	be := newBackend(b)
 	si := bytes.Repeat([]byte{9}, 16)
@@ -28,7 +32,10 @@ func benchChunked(b *testing.B, chunk int) {
 	data := bytes.Repeat([]byte{7}, chunk)
 	ctx := context.Background()
 	b.SetBytes(2 * share)
-	for b.Loop() {
+	for i := 0; b.Loop(); i++ {
+		if fresh {
+			si = bytes.Repeat([]byte{byte(i), byte(i >> 8), 9}, 6)[:16]
+		}
 		for off := 0; off < share; off += chunk {
 			tw := map[int]TestWrite{}
 			for n := range 2 {
