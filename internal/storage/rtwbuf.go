@@ -21,28 +21,32 @@ var rtwBuffers sync.Pool // of *[]byte
 const maxPooledBody = 9 << 20
 
 // decodeRTWBody is decodeBody for a read-test-write, reading the body
-// into a pooled buffer when one fits it.
+// into a pooled buffer when one holds it, and else as decodeBody does
+// (the buffer growing as bytes arrive), keeping that buffer for the next
+// once the body is decoded.
 func decodeRTWBody(r *http.Request, v *rtwRequest) (int, error) {
 	n := r.ContentLength
 	if n <= 0 || n > maxPooledBody {
 		return decodeBody(r, maxRTWBody, v)
 	}
 	bp, _ := rtwBuffers.Get().(*[]byte)
-	if bp == nil || int64(cap(*bp)) < n {
-		if bp != nil {
-			rtwBuffers.Put(bp)
-		}
-		status, err := decodeBody(r, maxRTWBody, v)
-		if err == nil {
-			b := make([]byte, 0, n) // the next body of this size reuses it
-			rtwBuffers.Put(&b)
-		}
-		return status, err
+	if bp != nil && int64(cap(*bp)) < n {
+		rtwBuffers.Put(bp) // for smaller bodies
+		bp = nil
 	}
-	defer rtwBuffers.Put(bp)
-	return decodeBodyFrom(r, v, func() ([]byte, error) {
-		buf := (*bp)[:n]
-		_, err := io.ReadFull(r.Body, buf)
-		return buf, err
+	var read []byte
+	status, err := decodeBodyFrom(r, v, func() ([]byte, error) {
+		var err error
+		if bp == nil {
+			read, err = readDeclared(r.Body, n)
+		} else {
+			read = (*bp)[:n]
+			_, err = io.ReadFull(r.Body, read)
+		}
+		return read, err
 	})
+	if read != nil { // decoded or not, nothing refers to it now
+		rtwBuffers.Put(&read)
+	}
+	return status, err
 }
