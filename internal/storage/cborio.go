@@ -253,8 +253,8 @@ type (
 		Specimen []byte  `cbor:"specimen"`
 	}
 	writeBody struct {
-		Offset *uint64 `cbor:"offset"`
-		Data   []byte  `cbor:"data"`
+		Offset *uint64     `cbor:"offset"`
+		Data   pooledBytes `cbor:"data"` // released after the write (rtwRequest.release)
 	}
 	readBody struct {
 		Offset *uint64 `cbor:"offset"`
@@ -317,10 +317,10 @@ func (v twBody) toBackend() (TestWrite, error) {
 		t.Test = append(t.Test, TestVector{*x.Offset, *x.Size, x.Specimen})
 	}
 	for _, x := range *v.Write {
-		if x.Offset == nil || x.Data == nil {
+		if x.Offset == nil || !x.Data.set {
 			return TestWrite{}, errors.New("write vector needs offset and data")
 		}
-		t.Write = append(t.Write, WriteVector{*x.Offset, x.Data})
+		t.Write = append(t.Write, WriteVector{*x.Offset, x.Data.b})
 	}
 	return t, nil
 }

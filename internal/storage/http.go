@@ -300,6 +300,7 @@ func (s *Server) adviseCorrupt(kind container.Kind) func(http.ResponseWriter, *h
 
 func (s *Server) readTestWrite(w http.ResponseWriter, r *http.Request, x *call) error {
 	var req rtwRequest
+	defer req.release()
 	if status, err := decodeRTWBody(r, &req); err != nil {
 		return &httpError{status, err}
 	}

@@ -50,3 +50,50 @@ func decodeRTWBody(r *http.Request, v *rtwRequest) (int, error) {
 	}
 	return status, err
 }
+
+// writeBuffers keeps the buffers write vectors' data was decoded into,
+// for the next request's: the decoder copies every byte string out of
+// the body, and a new buffer each time was the other half of the
+// garbage a chunked publish made the server collect.
+var writeBuffers sync.Pool // of *[]byte
+
+// pooledBytes is a byte string decoded into a buffer of writeBuffers; set
+// is false when the field was absent or null.
+type pooledBytes struct {
+	b   []byte
+	buf *[]byte
+	set bool
+}
+
+// UnmarshalBinary copies data into a pooled buffer (the decoder's
+// contract: data is not retained).
+func (p *pooledBytes) UnmarshalBinary(data []byte) error {
+	bp, _ := writeBuffers.Get().(*[]byte)
+	if bp != nil && cap(*bp) < len(data) {
+		writeBuffers.Put(bp)
+		bp = nil
+	}
+	if bp == nil {
+		b := make([]byte, 0, len(data))
+		bp = &b
+	}
+	p.b = append((*bp)[:0], data...)
+	p.buf, p.set = bp, true
+	return nil
+}
+
+// release returns the request's write buffers to writeBuffers: nothing
+// may refer to its write vectors' data afterwards.
+func (req *rtwRequest) release() {
+	for _, v := range req.TestWriteVectors {
+		if v.Write == nil {
+			continue
+		}
+		for i := range *v.Write {
+			if x := &(*v.Write)[i]; x.Data.buf != nil {
+				writeBuffers.Put(x.Data.buf)
+				x.Data = pooledBytes{}
+			}
+		}
+	}
+}
