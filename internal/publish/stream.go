@@ -355,10 +355,13 @@ func (sw *streamWriter) first(ctx context.Context, ss *streamServer, b *batch, l
 }
 
 // firstWrite is share n's test and write for the first batch b: the
-// provisional checkstring and b's blocks at their place.
+// provisional checkstring and b's blocks at their place, the share cut
+// to end with them (see shrinkTo).
 func (sw *streamWriter) firstWrite(n int, b *batch, test grid.TestVector) grid.TestWrite {
+	blocks := sw.blocks(n, b)
 	return grid.TestWrite{Test: []grid.TestVector{test},
-		Write: []grid.WriteVector{{Offset: 0, Data: sw.prov}, sw.blocks(n, b)}}
+		Write:     []grid.WriteVector{{Offset: 0, Data: sw.prov}, blocks},
+		NewLength: shrinkTo(blocks.Offset + uint64(len(blocks.Data)))}
 }
 
 // blocks writes share n's blocks of batch b at their place.

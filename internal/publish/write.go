@@ -317,12 +317,25 @@ func (w *writer) chunkWrite(n, i, count int, test grid.TestVector) (grid.TestWri
 	data, last := w.chunk(n, i, count)
 	tw := grid.TestWrite{Test: []grid.TestVector{test},
 		Write: []grid.WriteVector{{Offset: uint64(i * chunkSize(count)), Data: data}}}
-	if last {
+	switch {
+	case last:
 		size := uint64(len(w.enc.Shares[n]))
 		tw.NewLength = &size
+	case i == 0:
+		tw.NewLength = shrinkTo(uint64(len(data)))
 	}
 	return tw, last
 }
+
+// shrinkTo is the new length of a share's first request when more
+// chunks follow: the share ends where that request's data ends, so
+// every later chunk lands past the end of the share data. Nothing of
+// the old version there is still wanted once the first request replaced
+// the checkstring, and a server can write bytes past the end of the data
+// once, in place, where it must journal (write twice) bytes a reader of
+// the old version may still use. Tahoe's servers apply a new length only
+// when it shrinks the share, as here.
+func shrinkTo(end uint64) *uint64 { return &end }
 
 // firstChunk sends the first request of pl, retesting shares that held an
 // older version, and returns the shares it wrote (none when a later

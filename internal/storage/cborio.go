@@ -120,15 +120,41 @@ func acceptsCBOR(r *http.Request) bool {
 // It returns the HTTP status for a failure: 415 for another content
 // type, 413 for too large a body, 400 for a body that does not decode.
 func decodeBody(r *http.Request, max int64, v any) (int, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != CBORType {
-			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not %s", ct, CBORType)
-		}
+	if err := checkCBORType(r); err != nil {
+		return http.StatusUnsupportedMediaType, err
 	}
 	body, status, err := readRequestBody(r, max)
 	if err != nil {
 		return status, err
 	}
+	return decodeCBOR(body, v)
+}
+
+// decodeBodyFrom is decodeBody for a body of a Content-Length already
+// checked, which read reads whole.
+func decodeBodyFrom(r *http.Request, v any, read func() ([]byte, error)) (int, error) {
+	if err := checkCBORType(r); err != nil {
+		return http.StatusUnsupportedMediaType, err
+	}
+	body, err := read()
+	if err != nil {
+		return http.StatusBadRequest, fmt.Errorf("body shorter than its Content-Length: %v", err)
+	}
+	return decodeCBOR(body, v)
+}
+
+// checkCBORType fails for a body of another content type than CBOR's.
+func checkCBORType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != CBORType {
+			return fmt.Errorf("content type %q is not %s", ct, CBORType)
+		}
+	}
+	return nil
+}
+
+// decodeCBOR decodes a request body into v.
+func decodeCBOR(body []byte, v any) (int, error) {
 	if err := decMode.Unmarshal(body, v); err != nil {
 		return http.StatusBadRequest, fmt.Errorf("bad CBOR body: %v", err)
 	}
@@ -227,8 +253,8 @@ type (
 		Specimen []byte  `cbor:"specimen"`
 	}
 	writeBody struct {
-		Offset *uint64 `cbor:"offset"`
-		Data   []byte  `cbor:"data"`
+		Offset *uint64     `cbor:"offset"`
+		Data   pooledBytes `cbor:"data"` // released after the write (rtwRequest.release)
 	}
 	readBody struct {
 		Offset *uint64 `cbor:"offset"`
@@ -291,10 +317,10 @@ func (v twBody) toBackend() (TestWrite, error) {
 		t.Test = append(t.Test, TestVector{*x.Offset, *x.Size, x.Specimen})
 	}
 	for _, x := range *v.Write {
-		if x.Offset == nil || x.Data == nil {
+		if x.Offset == nil || !x.Data.set {
 			return TestWrite{}, errors.New("write vector needs offset and data")
 		}
-		t.Write = append(t.Write, WriteVector{*x.Offset, x.Data})
+		t.Write = append(t.Write, WriteVector{*x.Offset, x.Data.b})
 	}
 	return t, nil
 }

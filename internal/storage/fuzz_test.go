@@ -20,7 +20,7 @@ func FuzzRTWBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
 		var req rtwRequest
-		if _, err := decodeBody(r, maxRTWBody, &req); err != nil {
+		if _, err := decodeRTWBody(r, &req); err != nil { // pooled buffers once one fits
 			return
 		}
 		tw, rv, err := req.toBackend()

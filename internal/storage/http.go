@@ -300,7 +300,8 @@ func (s *Server) adviseCorrupt(kind container.Kind) func(http.ResponseWriter, *h
 
 func (s *Server) readTestWrite(w http.ResponseWriter, r *http.Request, x *call) error {
 	var req rtwRequest
-	if status, err := decodeBody(r, maxRTWBody, &req); err != nil {
+	defer req.release()
+	if status, err := decodeRTWBody(r, &req); err != nil {
 		return &httpError{status, err}
 	}
 	tw, rv, err := req.toBackend()

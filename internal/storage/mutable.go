@@ -111,7 +111,8 @@ func (b *Backend) readTestWriteLocked(si []byte, sec MutableSecrets, tw map[int]
 	if err != nil {
 		return false, nil, nil, err
 	}
-	if err := b.commit(si, recs, oldSizes(shares, tw)); err != nil {
+	sizes, dead := oldSizes(shares, tw)
+	if err := b.commit(si, recs, sizes, dead); err != nil {
 		return false, nil, nil, errkind.E(op, errkind.Other, err)
 	}
 	return true, reads, changed, nil
@@ -193,25 +194,29 @@ func (b *Backend) applyWrites(shares map[int]*mutableFile, sec MutableSecrets,
 }
 
 // oldSizes gives the size of each share file a write will change (-1
-// for one it creates), which lets commitEdits write beyond it directly.
-func oldSizes(shares map[int]*mutableFile, tw map[int]TestWrite) map[int]int64 {
-	out := map[int]int64{}
+// for one it creates), and the span of it between the end of the share
+// data and the extra leases, which no reader of the old version uses:
+// commitEdits writes beyond the one and inside the other directly.
+func oldSizes(shares map[int]*mutableFile, tw map[int]TestWrite) (map[int]int64, map[int]span) {
+	sizes, dead := map[int]int64{}, map[int]span{}
 	for n, v := range tw {
 		if v.NewLength != nil && *v.NewLength == 0 {
 			continue
 		}
-		if m := shares[n]; m != nil {
-			out[n] = m.size
-		} else {
-			out[n] = -1
+		m := shares[n]
+		if m == nil {
+			sizes[n] = -1
+			continue
 		}
+		sizes[n] = m.size
+		dead[n] = span{container.MutableDataOffset + m.dataLen, container.MutableDataOffset + m.capacity}
 	}
-	return out
+	return sizes, dead
 }
 
 // commit makes the edits durable and removes a storage index directory
 // left empty, as Tahoe does.
-func (b *Backend) commit(si []byte, recs []walRecord, sizes map[int]int64) error {
+func (b *Backend) commit(si []byte, recs []walRecord, sizes map[int]int64, dead map[int]span) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -219,7 +224,7 @@ func (b *Backend) commit(si []byte, recs []walRecord, sizes map[int]int64) error
 	if err := mkdirSync(dir, b.shares); err != nil {
 		return err
 	}
-	if err := commitEdits(dir, recs, sizes); err != nil {
+	if err := commitEdits(dir, recs, sizes, dead); err != nil {
 		return err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) == 0 {

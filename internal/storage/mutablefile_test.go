@@ -107,7 +107,7 @@ func TestUncommittedDirectWritesUndone(t *testing.T) {
 	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)) + 10, data: bytes.Repeat([]byte{9}, 5000)},
 		{op: walWrite, shnum: 1, offset: 600, data: []byte("new share")}}
 	sizes := map[int]int64{0: int64(len(before)), 1: -1}
-	direct, journal := splitDirect(recs, sizes)
+	direct, journal := splitDirect(recs, sizes, nil)
 	if len(direct) != 2 || len(journal) != 0 {
 		t.Fatalf("%d direct, %d journalled records", len(direct), len(journal))
 	}
@@ -146,7 +146,7 @@ func TestFailedDirectWriteUndoneAtOnce(t *testing.T) {
 	}
 	recs := []walRecord{{op: walWrite, shnum: 0, offset: uint64(len(before)), data: bytes.Repeat([]byte{9}, 5000)},
 		{op: walWrite, shnum: 1, offset: 0, data: []byte("new share")}}
-	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}); err == nil {
+	if err := commitEdits(dir, recs, map[int]int64{0: int64(len(before)), 1: -1}, nil); err == nil {
 		t.Fatal("write to an unopenable share succeeded")
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, "0"))
@@ -185,5 +185,63 @@ func TestCommittedJournalFinishedBeforeNextWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.siDir(si), walName)); err == nil {
 		t.Fatal("the left journal is still there")
+	}
+}
+
+// TestDeadSpanWritesDirect: once a share is shrunk, a write past the end
+// of its data but inside the file (the room before the extra leases)
+// goes to the file directly, with no undo record, and leaves the journal
+// only the header and leases; cut off before its commit (the crash), it
+// leaves the shrunk version readable and recovery removes the journal.
+func TestDeadSpanWritesDirect(t *testing.T) {
+	b := newBackend(t)
+	si := bytes.Repeat([]byte{8}, 16)
+	sec := MutableSecrets{WriteEnabler: bytes.Repeat([]byte{1}, 32), RenewSecret: bytes.Repeat([]byte{2}, 32), CancelSecret: bytes.Repeat([]byte{3}, 32)}
+	ctx := context.Background()
+	short := uint64(100)
+	for _, tw := range []TestWrite{{Write: []WriteVector{{0, bytes.Repeat([]byte("o"), 9000)}}}, {NewLength: &short}} {
+		if ok, _, err := b.ReadTestWrite(ctx, si, sec, map[int]TestWrite{0: tw}, nil); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	shares, err := b.loadMutables(si)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shares[0].close()
+	tw := map[int]TestWrite{0: {Write: []WriteVector{{100, bytes.Repeat([]byte("n"), 5000)}}}}
+	recs, _, err := b.applyWrites(shares, sec, tw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, dead := oldSizes(shares, tw)
+	direct, journal := splitDirect(recs, sizes, dead)
+	if undo := undoRecords(direct, sizes); len(undo) != 0 {
+		t.Fatalf("undo records for writes inside the file: %v", undo)
+	}
+	var journalled, written uint64
+	for _, r := range journal {
+		journalled += recLen(r)
+	}
+	for _, r := range direct {
+		written += recLen(r)
+	}
+	if written != 5000 || journalled > container.MutableDataOffset+100 {
+		t.Fatalf("%d bytes direct, %d journalled", written, journalled)
+	}
+	dir := b.siDir(si)
+	if err := writeAhead(dir, journal, direct, false); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: walTemp was never renamed.
+	if err := recoverDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	ok, reads, err := b.ReadTestWrite(ctx, si, sec, nil, []ReadVector{{0, 200}})
+	if !ok || err != nil || !bytes.Equal(reads[0][0], bytes.Repeat([]byte("o"), 100)) {
+		t.Fatalf("after recovery: %v %v, reads %q", ok, err, reads[0])
+	}
+	if _, err := os.Stat(filepath.Join(dir, walTemp)); err == nil {
+		t.Fatal("uncommitted journal left after recovery")
 	}
 }

@@ -30,7 +30,13 @@ import (
 // records of the uncommitted walTemp and cuts the shares back to their
 // old sizes (removing new ones); after it, the journal is replayed as
 // usual, undo records ignored. A large write appending to or creating
-// shares so costs one copy of its data on disk, not two.
+// shares so costs one copy of its data on disk, not two. The same holds
+// for the bytes between the end of a share's data and the extra leases
+// (the room a shrunk share keeps, see mutableFile.edits): no reader of
+// the old version looks at them, so they are written directly too, and
+// need no undo record (whatever a failed write leaves there stays
+// unread). A chunked publish that shrinks each share in its first
+// request so writes every later chunk once.
 //
 // A write that fails without a crash is mended at once, not at the next
 // start: one that fails before its commit is undone as above, and a
@@ -66,22 +72,22 @@ const walHeadLen = 1 + 2 + 8 + 8
 // maxWALZero bounds one zero-fill record when replaying a journal.
 const maxWALZero = 1 << 30
 
+// span is a range [lo, hi) of file offsets.
+type span struct{ lo, hi uint64 }
+
 // commitEdits applies recs to the shares in dir all or nothing; sizes
-// are the old sizes of the shares they change (-1 for new ones).
-func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
+// are the old sizes of the shares they change (-1 for new ones), dead
+// (may be nil) the bytes of each that no reader of the old version uses.
+func commitEdits(dir string, recs []walRecord, sizes map[int]int64, dead map[int]span) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	direct, journal := splitDirect(recs, sizes)
-	tmp := filepath.Join(dir, walTemp)
-	if err := writeWAL(tmp, append(undoRecords(direct, sizes), journal...)); err != nil {
-		os.Remove(tmp)
+	direct, journal := splitDirect(recs, sizes, dead)
+	undo := undoRecords(direct, sizes)
+	if err := writeAhead(dir, append(undo, journal...), direct, len(undo) > 0); err != nil {
 		return err
 	}
-	if err := writeDirect(dir, direct); err != nil {
-		return abandon(dir, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, walName)); err != nil {
+	if err := os.Rename(filepath.Join(dir, walTemp), filepath.Join(dir, walName)); err != nil {
 		return abandon(dir, err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -90,17 +96,49 @@ func commitEdits(dir string, recs []walRecord, sizes map[int]int64) error {
 	if err := applyEdits(dir, records(journal)); err != nil {
 		return err
 	}
-	return finishWAL(dir)
+	return dropWAL(dir)
 }
 
-// writeDirect writes the bytes past the old ends of the shares (after
-// making the undo records already in walTemp durable) and fsyncs them.
+// writeAhead writes the uncommitted journal recs to walTemp and the
+// direct records to the shares, all fsynced. With undo records in recs
+// the journal, bytes and name, is durable before any direct byte is
+// written (the directory fsync overlapping the file's); without, nothing
+// a crash leaves of the direct writes is read by anyone, so both are
+// written and fsynced at once (their disk flushes overlap). A failure is
+// undone before it returns.
+func writeAhead(dir string, recs, direct []walRecord, undo bool) error {
+	tmp := filepath.Join(dir, walTemp)
+	if undo || len(direct) == 0 {
+		var entry func() error // the journal's directory entry, made durable with its bytes
+		if undo && len(direct) > 0 {
+			entry = func() error { return syncDir(dir) }
+		}
+		if err := writeWALWith(tmp, recs, entry); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := writeDirect(dir, direct); err != nil {
+			return abandon(dir, err)
+		}
+		return nil
+	}
+	walErr := make(chan error, 1)
+	go func() { walErr <- writeWAL(tmp, recs) }()
+	err := writeDirect(dir, direct)
+	if werr := <-walErr; werr != nil {
+		err = errors.Join(err, werr)
+	}
+	if err != nil {
+		return abandon(dir, err)
+	}
+	return nil
+}
+
+// writeDirect writes the bytes no reader of the old version uses and
+// fsyncs them.
 func writeDirect(dir string, direct []walRecord) error {
 	if len(direct) == 0 {
 		return nil
-	}
-	if err := syncDir(dir); err != nil {
-		return err
 	}
 	return applyEdits(dir, records(direct))
 }
@@ -117,12 +155,15 @@ func abandon(dir string, err error) error {
 	return err
 }
 
-// undoRecords lists, once per share that direct writes extend, the size
-// to cut it back to if the write never commits.
+// undoRecords lists, once per share that direct writes extend or
+// create, the size to cut it back to if the write never commits.
 func undoRecords(direct []walRecord, sizes map[int]int64) []walRecord {
 	var out []walRecord
 	seen := map[int]bool{}
 	for _, r := range direct {
+		if old := sizes[r.shnum]; old >= 0 && r.offset < uint64(old) {
+			continue // inside the file: bytes the old version does not read
+		}
 		if !seen[r.shnum] {
 			seen[r.shnum] = true
 			out = append(out, walRecord{op: walUndo, shnum: r.shnum, offset: uint64(sizes[r.shnum])})
@@ -144,47 +185,89 @@ func records(recs []walRecord) func(yield func(walRecord) error) error {
 }
 
 // splitDirect separates the writes (and zero fills) past the old end of
-// their share files, cutting records that straddle it. The two sets
-// touch disjoint bytes, so applying one before the other is the same as
-// applying them in order.
-func splitDirect(recs []walRecord, sizes map[int]int64) (direct, journal []walRecord) {
+// their share files, or inside its dead span, from the rest, cutting
+// records that straddle a boundary. The two sets touch disjoint bytes,
+// so applying one before the other is the same as applying them in
+// order.
+func splitDirect(recs []walRecord, sizes map[int]int64, dead map[int]span) (direct, journal []walRecord) {
 	for _, r := range recs {
 		old, ok := sizes[r.shnum]
 		if !ok || (r.op != walWrite && r.op != walZero) {
 			journal = append(journal, r)
 			continue
 		}
-		n := r.length
-		if r.op == walWrite {
-			n = uint64(len(r.data))
-		}
-		cut := uint64(max(old, 0))
-		switch {
-		case r.offset >= cut:
-			direct = append(direct, r)
-		case r.offset+n <= cut:
-			journal = append(journal, r)
-		default:
-			k := cut - r.offset
-			lo, hi := r, r
-			hi.offset = cut
-			if r.op == walWrite {
-				lo.data, hi.data = r.data[:k], r.data[k:]
-			} else {
-				lo.length, hi.length = k, n-k
+		end := uint64(max(old, 0))
+		d := dead[r.shnum]
+		d.hi = min(d.hi, end)
+		for _, at := range []uint64{d.lo, d.hi, end} {
+			var lo walRecord
+			if lo, r = cutRecord(r, at); recLen(lo) > 0 {
+				journal, direct = place(lo, d, end, journal, direct)
 			}
-			journal = append(journal, lo)
-			direct = append(direct, hi)
+		}
+		if recLen(r) > 0 {
+			journal, direct = place(r, d, end, journal, direct)
 		}
 	}
 	return direct, journal
 }
 
+// place appends r to direct when it starts past end or inside d (r lies
+// wholly on one side of each boundary), else to journal.
+func place(r walRecord, d span, end uint64, journal, direct []walRecord) ([]walRecord, []walRecord) {
+	if r.offset >= end || (d.lo <= r.offset && r.offset < d.hi) {
+		return journal, append(direct, r)
+	}
+	return append(journal, r), direct
+}
+
+// recLen is the number of bytes a write or zero fill covers.
+func recLen(r walRecord) uint64 {
+	if r.op == walWrite {
+		return uint64(len(r.data))
+	}
+	return r.length
+}
+
+// cutRecord splits a write or zero fill at file offset at into the part
+// before it (empty when r starts at or after it) and the rest.
+func cutRecord(r walRecord, at uint64) (lo, hi walRecord) {
+	n := recLen(r)
+	if at <= r.offset || at >= r.offset+n {
+		lo = r
+		lo.data, lo.length = nil, 0
+		if at >= r.offset+n {
+			return r, lo
+		}
+		return lo, r
+	}
+	k := at - r.offset
+	lo, hi = r, r
+	hi.offset = at
+	if r.op == walWrite {
+		lo.data, hi.data = r.data[:k], r.data[k:]
+	} else {
+		lo.length, hi.length = k, n-k
+	}
+	return lo, hi
+}
+
 // writeWAL writes the journal file and fsyncs it.
-func writeWAL(path string, recs []walRecord) error {
+func writeWAL(path string, recs []walRecord) error { return writeWALWith(path, recs, nil) }
+
+// writeWALWith is writeWAL running also (if not nil) once the file
+// exists, concurrently with writing and fsyncing it, and waiting for it
+// too: the directory fsync that makes the new file's name durable, whose
+// disk flush so overlaps the file's own.
+func writeWALWith(path string, recs []walRecord, also func() error) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
+	}
+	if also != nil {
+		done := make(chan error, 1)
+		go func() { done <- also() }()
+		defer func() { err = errors.Join(err, <-done) }()
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
 	var head [walHeadLen]byte
@@ -258,15 +341,32 @@ func applyEdits(dir string, each func(yield func(walRecord) error) error) error 
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := f.Sync(); err != nil {
-			return err
-		}
+	if err := syncAll(files); err != nil {
+		return err
 	}
 	if !entries {
 		return nil
 	}
 	return syncDir(dir)
+}
+
+// syncAll fsyncs files at once, so that their disk flushes overlap
+// (the file system commits them together) rather than queue.
+func syncAll(files map[int]*os.File) error {
+	if len(files) == 1 {
+		for _, f := range files {
+			return f.Sync()
+		}
+	}
+	errs := make(chan error, len(files))
+	for _, f := range files {
+		go func() { errs <- f.Sync() }()
+	}
+	var err error
+	for range files {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 func applyRecord(f *os.File, r walRecord) error {
@@ -292,10 +392,20 @@ func applyRecord(f *os.File, r walRecord) error {
 
 // finishWAL removes an applied journal.
 func finishWAL(dir string) error {
-	if err := os.Remove(filepath.Join(dir, walName)); err != nil {
+	if err := dropWAL(dir); err != nil {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// dropWAL removes a journal whose edits are applied and fsynced, without
+// making the removal durable: should a crash bring it back, replaying it
+// again changes nothing, as its edits name absolute offsets and nothing
+// wrote the shares since but a later write, which makes the removal
+// durable first (the directory fsync before its direct writes, or its
+// own journal renamed over this one).
+func dropWAL(dir string) error {
+	return os.Remove(filepath.Join(dir, walName))
 }
 
 // replayWAL applies a committed journal left by a crash, reading it a
