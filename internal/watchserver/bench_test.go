@@ -265,10 +265,18 @@ func benchSubs() int {
 	return 10_000
 }
 
+// reportCPU reports the process CPU time per operation since start
+// (cpu-ns/op): on a shared machine it varies far less than ns/op.
+func reportCPU(b *testing.B, start time.Duration) {
+	if b.N > 0 {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // BenchmarkDiskSourceShares: the cost of reading one storage index's
 // mutable share states from disk (DiskSource, as serve reads them), over
 // BENCH_SUBS distinct planted storage indexes in turn (page cache warm).
-// ns/op is per storage index.
+// ns/op and cpu-ns/op are per storage index.
 func BenchmarkDiskSourceShares(b *testing.B) {
 	dir := b.TempDir()
 	subs := plantShares(b, dir, benchSubs())
@@ -276,12 +284,14 @@ func BenchmarkDiskSourceShares(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := range b.N {
 		st, err := src.MutableShares(ctx, subs[i%len(subs)].SI)
 		if err != nil || len(st) != 1 {
 			b.Fatalf("%d states, %v", len(st), err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkSubscribeDisk: the server's cost of one subscription whose
@@ -290,13 +300,15 @@ func BenchmarkDiskSourceShares(b *testing.B) {
 // BENCH_SUBS distinct planted mutables on one connection in batches of
 // 1,000, the protocol's maximum, as the watcher does at startup; the
 // connection then closes, which unsubscribes them. ns/op is per
-// subscription; every reply is checked against the planted state.
+// subscription (cpu-ns/op: process CPU, the client's share included);
+// every reply is checked against the planted state.
 func BenchmarkSubscribeDisk(b *testing.B) {
 	dir := b.TempDir()
 	subs := plantShares(b, dir, benchSubs())
 	ts := startServerOn(b, DiskSource{Dir: dir}, Options{})
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for done, client := 0, 0; done < b.N; client++ {
 		batch := subs[:min(len(subs), b.N-done)]
 		c := ts.benchDialFrom(b, benchAddr(client))
@@ -309,6 +321,7 @@ func BenchmarkSubscribeDisk(b *testing.B) {
 		c.Close()
 		done += len(batch)
 	}
+	reportCPU(b, cpu)
 	b.StopTimer()
 	waitFor(b, func() bool { _, n := ts.hub.Stats(); return n == 0 })
 }
