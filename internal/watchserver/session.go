@@ -99,16 +99,28 @@ func (s *session) forced() bool {
 	return s.resync
 }
 
-// dropNotices discards undelivered notices of storage index k.
+// dropNotices discards undelivered notices of storage index k. It costs
+// at most 256 lookups, however many notices are queued: a batch of 1,000
+// replacements on a connection with 4,096 pending notices must not cost
+// four million.
 func (s *session) dropNotices(k siKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.notices) > maxShnum+1 {
+		for shnum := range maxShnum + 1 {
+			delete(s.notices, shareKey{k, shnum})
+		}
+		return
+	}
 	for sk := range s.notices {
 		if sk.si == k {
 			delete(s.notices, sk)
 		}
 	}
 }
+
+// maxShnum is the highest share number.
+const maxShnum = 255
 
 // hold stops notices going out until release queues the batch's reply.
 func (s *session) hold() {
