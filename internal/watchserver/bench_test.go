@@ -89,6 +89,7 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := range b.N {
 		ts.src.set(si, 0, uint64(i+2))
 		var wg sync.WaitGroup
@@ -100,6 +101,7 @@ func BenchmarkFanOut(b *testing.B) {
 		wg.Wait()
 		lat = append(lat, time.Since(start))
 	}
+	reportCPU(b, cpu)
 	b.StopTimer()
 	reportLatencies(b, lat)
 }
