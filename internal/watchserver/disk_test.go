@@ -85,3 +85,32 @@ func FuzzReadShare(f *testing.F) {
 		ReadShare(bytes.NewReader(b), 1)
 	})
 }
+
+// TestReadShareKeyBeyondPrefix: a verification key that the first read
+// does not hold is read on its own, with the same result: read every
+// Tahoe share with prefixes too short for its key.
+func TestReadShareKeyBeyondPrefix(t *testing.T) {
+	dir := testutil.Testdata(t, "grid", "shares", "storage1")
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*"))
+	checked := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, ok, err := ReadShare(bytes.NewReader(b), 3)
+		if !ok || err != nil {
+			continue
+		}
+		for _, n := range []int{container.MutableDataOffset + 123, 600, 1000, 2200} {
+			got, ok, err := readShare(bytes.NewReader(b), 3, make([]byte, n))
+			if !ok || err != nil || got != want {
+				t.Errorf("%s with a %d-byte prefix: %+v %v %v, want %+v", p, n, got, ok, err, want)
+			}
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no mutable shares checked")
+	}
+}

@@ -172,8 +172,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 			}
 		}
 		for _, q := range notices {
-			b, err := watchproto.Encode(q.n)
-			if err != nil || !c.write(ctx, b) {
+			if !c.write(ctx, q.b) {
 				return
 			}
 			c.hub.opts.Metrics.NoticeSent(q.at)

@@ -97,13 +97,27 @@ type shareKey struct {
 
 // version is what a subscription last told its client about one share.
 type version struct {
-	seq  uint64
-	root [32]byte
+	shnum int
+	seq   uint64
+	root  [32]byte
 }
 
-// sub is one connection's subscription to one storage index.
+// sub is one connection's subscription to one storage index: what it
+// last told its client about each share, in no particular order. A
+// server holds a few shares of an index (at most 256), so a slice is
+// both smaller and faster than a map.
 type sub struct {
-	known map[int]version
+	known []version
+}
+
+// find returns the index of shnum in sb.known, or -1.
+func (sb *sub) find(shnum int) int {
+	for i := range sb.known {
+		if sb.known[i].shnum == shnum {
+			return i
+		}
+	}
+	return -1
 }
 
 // Hub keeps every connection's subscriptions and turns Notify calls into
@@ -175,33 +189,87 @@ func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	enc := noticeCache{si: k}
 	for s, sb := range h.bySI[k] {
-		for _, n := range sb.diff(k, states) {
-			s.queueNotice(n, at)
-		}
+		sb.diff(states, func(v version, deleted bool) {
+			if b := enc.encode(v, deleted); b != nil {
+				s.queueNotice(shareKey{k, v.shnum}, b, at)
+			}
+		})
 	}
 }
 
-// diff updates what sb knows to states and returns the notices that says.
-func (sb *sub) diff(k siKey, states []ShareState) []*watchproto.Notice {
-	var out []*watchproto.Notice
-	seen := make(map[int]bool, len(states))
+// noticeCache encodes each notice of one Notify once, however many
+// subscriptions it goes to (one change watched by 1,000 connections is
+// one encoding, not 1,000).
+type noticeCache struct {
+	si   siKey
+	done []cachedNotice
+}
+
+type cachedNotice struct {
+	v       version
+	deleted bool
+	b       []byte
+}
+
+// encode returns the wire form of the notice of v (or of its deletion).
+func (c *noticeCache) encode(v version, deleted bool) []byte {
+	if deleted {
+		v.seq, v.root = 0, [32]byte{}
+	}
+	for _, d := range c.done {
+		if d.v == v && d.deleted == deleted {
+			return d.b
+		}
+	}
+	n := &watchproto.Notice{SI: c.si[:], Shnum: uint64(v.shnum), Deleted: deleted}
+	if !deleted {
+		n.Seqnum, n.Root = v.seq, v.root[:]
+	}
+	b, err := watchproto.Encode(n)
+	if err != nil {
+		return nil // cannot happen: every field is in range
+	}
+	c.done = append(c.done, cachedNotice{v, deleted, b})
+	return b
+}
+
+// diff updates what sb knows to states and calls f with every share
+// whose state changed (deleted: it is gone).
+func (sb *sub) diff(states []ShareState, f func(v version, deleted bool)) {
 	for _, st := range states {
-		seen[st.Shnum] = true
-		v := version{st.Seqnum, st.Root}
-		if old, ok := sb.known[st.Shnum]; ok && old == v {
+		v := version{st.Shnum, st.Seqnum, st.Root}
+		switch i := sb.find(st.Shnum); {
+		case i < 0:
+			sb.known = append(sb.known, v)
+		case sb.known[i] == v:
 			continue
+		default:
+			sb.known[i] = v
 		}
-		sb.known[st.Shnum] = v
-		out = append(out, &watchproto.Notice{SI: k[:], Shnum: uint64(st.Shnum), Seqnum: v.seq, Root: bytes.Clone(v.root[:])})
+		f(v, false)
 	}
-	for shnum := range sb.known {
-		if !seen[shnum] {
-			delete(sb.known, shnum)
-			out = append(out, &watchproto.Notice{SI: k[:], Shnum: uint64(shnum), Deleted: true})
+	kept := sb.known[:0]
+	for _, v := range sb.known {
+		if holds(states, v.shnum) {
+			kept = append(kept, v)
+		} else {
+			f(v, true)
 		}
 	}
-	return out
+	clear(sb.known[len(kept):])
+	sb.known = kept
+}
+
+// holds reports whether states has a share shnum.
+func holds(states []ShareState, shnum int) bool {
+	for i := range states {
+		if states[i].Shnum == shnum {
+			return true
+		}
+	}
+	return false
 }
 
 // subscribe registers one subscription for s and returns its result.
@@ -233,11 +301,13 @@ func (h *Hub) subscribe(ctx context.Context, s *session, req watchproto.Sub) wat
 		res.Refused = watchproto.FingerprintMismatch
 		return res
 	}
-	sb := &sub{known: make(map[int]version, len(states))}
-	for _, st := range states {
-		sb.known[st.Shnum] = version{st.Seqnum, st.Root}
+	sb := &sub{known: make([]version, len(states))}
+	res.Shares = make([]watchproto.ShareState, len(states))
+	for i, st := range states {
+		sb.known[i] = version{st.Shnum, st.Seqnum, st.Root}
 		res.Newer = res.Newer || st.Seqnum > req.Seqnum
-		res.Shares = append(res.Shares, watchproto.ShareState{Shnum: uint64(st.Shnum), Seqnum: st.Seqnum, Root: bytes.Clone(st.Root[:])})
+		// states is ours (ShareSource), so the reply can point into it.
+		res.Shares[i] = watchproto.ShareState{Shnum: uint64(st.Shnum), Seqnum: st.Seqnum, Root: states[i].Root[:]}
 	}
 	if limit := h.register(s, k, sb); limit != "" {
 		h.refusedSub(s, limit)

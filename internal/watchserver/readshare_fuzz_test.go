@@ -39,9 +39,10 @@ func (h *hugeFile) ReadAt(p []byte, off int64) (int, error) {
 
 // FuzzReadShareBounded: what serve and the notifier read of a share
 // file (written by any client holding a write enabler, or damaged) is
-// bounded whatever its headers claim: the container header, the share
-// header and at most one verification key, never the data length a
-// header claims, here up to 1 TiB.
+// bounded whatever its headers claim: one prefix of a few KiB (the
+// container header, the share header and usually the key) and at most
+// one verification key beyond it, never the data length a header
+// claims, here up to 1 TiB.
 func FuzzReadShareBounded(f *testing.F) {
 	for _, p := range []string{"dq/dqrkoatek6jcaq4mqnlomig4wq/0", "kv/kv6sea4n2wbyw7fv6ze6rddfwm/0"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "grid", "shares", "storage1", p))
@@ -50,7 +51,10 @@ func FuzzReadShareBounded(f *testing.F) {
 		}
 		f.Add(b[:min(len(b), 2000)])
 	}
-	const bound = 32 + container.MutableHeaderSize + mutable.MaxHeaderLen + maxVerifyKeyLen
+	const bound = sharePrefixLen + maxVerifyKeyLen
+	if bound != maxShareReadLen || sharePrefixLen < container.MutableDataOffset+mutable.MaxHeaderLen {
+		f.Fatal("the prefix must hold both headers")
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h := &hugeFile{b: b}
 		st, ok, err := ReadShare(h, 1)

@@ -3,8 +3,6 @@ package watchserver
 import (
 	"sync"
 	"time"
-
-	"github.com/tahoe-watch/tahoe-watch/internal/watchproto"
 )
 
 // session is one connection's outbound queue. Replies go out in order;
@@ -29,10 +27,11 @@ type session struct {
 	resync   bool          // the overflow was forced by Hub.Resync, not a slow client
 }
 
-// queued is an undelivered notice and when the change it reports was
-// first seen (for the notice latency metric).
+// queued is an undelivered notice, encoded (one encoding may be queued
+// on many sessions; it is never modified), and when the change it
+// reports was first seen (for the notice latency metric).
 type queued struct {
-	n  *watchproto.Notice
+	b  []byte
 	at time.Time
 }
 
@@ -55,15 +54,15 @@ func (s *session) signal() {
 	}
 }
 
-// queueNotice queues n about a change seen at time at, replacing any
-// undelivered notice of the same share (whose time it keeps).
-func (s *session) queueNotice(n *watchproto.Notice, at time.Time) {
+// queueNotice queues the encoded notice b about share k, changed at time
+// at, replacing any undelivered notice of the same share (whose time it
+// keeps).
+func (s *session) queueNotice(k shareKey, b []byte, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.overflow {
 		return
 	}
-	k := shareKey{siKey(n.SI), int(n.Shnum)}
 	if old, ok := s.notices[k]; ok {
 		at = old.at
 	} else {
@@ -73,7 +72,7 @@ func (s *session) queueNotice(n *watchproto.Notice, at time.Time) {
 		}
 		s.order = append(s.order, k)
 	}
-	s.notices[k] = queued{n, at}
+	s.notices[k] = queued{b, at}
 	s.signal()
 }
 
@@ -100,16 +99,28 @@ func (s *session) forced() bool {
 	return s.resync
 }
 
-// dropNotices discards undelivered notices of storage index k.
+// dropNotices discards undelivered notices of storage index k. It costs
+// at most 256 lookups, however many notices are queued: a batch of 1,000
+// replacements on a connection with 4,096 pending notices must not cost
+// four million.
 func (s *session) dropNotices(k siKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.notices) > maxShnum+1 {
+		for shnum := range maxShnum + 1 {
+			delete(s.notices, shareKey{k, shnum})
+		}
+		return
+	}
 	for sk := range s.notices {
 		if sk.si == k {
 			delete(s.notices, sk)
 		}
 	}
 }
+
+// maxShnum is the highest share number.
+const maxShnum = 255
 
 // hold stops notices going out until release queues the batch's reply.
 func (s *session) hold() {

@@ -21,6 +21,7 @@ type ShareState struct {
 type ShareSource interface {
 	// MutableShares returns the state of every mutable share held for
 	// storage index si, or none. An error means the shares could not be
-	// read; it is not "no shares".
+	// read; it is not "no shares". The returned slice belongs to the
+	// caller, which may keep it.
 	MutableShares(ctx context.Context, si []byte) ([]ShareState, error)
 }
