@@ -701,9 +701,10 @@ func (p *pusher) pull(ctx context.Context, s *session, rel string) error {
 }
 
 // conflictCopy is the name this device's version of rel gets when the
-// grid's version keeps rel: NAME.conflict-DEVICE-TIME. The device that
+// grid's version keeps rel: NAME.conflict-DEVICE-TIME (a name too long
+// for that is shortened, see withMarker). The device that
 // lost the race names the copy and uploads it, so every replica ends up
 // with the same one.
 func (p *pusher) conflictCopy(rel string) string {
-	return fmt.Sprintf("%s.conflict-%s-%s", rel, p.p.Device, p.m.opts.Now().UTC().Format("20060102T150405.000Z"))
+	return withMarker(rel, fmt.Sprintf(".conflict-%s-%s", p.p.Device, p.m.opts.Now().UTC().Format("20060102T150405.000Z")))
 }
