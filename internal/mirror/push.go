@@ -555,8 +555,8 @@ func (p *pusher) progress(rel string, size int64) (done func()) {
 // contents, so a renamed or copied file is linked, not uploaded again.
 func (p *pusher) sameContents(sum string, size int64) cap.Cap {
 	var found cap.Cap
-	p.m.st.find(func(r *Record) bool {
-		if r.SHA256 != sum || r.Size != size || r.Conflict {
+	p.m.st.withSum(sum, func(r *Record) bool {
+		if r.Size != size || r.Conflict {
 			return false
 		}
 		c, err := cap.Parse(r.Cap)
