@@ -186,6 +186,9 @@ func (p *pusher) flush(ctx context.Context, emit func(events.Event), force bool)
 			return 0
 		}
 		err := p.handle(ctx, s, rel)
+		if errors.Is(err, errBusy) {
+			continue // marked again; a deferred remote change waits too
+		}
 		if err != nil && ctx.Err() == nil {
 			s.warn(rel, "not uploaded: "+err.Error())
 			p.retryLater(rel)
@@ -294,7 +297,7 @@ func (p *pusher) pushDir(ctx context.Context, s *session, rel string, top bool) 
 		}
 	}
 	for _, child := range kids {
-		if err := p.handleIn(ctx, s, child, false); err != nil {
+		if err := p.handleIn(ctx, s, child, false); err != nil && !errors.Is(err, errBusy) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -361,6 +364,10 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 		return err
 	}
 	defer src.Close()
+	if openForWriting(src) {
+		p.mark(rel) // looked at again once quiet, until the writer closes it
+		return errBusy
+	}
 	base := ""
 	if rec != nil {
 		base = rec.Cap
@@ -387,6 +394,10 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	s.report(Uploaded, rel, newRec.Cap, newRec.Seqnum, newRec.Size, "")
 	return nil
 }
+
+// errBusy: the file is still open for writing; it is not uploaded
+// (nor reported) until it is closed.
+var errBusy = errors.New("still open for writing")
 
 // errTouched: the file's mtime moved but its contents are what was
 // last synced.
