@@ -461,19 +461,21 @@ func (p *pusher) pushImmutable(ctx context.Context, rel, base string, src io.Rea
 	}
 	done := p.progress(rel, f.size)
 	res, err := p.p.Uploader.UploadFrom(ctx, pr, f.size)
+	stop := pr.stopReason()
+	if err != nil && stop == nil {
+		return err // not linked; tried again after a pause
+	}
 	if !p.unchanged(rel, f, pr) {
 		return errChanged
 	}
-	newRec.SHA256 = pr.sum()
-	switch stop := pr.stopReason(); {
-	case stop == errTouched:
-		return errTouched
-	case stop == errSameContents:
-		return p.linkCap(ctx, rel, base, same, newRec)
-	case err != nil:
-		return err
-	}
 	done()
+	newRec.SHA256 = pr.sum()
+	switch stop {
+	case errTouched:
+		return errTouched
+	case errSameContents:
+		return p.linkCap(ctx, rel, base, same, newRec)
+	}
 	return p.linkCap(ctx, rel, base, res.Cap, newRec)
 }
 
