@@ -22,3 +22,7 @@ func LocalOverflow(m *Mirror) bool {
 
 // Trusted reports whether the local watch vouches for rel.
 func Trusted(m *Mirror, rel string) bool { return m.trusted(rel) }
+
+// SetReadHook makes m call f after each read of a file it uploads,
+// with the offset and the number of bytes read.
+func SetReadHook(m *Mirror, f func(rel string, off int64, n int)) { m.loc.read = f }

@@ -23,6 +23,17 @@ type local struct {
 	root     *os.Root
 	foldCase bool             // the file system folds case: "A" and "a" are one name
 	hashed   func(rel string) // tests: called for each file hashed
+	// read, in tests, is called after each read of a file being
+	// uploaded, with the offset and length read.
+	read func(rel string, off int64, n int)
+}
+
+// readHook returns the test hook for reads of rel, or nil.
+func (l *local) readHook(rel string) func(off int64, n int) {
+	if l.read == nil {
+		return nil
+	}
+	return func(off int64, n int) { l.read(rel, off, n) }
 }
 
 var errNotDir = errors.New("a parent is not a directory (or is a symlink)")

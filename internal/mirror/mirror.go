@@ -393,7 +393,7 @@ func splitPath(p string) []string { return strings.Split(p, "/") }
 
 // conflictName is the name the remote version gets beside a local edit.
 func (m *Mirror) conflictName(rel string, seq uint64) string {
-	return fmt.Sprintf("%s.conflict-%s-%d", rel, m.opts.Now().UTC().Format("20060102T150405.000Z"), seq)
+	return withMarker(rel, fmt.Sprintf(".conflict-%s-%d", m.opts.Now().UTC().Format("20060102T150405.000Z"), seq))
 }
 
 // Dir returns the local directory.

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"fmt"
+	"path"
 	"runtime"
 	"strings"
 	"unicode"
@@ -75,4 +76,42 @@ func foldClashes(names []string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// maxNameBytes is the longest file name the usual file systems store
+// (NAME_MAX on Linux and the BSDs; 255 UTF-16 units on NTFS and APFS
+// are at least as many).
+const maxNameBytes = 255
+
+// maxExtBytes is the longest extension a shortened name keeps.
+const maxExtBytes = 32
+
+// withMarker returns rel with marker appended to its last name. When
+// that name would be longer than maxNameBytes, the name's stem is
+// shortened (at a UTF-8 boundary) so that stem, extension and marker
+// fit: a conflict copy can always be created, and it still says what
+// it is and what kind of file it holds.
+func withMarker(rel, marker string) string {
+	dir, base := path.Split(rel)
+	if len(base)+len(marker) <= maxNameBytes {
+		return rel + marker
+	}
+	ext := path.Ext(base)
+	if len(ext) > maxExtBytes || ext == base {
+		ext = ""
+	}
+	stem := base[:len(base)-len(ext)]
+	return dir + cutUTF8(stem, maxNameBytes-len(marker)-len(ext)) + ext + marker
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does
+// not split a character.
+func cutUTF8(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:max(n, 0)]
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -187,6 +186,9 @@ func (p *pusher) flush(ctx context.Context, emit func(events.Event), force bool)
 			return 0
 		}
 		err := p.handle(ctx, s, rel)
+		if errors.Is(err, errBusy) {
+			continue // marked again; a deferred remote change waits too
+		}
 		if err != nil && ctx.Err() == nil {
 			s.warn(rel, "not uploaded: "+err.Error())
 			p.retryLater(rel)
@@ -295,7 +297,7 @@ func (p *pusher) pushDir(ctx context.Context, s *session, rel string, top bool) 
 		}
 	}
 	for _, child := range kids {
-		if err := p.handleIn(ctx, s, child, false); err != nil {
+		if err := p.handleIn(ctx, s, child, false); err != nil && !errors.Is(err, errBusy) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -357,37 +359,33 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	if rec != nil && !rec.Conflict && f.matches(rec) {
 		return nil
 	}
-	src, size, sum, err := p.open(rel, f)
+	src, err := p.open(rel, f)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if rec != nil && !rec.Conflict && sum == rec.SHA256 {
-		rec.MTime = f.mtime // touched, not changed
-		return p.m.st.put(*rec)
+	if openForWriting(src) {
+		p.mark(rel) // looked at again once quiet, until the writer closes it
+		return errBusy
 	}
 	base := ""
 	if rec != nil {
 		base = rec.Cap
 	}
-	newRec := Record{Path: rel, Size: size, SHA256: sum, MTime: f.mtime}
+	newRec := Record{Path: rel, Size: f.size, MTime: f.mtime}
 	if mc, ok := p.mutableAt(rec); ok {
-		var data []byte
-		if data, err = io.ReadAll(io.NewSectionReader(src, 0, size)); err == nil {
-			err = p.rewriteMutable(ctx, rel, mc, rec, data, &newRec)
-		}
+		err = p.pushMutable(ctx, rel, src, f, mc, rec, &newRec)
 	} else {
-		// The upload reads the open file again (twice: key, then
-		// segments), never holding it whole; it must still be unchanged
-		// once the upload is done.
-		still := func() bool { return p.m.loc.still(rel, f) }
-		err = p.linkFile(ctx, rel, base, src, size, still, &newRec)
+		err = p.pushImmutable(ctx, rel, base, src, f, rec, &newRec)
 	}
-	if errors.Is(err, errRemoteChanged) {
+	switch {
+	case errors.Is(err, errTouched):
+		rec.MTime = f.mtime // touched, not changed
+		return p.m.st.put(*rec)
+	case errors.Is(err, errRemoteChanged):
 		p.m.log.Info("changed here and on the grid; keeping both", "path", rel)
 		return p.pull(ctx, s, rel)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	if err := p.m.st.put(newRec); err != nil {
@@ -397,45 +395,128 @@ func (p *pusher) pushFile(ctx context.Context, s *session, rel string, f found) 
 	return nil
 }
 
-// open opens rel, hashes it and checks it did not change meanwhile. It
-// returns the open file and its size.
-func (p *pusher) open(rel string, f found) (*os.File, int64, string, error) {
+// errBusy: the file is still open for writing; it is not uploaded
+// (nor reported) until it is closed.
+var errBusy = errors.New("still open for writing")
+
+// errTouched: the file's mtime moved but its contents are what was
+// last synced.
+var errTouched = errors.New("contents unchanged")
+
+// errSameContents stops an upload whose contents a recorded file
+// already has.
+var errSameContents = errors.New("contents already on the grid")
+
+// open opens rel and checks it is still the regular file f describes
+// (not replaced since it was looked at).
+func (p *pusher) open(rel string, f found) (*os.File, error) {
 	r, err := p.m.loc.root.OpenFile(native(rel), os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, r)
+	fi, err := r.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || fi.Size() != f.size || fi.ModTime().UnixNano() != f.mtime) {
+		p.mark(rel)
+		err = errChanged
+	}
 	if err != nil {
 		r.Close()
-		return nil, 0, "", err
+		return nil, err
 	}
-	if !p.m.loc.still(rel, f) {
-		r.Close()
-		p.mark(rel)
-		return nil, 0, "", errors.New("changed while being read; trying again once it is quiet")
-	}
-	return r, n, hex.EncodeToString(h.Sum(nil)), nil
+	return r, nil
 }
 
-// linkFile stores size bytes of src (or reuses the cap of a recorded file with the
-// same contents: a rename) and links it at rel if the entry there is
-// still base ("" for none; an entry removed meanwhile is linked again).
-func (p *pusher) linkFile(ctx context.Context, rel, base string, src io.ReaderAt, size int64, still func() bool, rec *Record) error {
-	c := p.sameContents(rec.SHA256, size)
+// errChanged: the file changed while it was being read or uploaded.
+var errChanged = errors.New("changed while being read; trying again once it is quiet")
+
+// unchanged reports whether the file read through pr held one version
+// throughout (every pass read the same bytes) and is still as f found
+// it; if not, rel is marked for another attempt.
+func (p *pusher) unchanged(rel string, f found, pr *passReader) bool {
+	if pr.consistent() && p.m.loc.still(rel, f) {
+		return true
+	}
+	p.mark(rel)
+	return false
+}
+
+// pushImmutable uploads the open file src as a CHK (or LIT) and links
+// it at rel. The upload reads the file twice (the convergent key hashes
+// the contents, then the segments are encoded); the SHA-256 the
+// journal keeps is taken during the first pass, and comparing the two
+// passes shows an edit made meanwhile, which is then not linked. A file
+// whose contents are those last synced (touched) or those of another
+// recorded file (a rename or copy) is read once and not uploaded.
+func (p *pusher) pushImmutable(ctx context.Context, rel, base string, src io.ReaderAt, f found, rec, newRec *Record) error {
+	var same cap.Cap
+	pr := &passReader{r: src, size: f.size, hook: p.m.loc.readHook(rel)}
+	pr.first = func(sum string) error {
+		if rec != nil && !rec.Conflict && sum == rec.SHA256 {
+			return errTouched
+		}
+		if same = p.sameContents(sum, f.size); same != nil {
+			return errSameContents
+		}
+		return nil
+	}
+	done := p.progress(rel, f.size)
+	res, err := p.p.Uploader.UploadFrom(ctx, pr, f.size)
+	stop := pr.stopReason()
+	if err != nil && stop == nil {
+		return err // not linked; tried again after a pause
+	}
+	if !p.unchanged(rel, f, pr) {
+		return errChanged
+	}
+	done()
+	newRec.SHA256 = pr.sum()
+	switch stop {
+	case errTouched:
+		return errTouched
+	case errSameContents:
+		return p.linkCap(ctx, rel, base, same, newRec)
+	}
+	return p.linkCap(ctx, rel, base, res.Cap, newRec)
+}
+
+// pushMutable publishes the open file src as the next version of the
+// mutable file mc: it is read once, whole, as a mutable publish needs.
+func (p *pusher) pushMutable(ctx context.Context, rel string, src io.ReaderAt, f found, mc *cap.Mutable, rec, newRec *Record) error {
+	pr := &passReader{r: src, size: f.size, hook: p.m.loc.readHook(rel)}
+	data, err := io.ReadAll(io.NewSectionReader(pr, 0, f.size))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) != f.size {
+		p.mark(rel)
+		return errChanged
+	}
+	if !p.unchanged(rel, f, pr) {
+		return errChanged
+	}
+	if newRec.SHA256 = pr.sum(); newRec.SHA256 == rec.SHA256 {
+		return errTouched
+	}
+	return p.rewriteMutable(ctx, rel, mc, rec, data, newRec)
+}
+
+// linkFile stores data (or reuses the cap of a recorded file with the
+// same contents) and links it at rel if the entry there is still base.
+func (p *pusher) linkFile(ctx context.Context, rel, base string, data []byte, rec *Record) error {
+	c := p.sameContents(rec.SHA256, int64(len(data)))
 	if c == nil {
-		done := p.progress(rel, size)
-		res, err := p.p.Uploader.UploadFrom(ctx, src, size)
+		res, err := p.p.Uploader.Upload(ctx, data)
 		if err != nil {
 			return err
 		}
-		if still != nil && !still() {
-			p.mark(rel)
-			return errors.New("changed while being uploaded; trying again once it is quiet")
-		}
-		done()
 		c = res.Cap
 	}
+	return p.linkCap(ctx, rel, base, c, rec)
+}
+
+// linkCap links c at rel if the entry there is still base ("" for
+// none; an entry removed meanwhile is linked again).
+func (p *pusher) linkCap(ctx context.Context, rel, base string, c cap.Cap, rec *Record) error {
 	child := dirop.ChildOf(c)
 	rec.Cap = child.RO
 	now := p.m.opts.Now()
@@ -487,8 +568,8 @@ func (p *pusher) progress(rel string, size int64) (done func()) {
 // contents, so a renamed or copied file is linked, not uploaded again.
 func (p *pusher) sameContents(sum string, size int64) cap.Cap {
 	var found cap.Cap
-	p.m.st.find(func(r *Record) bool {
-		if r.SHA256 != sum || r.Size != size || r.Conflict {
+	p.m.st.withSum(sum, func(r *Record) bool {
+		if r.Size != size || r.Conflict {
 			return false
 		}
 		c, err := cap.Parse(r.Cap)
@@ -531,14 +612,14 @@ func (p *pusher) rewriteMutable(ctx context.Context, rel string, ro *cap.Mutable
 	e, ok := dirnode.Find(ents, path.Base(rel))
 	switch {
 	case (!ok || e.ROCap != rec.Cap) && p.p.Upload:
-		return p.linkFile(ctx, rel, rec.Cap, bytes.NewReader(data), int64(len(data)), nil, newRec)
+		return p.linkFile(ctx, rel, rec.Cap, data, newRec)
 	case !ok || e.ROCap != rec.Cap:
 		return errRemoteChanged
 	}
 	wc, err := cap.Parse(e.RWCap)
 	w, isMut := wc.(*cap.Mutable)
 	if e.RWCap == "" || err != nil || !isMut || w.Access != cap.Write {
-		return p.linkFile(ctx, rel, rec.Cap, bytes.NewReader(data), int64(len(data)), nil, newRec)
+		return p.linkFile(ctx, rel, rec.Cap, data, newRec)
 	}
 	res, err := p.p.Editor.Pub.Modify(ctx, w, func(old []byte) ([]byte, error) {
 		h := sha256.Sum256(old)
@@ -701,9 +782,10 @@ func (p *pusher) pull(ctx context.Context, s *session, rel string) error {
 }
 
 // conflictCopy is the name this device's version of rel gets when the
-// grid's version keeps rel: NAME.conflict-DEVICE-TIME. The device that
+// grid's version keeps rel: NAME.conflict-DEVICE-TIME (a name too long
+// for that is shortened, see withMarker). The device that
 // lost the race names the copy and uploads it, so every replica ends up
 // with the same one.
 func (p *pusher) conflictCopy(rel string) string {
-	return fmt.Sprintf("%s.conflict-%s-%s", rel, p.p.Device, p.m.opts.Now().UTC().Format("20060102T150405.000Z"))
+	return withMarker(rel, fmt.Sprintf(".conflict-%s-%s", p.p.Device, p.m.opts.Now().UTC().Format("20060102T150405.000Z")))
 }

@@ -40,8 +40,15 @@ func (r *Record) sameRemote(c string, seq uint64, root string) bool {
 type state struct {
 	dir string
 
-	mu    sync.Mutex
-	recs  map[string]*Record
+	mu   sync.Mutex
+	recs map[string]*Record
+	// kids indexes recs by directory: the recorded paths and the
+	// directories holding records just below each path ("" for the
+	// top), so the records below a path cost their own number, not a
+	// scan of the journal.
+	kids map[string]map[string]struct{}
+	// bySum indexes recs by SHA256, for a rename's or copy's contents.
+	bySum map[string]map[string]struct{}
 	f     *os.File
 	lock  *os.File
 	lines int // lines in the journal now
@@ -49,6 +56,12 @@ type state struct {
 }
 
 const journalName = "state.jsonl"
+
+// maxJournalPath bounds the paths a journal is read with, far above any
+// a file system resolves (4,096 bytes on Linux, 32,767 UTF-16 units on
+// Windows), so that indexing a damaged line's path of many thousand
+// names costs little.
+const maxJournalPath = 32 << 10
 
 // A journal is compacted when it has compactFactor lines per live record
 // and at least compactMin lines, so a long live run does not grow it
@@ -98,14 +111,14 @@ func (s *state) load() error {
 	for sc.Scan() {
 		s.lines++
 		var r Record
-		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Path == "" {
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Path == "" || len(r.Path) > maxJournalPath {
 			continue
 		}
 		if r.Deleted {
-			delete(s.recs, r.Path)
+			s.del(r.Path)
 			continue
 		}
-		s.recs[r.Path] = &r
+		s.set(&r)
 	}
 	return sc.Err()
 }
@@ -189,9 +202,9 @@ func (s *state) put(r Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.Deleted {
-		delete(s.recs, r.Path)
+		s.del(r.Path)
 	} else {
-		s.recs[r.Path] = &r
+		s.set(&r)
 	}
 	if _, err = s.f.Write(append(b, '\n')); err != nil {
 		return err
@@ -203,25 +216,100 @@ func (s *state) put(r Record) error {
 }
 
 // paths returns the recorded paths at or below prefix ("" for all),
-// sorted.
+// sorted. Below a prefix it walks the index, so it costs the number of
+// paths it returns (and the directories above them).
 func (s *state) paths(prefix string) []string {
 	var out []string
-	for p := range s.recs {
-		if prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") {
+	if prefix == "" {
+		for p := range s.recs {
 			out = append(out, p)
 		}
+	} else {
+		if s.recs[prefix] != nil {
+			out = append(out, prefix)
+		}
+		out = s.below(prefix, out)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// find calls match on records (not copies; match must not keep or
-// change them) until it returns true.
-func (s *state) find(match func(*Record) bool) {
+// below appends the recorded paths below dir to out.
+func (s *state) below(dir string, out []string) []string {
+	for todo := []string{dir}; len(todo) > 0; {
+		d := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for c := range s.kids[d] {
+			if s.recs[c] != nil {
+				out = append(out, c)
+			}
+			todo = append(todo, c)
+		}
+	}
+	return out
+}
+
+// parent is the path p is indexed under: what precedes its last slash.
+func parent(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// set records r, indexing it. The caller holds mu (or is loading).
+func (s *state) set(r *Record) {
+	if s.kids == nil {
+		s.kids, s.bySum = map[string]map[string]struct{}{}, map[string]map[string]struct{}{}
+	}
+	if old := s.recs[r.Path]; old != nil {
+		unindex(s.bySum, old.SHA256, old.Path)
+	}
+	s.recs[r.Path] = r
+	index(s.bySum, r.SHA256, r.Path)
+	for p := r.Path; p != ""; p = parent(p) {
+		if _, ok := s.kids[parent(p)][p]; ok {
+			break
+		}
+		index(s.kids, parent(p), p)
+	}
+}
+
+// del forgets the record at p and the directories in the index that
+// held nothing else. The caller holds mu (or is loading).
+func (s *state) del(p string) {
+	old := s.recs[p]
+	if old == nil {
+		return
+	}
+	delete(s.recs, p)
+	unindex(s.bySum, old.SHA256, p)
+	for ; p != "" && s.recs[p] == nil && len(s.kids[p]) == 0; p = parent(p) {
+		unindex(s.kids, parent(p), p)
+	}
+}
+
+func index(m map[string]map[string]struct{}, k, v string) {
+	if m[k] == nil {
+		m[k] = map[string]struct{}{}
+	}
+	m[k][v] = struct{}{}
+}
+
+func unindex(m map[string]map[string]struct{}, k, v string) {
+	delete(m[k], v)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+// withSum calls match on the records whose SHA256 is sum (not copies;
+// match must not keep or change them) until it returns true.
+func (s *state) withSum(sum string, match func(*Record) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, r := range s.recs {
-		if match(r) {
+	for p := range s.bySum[sum] {
+		if match(s.recs[p]) {
 			return
 		}
 	}

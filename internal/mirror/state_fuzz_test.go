@@ -27,6 +27,7 @@ func FuzzStateJournal(f *testing.F) {
 				t.Fatalf("record %q kept as %+v", p, r)
 			}
 		}
+		checkIndex(t, s)
 		var compacted bytes.Buffer // what rewrite writes
 		enc := json.NewEncoder(&compacted)
 		for _, p := range s.paths("") {
