@@ -205,7 +205,7 @@ func addWatchLimitFlags(fs *pflag.FlagSet, o *watchserver.Options) {
 	fs.IntVar(&o.MaxConns, "watch-max-conns", watchserver.DefaultMaxConns, "at most `N` watch connections on this server, all clients together")
 	fs.IntVar(&o.MaxConnsPerClient, "watch-max-conns-per-client", watchserver.DefaultMaxConnsPerClient,
 		"at most `N` watch connections from one client (an IPv4 address or an IPv6 /64)")
-	fs.IntVar(&o.MaxSubsTotal, "watch-max-subs", watchserver.DefaultMaxSubsTotal, "at most `N` subscriptions on this server, all clients together (about 0.8 KB each)")
+	fs.IntVar(&o.MaxSubsTotal, "watch-max-subs", watchserver.DefaultMaxSubsTotal, "at most `N` subscriptions on this server, all clients together (about 0.4 KB each)")
 	fs.IntVar(&o.MaxSubsPerClient, "watch-max-subs-per-client", watchserver.DefaultMaxSubsPerClient, "at most `N` subscriptions from one client, all its connections together")
 	fs.IntVar(&o.MaxSubsPerConn, "watch-max-subs-per-conn", watchserver.DefaultMaxSubsPerConn, "at most `N` subscriptions on one watch connection")
 	fs.Float64Var(&o.SubscribeRate, "watch-subscribe-rate", watchserver.DefaultSubscribeRate,

@@ -2,8 +2,10 @@ package watchserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,8 +19,8 @@ import (
 // throttled or refused, even while it replaces that connection by a new
 // one (the watcher subscribes the new connection before closing the
 // old), and so that 100 clients of 10,000 share a server untouched by
-// one greedy client at its limits (at about 0.8 KB a subscription, the
-// server-wide table is bounded near 1 GB).
+// one greedy client at its limits (at about 0.4 KB a subscription, the
+// server-wide table is bounded near 500 MB).
 const (
 	DefaultMaxConns          = 10_000    // watch connections on the server
 	DefaultMaxConnsPerClient = 64        // watch connections from one client
@@ -103,21 +105,11 @@ type version struct {
 }
 
 // sub is one connection's subscription to one storage index: what it
-// last told its client about each share, in no particular order. A
+// last told its client about each share, sorted by share number. A
 // server holds a few shares of an index (at most 256), so a slice is
 // both smaller and faster than a map.
 type sub struct {
 	known []version
-}
-
-// find returns the index of shnum in sb.known, or -1.
-func (sb *sub) find(shnum int) int {
-	for i := range sb.known {
-		if sb.known[i].shnum == shnum {
-			return i
-		}
-	}
-	return -1
 }
 
 // Hub keeps every connection's subscriptions and turns Notify calls into
@@ -187,6 +179,7 @@ func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
 		h.opts.Logger.Warn("watch: cannot read shares to notify", "si", k, "shnum", shnum, "err", err)
 		return
 	}
+	slices.SortFunc(states, byShnum)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	enc := noticeCache{si: k}
@@ -201,27 +194,17 @@ func (h *Hub) Notify(ctx context.Context, si []byte, shnum int) {
 
 // noticeCache encodes each notice of one Notify once, however many
 // subscriptions it goes to (one change watched by 1,000 connections is
-// one encoding, not 1,000).
+// one encoding, not 1,000). Within one Notify a share has one new state
+// (or is deleted), so the share number is the key.
 type noticeCache struct {
 	si   siKey
-	done []cachedNotice
-}
-
-type cachedNotice struct {
-	v       version
-	deleted bool
-	b       []byte
+	done map[int][]byte
 }
 
 // encode returns the wire form of the notice of v (or of its deletion).
 func (c *noticeCache) encode(v version, deleted bool) []byte {
-	if deleted {
-		v.seq, v.root = 0, [32]byte{}
-	}
-	for _, d := range c.done {
-		if d.v == v && d.deleted == deleted {
-			return d.b
-		}
+	if b, ok := c.done[v.shnum]; ok {
+		return b
 	}
 	n := &watchproto.Notice{SI: c.si[:], Shnum: uint64(v.shnum), Deleted: deleted}
 	if !deleted {
@@ -231,45 +214,65 @@ func (c *noticeCache) encode(v version, deleted bool) []byte {
 	if err != nil {
 		return nil // cannot happen: every field is in range
 	}
-	c.done = append(c.done, cachedNotice{v, deleted, b})
+	if c.done == nil {
+		c.done = map[int][]byte{}
+	}
+	c.done[v.shnum] = b
 	return b
 }
 
-// diff updates what sb knows to states and calls f with every share
-// whose state changed (deleted: it is gone).
+// byShnum orders share states by share number.
+func byShnum(a, b ShareState) int { return cmp.Compare(a.Shnum, b.Shnum) }
+
+// diff updates what sb knows to states (sorted by share number, as
+// sb.known is) and calls f with every share whose state changed
+// (deleted: it is gone). It costs one pass over both, however many
+// shares an index has.
 func (sb *sub) diff(states []ShareState, f func(v version, deleted bool)) {
-	for _, st := range states {
+	old := sb.known
+	if sameShares(old, states) {
+		for i, st := range states {
+			if v := (version{st.Shnum, st.Seqnum, st.Root}); old[i] != v {
+				old[i] = v
+				f(v, false)
+			}
+		}
+		return
+	}
+	next := make([]version, len(states))
+	i := 0
+	for j, st := range states {
 		v := version{st.Shnum, st.Seqnum, st.Root}
-		switch i := sb.find(st.Shnum); {
-		case i < 0:
-			sb.known = append(sb.known, v)
-		case sb.known[i] == v:
-			continue
-		default:
-			sb.known[i] = v
+		next[j] = v
+		for ; i < len(old) && old[i].shnum < v.shnum; i++ {
+			f(old[i], true)
 		}
-		f(v, false)
-	}
-	kept := sb.known[:0]
-	for _, v := range sb.known {
-		if holds(states, v.shnum) {
-			kept = append(kept, v)
+		if i < len(old) && old[i].shnum == v.shnum {
+			if old[i] != v {
+				f(v, false)
+			}
+			i++
 		} else {
-			f(v, true)
+			f(v, false)
 		}
 	}
-	clear(sb.known[len(kept):])
-	sb.known = kept
+	for ; i < len(old); i++ {
+		f(old[i], true)
+	}
+	sb.known = next
 }
 
-// holds reports whether states has a share shnum.
-func holds(states []ShareState, shnum int) bool {
-	for i := range states {
-		if states[i].Shnum == shnum {
-			return true
+// sameShares reports whether known and states list the same shares.
+func sameShares(known []version, states []ShareState) bool {
+	if len(known) != len(states) {
+		return false
+	}
+	for i := range known {
+		if known[i].shnum != states[i].Shnum {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // subscribe registers one subscription for s and returns its result.
@@ -301,6 +304,7 @@ func (h *Hub) subscribe(ctx context.Context, s *session, req watchproto.Sub) wat
 		res.Refused = watchproto.FingerprintMismatch
 		return res
 	}
+	slices.SortFunc(states, byShnum)
 	sb := &sub{known: make([]version, len(states))}
 	res.Shares = make([]watchproto.ShareState, len(states))
 	for i, st := range states {
