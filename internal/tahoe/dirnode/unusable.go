@@ -140,11 +140,11 @@ func hasPrefix(s string) bool {
 // knows, after any prefix.
 func knownKind(s string) bool {
 	s = strings.TrimPrefix(strings.TrimPrefix(s, ReadOnlyPrefix), ImmutablePrefix)
-	kind, _, _ := strings.Cut(s, ":")
-	if kind != "URI" {
-		return false
+	rest, ok := strings.CutPrefix(s, "URI:")
+	if !ok {
+		return false // "URI" alone, too, is no known kind
 	}
-	name, _, _ := strings.Cut(s[len("URI:"):], ":")
+	name, _, _ := strings.Cut(rest, ":")
 	return knownKinds["URI:"+name]
 }
 
