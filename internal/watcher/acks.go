@@ -16,8 +16,8 @@ import (
 // their (seqnum, root), so a cap's first map need not list any server
 // and reads only the prefixes it needs to verify the newest claimed
 // version (see mapupdate.Claim). A cap's first map starts as soon as
-// every server acknowledged it, or after ackWait at the latest, so a
-// server slow to connect delays it only that long.
+// every server acknowledged it, or once no acknowledgement came in for
+// ackWait, so a server slow to connect delays it only that long.
 const ackWait = 3 * time.Second
 
 // claimMapper is a Mapper that can take the servers' claimed shares in
@@ -82,9 +82,32 @@ func (w *Watcher) mapEntry(ctx context.Context, e *entry) (*Map, error) {
 	return w.opts.Mapper.Map(ctx, e.cap)
 }
 
-// waitAcks waits for wg, ctx or d, whichever comes first.
-func waitAcks(ctx context.Context, wg *sync.WaitGroup, d time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	waitGroup(ctx, wg)
+// waitAcks waits for wg or ctx, or until no acknowledgement came in for
+// d: a server subscribing many caps takes longer than d, and while its
+// acknowledgements keep coming the caps' first maps had better wait for
+// them (a map without a server's claims lists that server); a server
+// that never answers delays them only d after the others' last.
+func (w *Watcher) waitAcks(ctx context.Context, wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { defer close(done); wg.Wait() }()
+	quiet := time.NewTimer(d)
+	defer quiet.Stop()
+	tick := time.NewTicker(d / 10)
+	defer tick.Stop()
+	last := w.acksIn.Load()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-quiet.C:
+			return
+		case <-tick.C:
+			if n := w.acksIn.Load(); n != last {
+				last = n
+				quiet.Reset(d)
+			}
+		}
+	}
 }

@@ -92,11 +92,11 @@ func (w *Watcher) record(e *entry, m *Map, err error, started time.Time) (outcom
 		return outcome{initDone: e.initDone}, false
 	}
 	for _, id := range m.Skipped { // not asked: keep what is known
-		if h, ok := e.holders[id]; ok {
+		if h, ok := e.holders.get(id); ok {
 			m.Holders[id] = h
 		}
 	}
-	e.holders = m.Holders
+	e.holders = holdersOf(m.Holders)
 	e.uncoordinated = m.Uncoordinated
 	if m.Stuck == nil {
 		e.stuck = 0

@@ -24,7 +24,7 @@ type entry struct {
 	known    *Version // last version reported (or the baseline)
 	baseline bool     // the first map sets known without an event
 	announce bool     // its baseline entries are reported as added
-	holders  map[string][]uint64
+	holders  holderTable
 	children map[string]string // a recursive directory's entries: name -> cap text
 	removed  bool
 	lastErr  error
@@ -45,7 +45,7 @@ type entry struct {
 	// claims are the highest seqnums servers hinted at since the last
 	// map; distrust the servers whose hints about it are being ignored.
 	claims   map[string]claim
-	seenOn   map[string]uint64   // by server: the highest verified seqnum seen there
+	seenOn   seqTable            // by server: the highest verified seqnum seen there
 	badSeen  map[badShare]string // bad-share warnings given: the last reason of each
 	distrust map[string]*distrust
 
@@ -74,7 +74,11 @@ func (w *Watcher) addEntry(c *cap.Mutable, root, path string, initDone func()) *
 		e.refs++
 		return nil
 	}
-	e := &entry{key: k, cap: c, str: c.String(), root: root, path: path, refs: 1,
+	str := c.String()
+	if root == str {
+		root = str // one string, not two copies, for a cap watched as itself
+	}
+	e := &entry{key: k, cap: c, str: str, root: root, path: path, refs: 1,
 		baseline: true, initDone: initDone}
 	w.entries[k] = e
 	return e

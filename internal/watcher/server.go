@@ -391,6 +391,7 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 	if err != nil {
 		return err
 	}
+	w.acksIn.Add(int64(len(res)))
 	now := w.opts.Clock.Now()
 	s.contact(now, now.Sub(start))
 	quiet := make([]bool, len(es)) // awaiting a first map that starts after this ack
@@ -456,7 +457,7 @@ func (w *Watcher) subscribe(ctx context.Context, s *serverState, p *push, es []*
 // verified version. Then a refresh need not read e from any server
 // (unless another server disagrees). w.mu must be held.
 func (w *Watcher) agreesLocked(e *entry, id string, r watchproto.Result) bool {
-	held := e.holders[id]
+	held, _ := e.holders.get(id)
 	switch {
 	case r.Refused == watchproto.NoShare:
 		return len(held) == 0
@@ -655,7 +656,7 @@ func (w *Watcher) pollServer(ctx context.Context, s *serverState, only map[siKey
 		if only != nil && only[k] == nil || w.pausedLocked(e) {
 			continue
 		}
-		if sh := e.holders[s.srv.Info.ID]; len(sh) > 0 {
+		if sh, _ := e.holders.get(s.srv.Info.ID); len(sh) > 0 {
 			jobs = append(jobs, job{e, sh})
 		}
 	}

@@ -89,6 +89,12 @@ func (w *Watcher) judgeLocked(e *entry, m *Map, started time.Time) []string {
 		d.until = w.opts.Clock.Now().Add(d.wait)
 		liars = append(liars, srv)
 	}
+	if len(e.claims) == 0 {
+		e.claims = nil // a map keeps its buckets: at 100,000 caps they weigh
+	}
+	if len(e.distrust) == 0 {
+		e.distrust = nil
+	}
 	return liars
 }
 
@@ -140,18 +146,15 @@ func (w *Watcher) forgiveAll() {
 // seqnums seen. w.mu must be held.
 func (w *Watcher) badLocked(e *entry, m *Map) []BadShare {
 	bad := slices.Clone(m.Bad)
-	if e.seenOn == nil {
-		e.seenOn = map[string]uint64{}
-	}
 	for id, seq := range m.Seqnums {
-		if seen := e.seenOn[id]; seq < seen {
+		if seen := e.seenOn.get(id); seq < seen {
 			for _, n := range m.Holders[id] {
 				bad = append(bad, BadShare{Server: id, Shnum: n,
 					Reason: fmt.Sprintf("rolled back: holds seqnum %d, seqnum %d was seen there before", seq, seen)})
 			}
 			continue // remember the higher one
 		}
-		e.seenOn[id] = seq
+		e.seenOn.set(id, seq)
 	}
 	return bad
 }
@@ -196,8 +199,33 @@ func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
 // sawOnLocked records that server id holds seq (verified, or acknowledged
 // at the verified root hash). w.mu must be held.
 func (e *entry) sawOnLocked(id string, seq uint64) {
-	if e.seenOn == nil {
-		e.seenOn = map[string]uint64{}
+	e.seenOn.set(id, max(e.seenOn.get(id), seq))
+}
+
+// seqTable holds a seqnum per server ID: a slice, as a map of a few
+// servers costs several times as much for each of many caps.
+type seqTable []serverSeq
+
+type serverSeq struct {
+	id  string
+	seq uint64
+}
+
+func (t seqTable) get(id string) uint64 {
+	for _, s := range t {
+		if s.id == id {
+			return s.seq
+		}
 	}
-	e.seenOn[id] = max(e.seenOn[id], seq)
+	return 0
+}
+
+func (t *seqTable) set(id string, seq uint64) {
+	for i := range *t {
+		if (*t)[i].id == id {
+			(*t)[i].seq = seq
+			return
+		}
+	}
+	*t = append(*t, serverSeq{id, seq})
 }

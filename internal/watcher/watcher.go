@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tahoe-watch/tahoe-watch/internal/errkind"
@@ -126,6 +127,7 @@ func keyOf(si []byte) siKey { var k siKey; copy(k[:], si); return k }
 // with Run; Status, Add, Remove, Pause, Resume and Refresh may be called
 // at any time.
 type Watcher struct {
+	acksIn     atomic.Int64 // subscribe acknowledgements received (see waitAcks)
 	opts       Options
 	log        *slog.Logger
 	servers    []*serverState
@@ -275,7 +277,7 @@ func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.serverLoop(ctx, s, first.Done) }()
 	}
-	waitAcks(ctx, &first, ackWait)
+	w.waitAcks(ctx, &first, ackWait)
 	for _, e := range fresh {
 		w.startInitial(e)
 	}
