@@ -36,8 +36,11 @@ func FuzzParseKeepsSwissnum(f *testing.F) {
 		n, err := Parse(s)
 		check(err)
 		if err == nil {
-			if strings.Contains(n.Redacted(), n.Swissnum) {
-				t.Fatalf("Redacted %q shows swissnum", n.Redacted())
+			// The public parts may hold the swissnum's characters by
+			// chance ("0" in a hash of zeros); what follows them may not.
+			pub := "pb://" + n.SPKIHash + "@" + strings.Join(n.Hints, ",")
+			if red := n.Redacted(); !strings.HasPrefix(red, pub) || strings.Contains(red[len(pub):], n.Swissnum) {
+				t.Fatalf("Redacted %q shows swissnum", red)
 			}
 			again, err := Parse(n.String())
 			if err != nil || again.String() != n.String() {
