@@ -117,6 +117,10 @@ type claimReader struct {
 // reports whether v is recoverable.
 func (r *claimReader) readVersion(ctx context.Context, v *claimVersion) bool {
 	todo := spread(v.items)
+	if r.u.opts.ReadClaimed {
+		r.read(ctx, todo)
+		todo = nil
+	}
 	for want := 1; len(todo) > 0 && r.u.proven(v) == nil; want *= 2 {
 		var batch []claimed
 		batch, todo = pick(todo, want)

@@ -244,3 +244,34 @@ func TestNewerFalseClaimThenTrue(t *testing.T) {
 		t.Errorf("the lying server served %d reads, want 1 to %d (one per false claim)", n, most)
 	}
 }
+
+// TestReadClaimedVerifiesEvery: with Options.ReadClaimed every claimed
+// share of the version is read and verified (a directory about to be
+// retrieved needs k verified shares), none is left merely claimed.
+func TestReadClaimedVerifiesEvery(t *testing.T) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	defer done()
+	var lists, reads atomic.Int32
+	claims := 0
+	for i := range servers {
+		servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &reads}
+		servers[i].Claimed = true
+		for _, n := range truth.Servers[i].Listed {
+			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
+			claims++
+		}
+	}
+	m, err := Update(context.Background(), c, servers, &Options{ReadClaimed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Best == nil || m.Best.ID != truth.Best.ID || m.Best.Verified() != truth.Best.Distinct() || len(m.Best.Claimed) != 0 {
+		t.Fatalf("best %+v, want %+v with every share verified", m.Best, truth.Best)
+	}
+	if lists.Load() != 0 || int(reads.Load()) != claims {
+		t.Errorf("%d lists and %d reads, want 0 and %d (one per claim)", lists.Load(), reads.Load(), claims)
+	}
+}

@@ -55,6 +55,10 @@ type Options struct {
 	HeadSize int
 	// Parallel bounds the servers asked at once. Default 32.
 	Parallel int
+	// ReadClaimed reads and verifies every claimed share of a version it
+	// reads (see claimedReads), not only the one that proves it: for a
+	// caller about to retrieve the version, which needs k verified shares.
+	ReadClaimed bool
 }
 
 func (o *Options) withDefaults() Options {

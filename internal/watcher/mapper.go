@@ -131,7 +131,9 @@ func (g *GridMapper) MapClaimed(ctx context.Context, c *cap.Mutable, claims map[
 	if timeout <= 0 {
 		timeout = DefaultMapTimeout
 	}
-	um, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Timeout: timeout})
+	// A directory is read after its map: its claimed shares are verified
+	// now rather than by a second, full map.
+	um, err := mapupdate.Update(ctx, c, servers, &mapupdate.Options{Timeout: timeout, ReadClaimed: c.Dir})
 	if err != nil {
 		return nil, err
 	}
