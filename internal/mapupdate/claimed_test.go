@@ -31,23 +31,37 @@ func (c countLists) ListShares(ctx context.Context, kind string, si []byte) ([]u
 	return c.Source.ListShares(ctx, kind, si)
 }
 
+// claimFixture is an SDMF file on three servers, its map from listings,
+// and clients for its servers, closed at the end of the test.
+func claimFixture(t *testing.T) (*cap.Mutable, *Map, []Server) {
+	g, o := testgrid.SDMFOld(t, 3)
+	c := cap.MustParse(o.Cap).(*cap.Mutable)
+	truth := update(t, g, c, nil)
+	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
+	t.Cleanup(done)
+	return c, truth, servers
+}
+
+// trueClaims claims, for server i, the shares truth found there, at the
+// best version's root and seqnum seq.
+func trueClaims(truth *Map, i int, seq uint64) []Claim {
+	var cs []Claim
+	for _, n := range truth.Servers[i].Listed {
+		cs = append(cs, Claim{Shnum: uint64(n), Seqnum: seq, Root: truth.Best.ID.RootHash})
+	}
+	return cs
+}
+
 // TestClaimsReplaceListing: servers' claims stand in for their listings
 // (no list request), the version is the one the shares read verified, a
 // claim of a share a server does not hold fails under that server's
 // name only, and a server claiming more than MaxClaims is listed.
 func TestClaimsReplaceListing(t *testing.T) {
-	g, o := testgrid.SDMFOld(t, 3)
-	c := cap.MustParse(o.Cap).(*cap.Mutable)
-	truth := update(t, g, c, nil)
-	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
-	defer done()
+	c, truth, servers := claimFixture(t)
 	var lists atomic.Int32
 	for i := range servers {
 		servers[i].Source = countLists{Source: servers[i].Source, n: &lists}
-		servers[i].Claimed = true
-		for _, n := range truth.Servers[i].Listed {
-			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
-		}
+		servers[i].Claimed, servers[i].Claims = true, trueClaims(truth, i, truth.Best.ID.Seqnum)
 	}
 	servers[0].Claims = append(servers[0].Claims, Claim{Shnum: 200, Seqnum: 99})
 	for range MaxClaims {
@@ -155,19 +169,12 @@ func TestClaimedReadsBoundedPerServer(t *testing.T) {
 // reads one share, which proves the version; the unread claims stand as
 // its shares (recoverable from them) and as the holders.
 func TestClaimedReadsOneShare(t *testing.T) {
-	g, o := testgrid.SDMFOld(t, 3)
-	c := cap.MustParse(o.Cap).(*cap.Mutable)
-	truth := update(t, g, c, nil)
-	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
-	defer done()
+	c, truth, servers := claimFixture(t)
 	var lists atomic.Int32
 	reads := make([]atomic.Int32, len(servers))
 	for i := range servers {
 		servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &reads[i]}
-		servers[i].Claimed = true
-		for _, n := range truth.Servers[i].Listed {
-			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
-		}
+		servers[i].Claimed, servers[i].Claims = true, trueClaims(truth, i, truth.Best.ID.Seqnum)
 	}
 	m, err := Update(context.Background(), c, servers, nil)
 	if err != nil {
@@ -192,11 +199,7 @@ func TestClaimedReadsOneShare(t *testing.T) {
 // fewer than k is not recoverable from claims: no Best, and the version
 // is reported as not yet recoverable.
 func TestClaimsShortOfK(t *testing.T) {
-	g, o := testgrid.SDMFOld(t, 3)
-	c := cap.MustParse(o.Cap).(*cap.Mutable)
-	truth := update(t, g, c, nil)
-	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
-	defer done()
+	c, truth, servers := claimFixture(t)
 	for i := range servers {
 		servers[i].Claimed = true // servers 1 and 2 claim nothing
 	}
@@ -214,13 +217,9 @@ func TestClaimsShortOfK(t *testing.T) {
 
 // TestNewerFalseClaimThenTrue: a server claiming a newer version that
 // does not verify costs one read per such claim, and the true version
-// is still found from k reads of the others.
+// is still found, proven by a read of another server's share.
 func TestNewerFalseClaimThenTrue(t *testing.T) {
-	g, o := testgrid.SDMFOld(t, 3)
-	c := cap.MustParse(o.Cap).(*cap.Mutable)
-	truth := update(t, g, c, nil)
-	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
-	defer done()
+	c, truth, servers := claimFixture(t)
 	var lists, liarReads atomic.Int32
 	for i := range servers {
 		servers[i].Claimed = true
@@ -229,9 +228,7 @@ func TestNewerFalseClaimThenTrue(t *testing.T) {
 			seq += 5 // a lie: the shares hold the true version
 			servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &liarReads}
 		}
-		for _, n := range truth.Servers[i].Listed {
-			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: seq, Root: truth.Best.ID.RootHash})
-		}
+		servers[i].Claims = trueClaims(truth, i, seq)
 	}
 	m, err := Update(context.Background(), c, servers, nil)
 	if err != nil {
@@ -249,20 +246,13 @@ func TestNewerFalseClaimThenTrue(t *testing.T) {
 // share of the version is read and verified (a directory about to be
 // retrieved needs k verified shares), none is left merely claimed.
 func TestReadClaimedVerifiesEvery(t *testing.T) {
-	g, o := testgrid.SDMFOld(t, 3)
-	c := cap.MustParse(o.Cap).(*cap.Mutable)
-	truth := update(t, g, c, nil)
-	servers, done := Clients(g.Grid(), c.SI, &grid.Options{Retries: -1})
-	defer done()
+	c, truth, servers := claimFixture(t)
 	var lists, reads atomic.Int32
 	claims := 0
 	for i := range servers {
 		servers[i].Source = countLists{Source: servers[i].Source, n: &lists, reads: &reads}
-		servers[i].Claimed = true
-		for _, n := range truth.Servers[i].Listed {
-			servers[i].Claims = append(servers[i].Claims, Claim{Shnum: uint64(n), Seqnum: truth.Best.ID.Seqnum, Root: truth.Best.ID.RootHash})
-			claims++
-		}
+		servers[i].Claimed, servers[i].Claims = true, trueClaims(truth, i, truth.Best.ID.Seqnum)
+		claims += len(servers[i].Claims)
 	}
 	m, err := Update(context.Background(), c, servers, &Options{ReadClaimed: true})
 	if err != nil {
