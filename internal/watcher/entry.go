@@ -20,12 +20,12 @@ type entry struct {
 	path string       // its path below root
 
 	// guarded by Watcher.mu
-	refs     int      // directory entries (or roots) naming it
-	known    *Version // last version reported (or the baseline)
-	baseline bool     // the first map sets known without an event
-	announce bool     // its baseline entries are reported as added
-	holders  holderTable
-	children map[string]string // a recursive directory's entries: name -> cap text
+	refs     int                // directory entries (or roots) naming it
+	known    *Version           // last version reported (or the baseline)
+	baseline bool               // the first map sets known without an event
+	announce bool               // its baseline entries are reported as added
+	holders  byServer[[]uint64] // by server: the share numbers the last map found
+	children map[string]string  // a recursive directory's entries: name -> cap text
 	removed  bool
 	lastErr  error
 	checked  time.Time
@@ -45,7 +45,7 @@ type entry struct {
 	// claims are the highest seqnums servers hinted at since the last
 	// map; distrust the servers whose hints about it are being ignored.
 	claims   map[string]claim
-	seenOn   seqTable            // by server: the highest verified seqnum seen there
+	seenOn   byServer[uint64]    // by server: the highest verified seqnum seen there
 	badSeen  map[badShare]string // bad-share warnings given: the last reason of each
 	distrust map[string]*distrust
 

@@ -10,44 +10,25 @@ import (
 	"github.com/tahoe-watch/tahoe-watch/internal/tahoe/base32"
 )
 
-// holderTable is, by server ID, the share numbers a cap's last map found
-// there: a slice, as a map of a few servers costs several times as much
-// for each of many caps.
-type holderTable []serverShares
-
-type serverShares struct {
-	id     string
-	shnums []uint64
-}
-
-// holdersOf makes a table of a map's holders.
-func holdersOf(m map[string][]uint64) holderTable {
+// holdersOf makes a cap's table of a map's holders: by server ID, the
+// share numbers found there.
+func holdersOf(m map[string][]uint64) byServer[[]uint64] {
 	if len(m) == 0 {
 		return nil
 	}
-	t := make(holderTable, 0, len(m))
+	t := make(byServer[[]uint64], 0, len(m))
 	for id, sh := range m {
-		t = append(t, serverShares{id, sh})
+		t = append(t, serverValue[[]uint64]{id, sh})
 	}
 	return t
 }
 
-// get returns the share numbers on server id, and whether it has any
-// entry.
-func (t holderTable) get(id string) ([]uint64, bool) {
-	for _, s := range t {
-		if s.id == id {
-			return s.shnums, true
-		}
-	}
-	return nil, false
-}
-
-// clone returns the table as a map, for a status outside w.mu.
-func (t holderTable) clone() map[string][]uint64 {
+// cloneHolders returns a holders table as a map, for a status outside
+// w.mu.
+func cloneHolders(t byServer[[]uint64]) map[string][]uint64 {
 	out := make(map[string][]uint64, len(t))
 	for _, s := range t {
-		out[s.id] = slices.Clone(s.shnums)
+		out[s.id] = slices.Clone(s.v)
 	}
 	return out
 }
@@ -116,7 +97,7 @@ func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	for _, e := range w.entries {
 		c := CapStatus{Cap: e.str, Root: e.root, Path: e.path, Dir: e.cap.Dir, Checked: e.checked,
-			Checks: e.checks, Pending: e.queued || e.running, Holders: e.holders.clone(),
+			Checks: e.checks, Pending: e.queued || e.running, Holders: cloneHolders(e.holders),
 			Uncoordinated: e.uncoordinated, Stuck: e.stuck, LastChange: e.lastChange, LastVia: e.lastVia,
 			Paused: w.pausedLocked(e)}
 		if e.known != nil {

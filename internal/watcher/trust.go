@@ -147,7 +147,7 @@ func (w *Watcher) forgiveAll() {
 func (w *Watcher) badLocked(e *entry, m *Map) []BadShare {
 	bad := slices.Clone(m.Bad)
 	for id, seq := range m.Seqnums {
-		if seen := e.seenOn.get(id); seq < seen {
+		if seen, _ := e.seenOn.get(id); seq < seen {
 			for _, n := range m.Holders[id] {
 				bad = append(bad, BadShare{Server: id, Shnum: n,
 					Reason: fmt.Sprintf("rolled back: holds seqnum %d, seqnum %d was seen there before", seq, seen)})
@@ -199,33 +199,6 @@ func (w *Watcher) badShares(ctx context.Context, e *entry, bad []BadShare) {
 // sawOnLocked records that server id holds seq (verified, or acknowledged
 // at the verified root hash). w.mu must be held.
 func (e *entry) sawOnLocked(id string, seq uint64) {
-	e.seenOn.set(id, max(e.seenOn.get(id), seq))
-}
-
-// seqTable holds a seqnum per server ID: a slice, as a map of a few
-// servers costs several times as much for each of many caps.
-type seqTable []serverSeq
-
-type serverSeq struct {
-	id  string
-	seq uint64
-}
-
-func (t seqTable) get(id string) uint64 {
-	for _, s := range t {
-		if s.id == id {
-			return s.seq
-		}
-	}
-	return 0
-}
-
-func (t *seqTable) set(id string, seq uint64) {
-	for i := range *t {
-		if (*t)[i].id == id {
-			(*t)[i].seq = seq
-			return
-		}
-	}
-	*t = append(*t, serverSeq{id, seq})
+	seen, _ := e.seenOn.get(id)
+	e.seenOn.set(id, max(seen, seq))
 }
